@@ -1,0 +1,18 @@
+"""mxopt: Apache MXNet 1.9.1's optimizers, initializers and learning-rate schedulers,
+re-created as a standalone C++/Python library. Use it as ``import mxopt as mx``."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+try:
+    from . import _core  # noqa: F401
+except ImportError as exc:  # pragma: no cover - only on a broken install
+    raise ImportError(
+        "mxopt's compiled core (mxopt._core) could not be imported: build and install the "
+        "package with `pip install .` (did you forget to compile?)"
+    ) from exc
+
+from . import lr_scheduler
+
+__all__ = ["lr_scheduler", "__version__"]

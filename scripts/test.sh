@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything and runs ALL tests: pytest (incl. differential tests against real
+# MXNet 1.9.1) and ctest (GoogleTest + the C++ example built against the installed package).
+# Usage: bash scripts/test.sh            (from a fresh clone; needs python3 >= 3.9, a C++ compiler)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${MXOPT_VENV:-.venv}"
+
+# GoogleTest comes from Debian's libgtest-dev.
+if [ ! -f /usr/include/gtest/gtest.h ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libgtest-dev
+fi
+
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+VENV="$(cd "$VENV" && pwd)"
+PY="$VENV/bin/python"
+"$PY" -m pip install -q --upgrade pip
+"$PY" -m pip install -q -r requirements-test.txt
+"$PY" -m pip install -q --no-build-isolation .
+
+# Python tests run against the installed package, from outside the source tree.
+(cd tests && "$PY" -m pytest -q -p no:cacheprovider python)
+
+# C++ tests.
+EIGEN_PREFIX="$("$PY" -c 'import cmeel, os; print(os.path.join(os.path.dirname(os.path.dirname(cmeel.__file__)), "cmeel.prefix"))')"
+CMAKE="$VENV/bin/cmake"
+"$CMAKE" -S . -B build/ctest -G Ninja -DCMAKE_MAKE_PROGRAM="$VENV/bin/ninja" \
+  -DMXOPT_BUILD_TESTS=ON -DCMAKE_PREFIX_PATH="$EIGEN_PREFIX" -DPython_EXECUTABLE="$PY" > /dev/null
+"$CMAKE" --build build/ctest
+"$VENV/bin/ctest" --test-dir build/ctest --output-on-failure -j2
