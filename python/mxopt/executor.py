@@ -72,6 +72,8 @@ def _kernel_params(node: Any) -> Dict[str, Any]:
                 "preserve_shape": p["preserve_shape"],
                 "normalization": _NORM_CODES[p["normalization"]],
                 "smooth_alpha": p["smooth_alpha"]}
+    if name == "Flatten":
+        return {}
     return {"grad_scale": p["grad_scale"]}
 
 

@@ -92,14 +92,20 @@ void softmax_output_backward(const SoftmaxOutputParam& param, const T* y, const 
     rows = shape[0];
     k = shape.size() > 1 ? shape[1] : 1;
     s = rows && k ? size / rows / k : 0;
-  } else {
+  } else if (param.preserve_shape) {
     k = shape.back();
     rows = k ? size / k : 0;
     s = 1;
+  } else {
+    // MXNet 1.9.1: rows are the samples (as in the forward) and row r uses label[r]; the
+    // label keeps its inferred shape data.shape[:-1], and normalization counts all of it.
+    rows = shape[0];
+    k = rows ? size / rows : 0;
+    s = 1;
   }
-  if (label_size != rows * s)
+  if (label_size < rows * s)
     throw std::invalid_argument("SoftmaxOutput: label has " + std::to_string(label_size) +
-                                " elements, expected " + std::to_string(rows * s));
+                                " elements, expected at least " + std::to_string(rows * s));
   const std::int64_t ignore = label_class(T(param.ignore_label));
   std::int64_t valid = label_size;
   if (param.normalization == Normalization::kValid) {
