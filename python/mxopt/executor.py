@@ -132,6 +132,8 @@ class Executor:
         self._grad_reqs = list(grad_reqs)
         self._head_shapes = [list(o.shape) for o in self.outputs]
         self._names = names
+        self._internal = [(node.output_name(0), NDArray(entries[entry_of[id(node)]][0]))
+                          for node in nodes if node.op is not None]
         self._arg_dict: Optional[Dict[str, NDArray]] = None
         self._grad_dict: Optional[Dict[str, NDArray]] = None
 
@@ -321,6 +323,10 @@ class Executor:
             args.append(np.zeros(shape, dtype=self._dtype))
             grads.append(np.zeros(shape, dtype=self._dtype) if grad is not None else None)
         return Executor(self._symbol, self._dtype.type, args, grads, self._grad_reqs)
+
+    def _internal_outputs(self) -> List[Any]:
+        """``(name, NDArray)`` of every operator output of the last forward, in graph order."""
+        return list(self._internal)
 
     def debug_str(self) -> str:
         lines = [f"Symbol outputs: {self._symbol.list_outputs()}"]
