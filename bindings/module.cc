@@ -20,4 +20,6 @@ PYBIND11_MODULE(_core, m) {
   });
 
   mxopt::bindings::register_lr_scheduler(m);
+  mxopt::bindings::register_io(m);
+  mxopt::bindings::register_executor(m);
 }
