@@ -146,10 +146,7 @@ class Executor:
             if len(grad_req) != len(names):
                 raise ValueError(f"grad_req has {len(grad_req)} entries for {len(names)} arguments")
             reqs = list(grad_req)
-        elif isinstance(grad_req, dict):
-            unknown = set(grad_req) - set(names)
-            if unknown:
-                raise ValueError(f"grad_req names unknown arguments {sorted(unknown)}")
+        elif isinstance(grad_req, dict):  # names that are not arguments are ignored (MXNet)
             reqs = [grad_req.get(n, "null" if default_null else "write") for n in names]
         else:
             raise TypeError("grad_req must be a str, a list or a dict")
