@@ -131,6 +131,8 @@ class Executor:
         self.outputs = [NDArray(entries[h][0]) for h in heads]
         self._grad_reqs = list(grad_reqs)
         self._head_shapes = [list(o.shape) for o in self.outputs]
+        self._head_needs_grad = [self._core.head_needs_grad(i) for i in range(len(heads))]
+        self._no_head_grads: List[Optional[np.ndarray]] = [None] * len(heads)
         self._names = names
         self._internal = [(node.output_name(0), NDArray(entries[entry_of[id(node)]][0]))
                           for node in nodes if node.op is not None]
@@ -260,6 +262,9 @@ class Executor:
     def backward(self, out_grads: Union[None, NDArray, Sequence[NDArray]] = None,
                  is_train: bool = True) -> None:
         """Compute the argument gradients. Loss outputs need no ``out_grads``; other outputs do."""
+        if out_grads is None and not any(self._head_needs_grad):
+            self._core.backward(self._no_head_grads, self._head_shapes)  # loss heads only
+            return
         if out_grads is None:
             out_grads = [None] * len(self.outputs)
         elif isinstance(out_grads, (NDArray, np.ndarray)):
@@ -269,7 +274,7 @@ class Executor:
         heads: List[Optional[np.ndarray]] = []
         for i, g in enumerate(out_grads):
             if g is None:
-                if self._core.head_needs_grad(i):
+                if self._head_needs_grad[i]:
                     raise MXNetError(
                         f"Gradient of output {i} ({self._symbol.list_outputs()[i]}) is required: "
                         "the last operator is not Loss function, head_gradient is required "

@@ -168,6 +168,7 @@ class Module(BaseModule):
         self._data_shapes: Optional[List[DataDesc]] = None
         self._label_shapes: Optional[List[DataDesc]] = None
         self._monitor: Any = None
+        self._update_plan: Any = None  # (executor, indices, grads, weights) of update()
 
     # ---- loading / saving ----------------------------------------------------------------------
     @staticmethod
@@ -404,6 +405,14 @@ class Module(BaseModule):
                              " (Consider providing them as input)")
         reqs = [self._grad_req_map[n] for n in arg_names]
         args, grads = [], []
+        if shared is not None:  # reshape / shared module: parameters must keep their shapes
+            for name, shape in zip(arg_names, arg_shapes):
+                old = shared.arg_dict.get(name)
+                if name in self._param_names and old is not None and old.shape != tuple(shape):
+                    raise MXNetError(
+                        f"the new input shapes {[(d.name, d.shape) for d in data_shapes]} would "
+                        f"change parameter {name} from {old.shape} to {tuple(shape)}; parameters "
+                        "cannot change shape")
         for name, shape, req in zip(arg_names, arg_shapes, reqs):
             old = shared.arg_dict.get(name) if shared is not None else None
             if old is not None and old.shape == tuple(shape) and name in self._param_names:
@@ -603,17 +612,20 @@ class Module(BaseModule):
         assert self.binded and self.params_initialized and self.optimizer_initialized, \
             "call bind, init_params and init_optimizer before update"
         self._params_dirty = True
-        indices, grads, weights = [], [], []
-        arg_dict, grad_dict = self._exec.arg_dict, self._exec.grad_dict
-        for i, name in enumerate(self._param_names):
-            grad = grad_dict.get(name)
-            if grad is None:
-                continue
-            indices.append(i)
-            grads.append(grad)
-            weights.append(arg_dict[name])
-        if indices:
-            self._updater(indices, grads, weights)
+        plan = self._update_plan
+        if plan is None or plan[0] is not self._exec:
+            indices, grads, weights = [], [], []
+            arg_dict, grad_dict = self._exec.arg_dict, self._exec.grad_dict
+            for i, name in enumerate(self._param_names):
+                grad = grad_dict.get(name)
+                if grad is None:  # fixed parameter: no gradient, no update
+                    continue
+                indices.append(i)
+                grads.append(grad)
+                weights.append(arg_dict[name])
+            plan = self._update_plan = (self._exec, indices, grads, weights)
+        if plan[1]:
+            self._updater(list(plan[1]), list(plan[2]), list(plan[3]))
 
     def get_outputs(self, merge_multi_context: bool = True) -> List[NDArray]:
         """The outputs of the last forward (the executor's buffers, overwritten by the next one)."""
