@@ -65,9 +65,6 @@ def module_fit(mx: Any, workload: str, x: np.ndarray, y: np.ndarray, epochs: int
     logging.getLogger().setLevel(logging.WARNING)
     it = mx.io.NDArrayIter(x, y, BATCH, shuffle=True)
     mod = mx.mod.Module(build(mx, workload))
-    mod.bind(it.provide_data, it.provide_label)
-    mod.init_params(mx.initializer.Xavier())
-    mod.init_optimizer(optimizer="sgd", optimizer_params=optimizer_params(mx, workload))
     times: List[float] = []
 
     class Timer:
@@ -75,7 +72,8 @@ def module_fit(mx: Any, workload: str, x: np.ndarray, y: np.ndarray, epochs: int
             times.append(time.perf_counter())
     t0 = time.perf_counter()
     times.append(t0)
-    mod.fit(it, num_epoch=epochs + 1, epoch_end_callback=Timer())
+    mod.fit(it, num_epoch=epochs + 1, epoch_end_callback=Timer(), initializer=mx.init.Xavier(),
+            optimizer="sgd", optimizer_params=optimizer_params(mx, workload))
     per_epoch = [b - a for a, b in zip(times[1:], times[2:])]
     sec = statistics.median(per_epoch)
     batches = (x.shape[0] + BATCH - 1) // BATCH
@@ -150,30 +148,61 @@ def numpy_loop(workload: str, x: np.ndarray, y: np.ndarray, epochs: int) -> Dict
     return {"samples_per_s": n / sec, "sec_per_batch": sec / ((n + BATCH - 1) // BATCH)}
 
 
-def breakdown(mod: Any, it: Any) -> Dict[str, float]:
+def optimizer_kernels(mod: Any, workload: str) -> Any:
+    """Seconds per batch of just the compiled SGD kernels on this module's parameters (None if
+    the optimizer's private kernel API is not the expected one)."""
+    core = mxopt._core
+    ex = mod._exec
+    params = [(ex.arg_dict[n]._data.copy(), ex.grad_dict[n]._data) for n in mod._param_names]
+    moms = [np.zeros_like(w) for w, _ in params]
+    kw = dict(lr=0.05, wd=0.0, rescale_grad=1.0 / BATCH, clip_gradient=-1.0)
+
+    def run() -> None:
+        for (w, g), m in zip(params, moms):
+            if workload == "mlp":
+                core.sgd_mom_update(w, g, m, momentum=0.9, **kw)
+            else:
+                core.sgd_update(w, g, **kw)
+    try:
+        run()
+    except (AttributeError, TypeError):
+        return None
+    return common.median_time(run)
+
+
+def breakdown(mod: Any, it: Any, workload: str) -> Dict[str, float]:
     """Per-batch seconds of the pieces of mxopt's fit loop, on a bound, trained module."""
     it.reset()
     batch = next(it)
     ex = mod._exec
     metric = mxopt.metric.create("acc")
     heads = [None] * len(ex.outputs)
+    inputs = [(ex.arg_dict["data"]._data, batch.data[0]._data),
+              (ex.arg_dict["softmax_label"]._data, batch.label[0]._data)]
 
     def core() -> None:
         ex._core.forward(True)
         ex._core.backward(heads, ex._head_shapes)
+
+    def copy_inputs() -> None:
+        for dst, src in inputs:
+            np.copyto(dst, src, casting="unsafe")
 
     def iterate() -> None:
         try:
             next(it)
         except StopIteration:
             it.reset()
-    return {
+    parts = {
         "compiled forward+backward": common.median_time(core),
-        "Module.forward+backward": common.median_time(lambda: mod.forward_backward(batch)),
-        "Module.update": common.median_time(mod.update),
-        "update_metric": common.median_time(lambda: mod.update_metric(metric, batch.label)),
+        "batch copy into the executor": common.median_time(copy_inputs),
+        "compiled optimizer kernels": optimizer_kernels(mod, workload),
+        "Module.forward_backward (incl. copy)": common.median_time(lambda: mod.forward_backward(batch)),
+        "Module.update (incl. kernels)": common.median_time(mod.update),
+        "Module.update_metric": common.median_time(lambda: mod.update_metric(metric, batch.label)),
         "NDArrayIter.next": common.median_time(iterate),
     }
+    return parts
 
 
 def main() -> int:
@@ -199,16 +228,20 @@ def main() -> int:
         for name, r in res.items():
             rows.append([workload, name, r["samples_per_s"], r["sec_per_batch"] * 1e6,
                          r["samples_per_s"] / ref if ref else None])
-        parts = breakdown(res["mxopt Module.fit"]["module"], res["mxopt Module.fit"]["iter"])
+        parts = breakdown(res["mxopt Module.fit"]["module"], res["mxopt Module.fit"]["iter"],
+                          workload)
         fit_batch = res["mxopt Module.fit"]["sec_per_batch"]
+        compiled = (parts["compiled forward+backward"] + parts["batch copy into the executor"] +
+                    (parts["compiled optimizer kernels"] or 0.0))
         parts["fit loop total"] = fit_batch
-        parts["Python overhead (total - compiled fwd/bwd)"] = fit_batch - parts["compiled forward+backward"]
+        parts["Python overhead per batch (total - compiled work - copies)"] = fit_batch - compiled
         results[workload] = {"throughput": {k: {kk: vv for kk, vv in v.items()
                                                 if kk in ("samples_per_s", "sec_per_batch")}
                                             for k, v in res.items()},
                              "mxopt_breakdown_sec_per_batch": parts}
         print(common.table(f"mxopt fit loop per batch, {workload} ({common.threads()} threads)",
-                           ["piece", "us/batch"], [[k, v * 1e6] for k, v in parts.items()]),
+                           ["piece", "us/batch"],
+                           [[k, None if v is None else v * 1e6] for k, v in parts.items()]),
               flush=True)
     print(common.table(f"Module.fit throughput ({n} samples, batch {BATCH}, "
                        f"{common.threads()} threads)",

@@ -218,21 +218,25 @@ def test_save_and_load_params_and_checkpoint(tmp_path):
     mod.save_checkpoint(str(tmp_path / "ck"), 12345)
     loaded = mx.mod.Module.load(str(tmp_path / "ck"), 12345)
     assert loaded.params_initialized and not loaded.binded
-    loaded.bind([("data", (3, 20))], for_training=False)
+    with pytest.warns(UserWarning, match="label_shapes don't match"):
+        loaded.bind([("data", (3, 20))], for_training=False)
     x, _ = data(3)
     np.testing.assert_allclose(loaded.predict(x).asnumpy(), mod.predict(x).asnumpy(), rtol=1e-6)
 
 
 def test_optimizer_state_files_round_trip(tmp_path):
+    # SGD momentum: the state is all there is (Adam would also need its update counts, which a
+    # .states file without the optimizer does not hold, in MXNet either).
+    opt = dict(optimizer="sgd", optimizer_params=(("learning_rate", 0.1), ("momentum", 0.9)))
     mod = bound()
-    mod.init_optimizer(optimizer="adam")
+    mod.init_optimizer(**opt)
     x, y = data(16)
     mod.forward_backward(batch_of(x, y))
     mod.update()
     mod.save_optimizer_states(str(tmp_path / "s.states"))
     other = bound()
     other.set_params(*mod.get_params())
-    other.init_optimizer(optimizer="adam")
+    other.init_optimizer(**opt)
     other.load_optimizer_states(str(tmp_path / "s.states"))
     for m in (mod, other):
         m.forward_backward(batch_of(x, y))

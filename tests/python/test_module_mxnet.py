@@ -195,8 +195,8 @@ def test_eval_data_checkpoint_callbacks_and_scores(tmp_path, capture):
                      for l in capture.lines])
     assert logs[1] == logs[0]
     for epoch in (2, 4):
-        a = mxnet.nd.load(str(tmp_path / "mxnet-%04d.params" % epoch))
-        b = mxopt.nd.load(str(tmp_path / "mxopt-%04d.params" % epoch))
+        a = mxnet.nd.load(str(tmp_path / ("mxnet-%04d.params" % epoch)))
+        b = mxopt.nd.load(str(tmp_path / ("mxopt-%04d.params" % epoch)))
         assert list(a) == list(b) == ["arg:fc_weight", "arg:fc_bias"]
         for k in a:
             np.testing.assert_allclose(b[k].asnumpy(), a[k].asnumpy(), rtol=RTOL, atol=ATOL)

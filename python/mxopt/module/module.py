@@ -71,8 +71,10 @@ def _desc(x: Any, what: str) -> DataDesc:
     if not isinstance(x, (tuple, list)) or len(x) != 2 or not isinstance(x[0], str):
         raise TypeError(f"{what} must be a list of (name, shape) pairs or DataDesc, got {x!r}")
     try:
+        if isinstance(x[1], str):
+            raise TypeError
         shape = tuple(int(d) for d in x[1])
-    except TypeError:
+    except (TypeError, ValueError):
         raise TypeError(f"{what}: the shape of {x[0]!r} must be a tuple of ints, got {x[1]!r}") from None
     return DataDesc(x[0], shape)
 
