@@ -384,3 +384,26 @@ def test_call_order_and_argument_errors_match_mxnet(case, capture):
     rb = _outcome(scenario(mxopt))
     assert rb == ra
     assert capture.lines == la
+
+
+@pytest.mark.parametrize("init", ["uniform", "xavier", "normal", "mixed"])
+def test_init_params_draws_like_mxnet_bit_for_bit(init):
+    """Sorted-name draw order + MXNet's random stream: identical initial weights."""
+    def make(mx):
+        if init == "uniform":
+            return mx.init.Uniform(scale=1.0)
+        if init == "xavier":
+            return mx.init.Xavier(magnitude=2.24)
+        if init == "normal":
+            return mx.init.Normal(0.3)
+        return mx.init.Mixed([".*bias", ".*"], [mx.init.Constant(0.1), mx.init.Uniform(0.5)])
+    out = []
+    for mx in (mxnet, mxopt):
+        mod = mx.mod.Module(mlp_net(mx))
+        mod.bind([("data", (8, 20))], [("softmax_label", (8,))])
+        mx.random.seed(1234)
+        mod.init_params(make(mx))
+        out.append({k: v.asnumpy() for k, v in mod.get_params()[0].items()})
+    assert list(out[1]) == list(out[0])
+    for k in out[0]:
+        np.testing.assert_array_equal(out[1][k], out[0][k], err_msg=k)
