@@ -4,4 +4,5 @@
 
 namespace mxopt::bindings {
 void register_lr_scheduler(pybind11::module_& m);
+void register_optimizers(pybind11::module_& m);
 }  // namespace mxopt::bindings

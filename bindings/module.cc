@@ -20,4 +20,5 @@ PYBIND11_MODULE(_core, m) {
   });
 
   mxopt::bindings::register_lr_scheduler(m);
+  mxopt::bindings::register_optimizers(m);
 }

@@ -53,7 +53,7 @@ struct AdaDeltaOp {
   explicit AdaDeltaOp(const AdaDeltaParams& p)
       : rg(scalar<C>(p.rescale_grad)),
         rho(scalar<C>(p.rho)),
-        omr(scalar<C>(1.0 - p.rho)),
+        omr(scalar<C>(p.one_minus_rho)),
         eps(scalar<C>(p.epsilon)),
         wd(scalar<C>(p.wd)),
         clip(p.clip) {}

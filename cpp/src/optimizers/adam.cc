@@ -95,7 +95,7 @@ struct AdamaxOp {
   explicit AdamaxOp(const AdamaxParams& p)
       : lr(scalar<C>(p.lr)),
         b1(scalar<C>(p.beta1)),
-        omb1(scalar<C>(1.0 - p.beta1)),
+        omb1(scalar<C>(p.one_minus_beta1)),
         b2(scalar<C>(p.beta2)),
         wd(scalar<C>(p.wd)),
         rg(scalar<C>(p.rescale_grad)),
@@ -117,13 +117,13 @@ struct NadamOp {
   explicit NadamOp(const NadamParams& p)
       : lr(scalar<C>(p.lr)),
         b1(scalar<C>(p.beta1)),
-        omb1(scalar<C>(1.0 - p.beta1)),
+        omb1(scalar<C>(p.one_minus_beta1)),
         b2(scalar<C>(p.beta2)),
-        omb2(scalar<C>(1.0 - p.beta2)),
+        omb2(scalar<C>(p.one_minus_beta2)),
         eps(scalar<C>(p.epsilon)),
         wd(scalar<C>(p.wd)),
         rg(scalar<C>(p.rescale_grad)),
-        omt(scalar<C>(1.0 - p.momentum_t)),
+        omt(scalar<C>(p.one_minus_momentum_t)),
         mt1(scalar<C>(p.momentum_t1)),
         oms(scalar<C>(p.one_minus_m_schedule)),
         omsn(scalar<C>(p.one_minus_m_schedule_next)),
@@ -141,6 +141,53 @@ struct NadamOp {
     const C vp = v / omb2t;
     const C mbar = gp * omt + mp * mt1;
     w = w - mbar * lr / (sqrt_(vp) + eps);
+  }
+};
+
+template <class C>
+struct StepBase {
+  C lr, b1, omb1, b2, omb2, eps, wd, rg, lr_wd;
+  PClip clip;
+  bool decay;
+  explicit StepBase(const AdamStepParams& p)
+      : lr(scalar<C>(p.lr)), b1(scalar<C>(p.beta1)), omb1(scalar<C>(p.one_minus_beta1)),
+        b2(scalar<C>(p.beta2)), omb2(scalar<C>(p.one_minus_beta2)), eps(scalar<C>(p.epsilon)),
+        wd(scalar<C>(p.wd)), rg(scalar<C>(p.rescale_grad)), lr_wd(scalar<C>(p.lr_wd)),
+        clip(p.clip), decay(p.wd > 0) {}
+  C clipped(C g) const { return clip.active ? pclip(g, clip.lo, clip.hi) : g; }
+};
+
+template <class C>
+struct AdamWStepOp : StepBase<C> {
+  using StepBase<C>::StepBase;
+  void operator()(C& w, C& g, C& m, C& v) const {
+    g = g * this->rg;
+    const C G = this->clipped(g);
+    m = m * this->b1;
+    m = m + G * this->omb1;
+    v = v * this->b2;
+    v = v + G * G * this->omb2;
+    const C d = m / (sqrt_(v) + this->eps);
+    w = w - d * this->lr;
+    if (this->decay) w = w - w * this->lr_wd;
+  }
+};
+
+template <class C>
+struct AdaBeliefStepOp : StepBase<C> {
+  using StepBase<C>::StepBase;
+  void operator()(C& w, C& g, C& m, C& s) const {
+    g = g * this->rg;
+    g = g + w * this->wd;
+    const C G = this->clipped(g);
+    m = m * this->b1;
+    m = m + G * this->omb1;
+    s = s * this->b2;
+    const C dev = G - m;
+    s = s + dev * dev * this->omb2;
+    s = s + this->eps;
+    const C d = m / (sqrt_(s) + this->eps);
+    w = w - d * this->lr;
   }
 };
 
@@ -219,6 +266,18 @@ bool adabelief_update(T* weight, T* grad, T* mean, T* var, std::size_t n, const 
 }
 
 template <class T>
+void adamw_step_update(T* weight, T* grad, T* mean, T* var, std::size_t n,
+                       const AdamStepParams& p) {
+  run_dense(AdamWStepOp<compute_t<T>>(p), cp(weight), cp(grad), n, cp(mean), cp(var));
+}
+
+template <class T>
+void adabelief_step_update(T* weight, T* grad, T* mean, T* var, std::size_t n,
+                           const AdamStepParams& p) {
+  run_dense(AdaBeliefStepOp<compute_t<T>>(p), cp(weight), cp(grad), n, cp(mean), cp(var));
+}
+
+template <class T>
 void adamax_update(T* weight, const T* grad, T* mean, T* u, std::size_t n,
                    const AdamaxParams& p) {
   run_dense(AdamaxOp<compute_t<T>>(p), cp(weight), cp(grad), n, cp(mean), cp(u));
@@ -237,6 +296,8 @@ void nadam_update(T* weight, const T* grad, T* mean, T* var, std::size_t n,
   template bool adamw_update<T>(T*, T*, T*, T*, std::size_t, const AdamWParams&, bool);     \
   template bool adabelief_update<T>(T*, T*, T*, T*, std::size_t, const AdamWParams&, bool); \
   template void adamax_update<T>(T*, const T*, T*, T*, std::size_t, const AdamaxParams&);   \
+  template void adamw_step_update<T>(T*, T*, T*, T*, std::size_t, const AdamStepParams&);  \
+  template void adabelief_step_update<T>(T*, T*, T*, T*, std::size_t, const AdamStepParams&); \
   template void nadam_update<T>(T*, const T*, T*, T*, std::size_t, const NadamParams&);
 MXOPT_INSTANTIATE_FLOATS(MXOPT_INST)
 #undef MXOPT_INST

@@ -5,18 +5,6 @@
 #include "kernel_util.h"
 
 namespace mxopt {
-
-float16 to_float16(float x) {
-  const Eigen::half h(x);
-  float16 r;
-  r.bits = Eigen::numext::bit_cast<std::uint16_t>(h);
-  return r;
-}
-
-float to_float(float16 x) {
-  return static_cast<float>(Eigen::numext::bit_cast<Eigen::half>(x.bits));
-}
-
 namespace kernels {
 using namespace detail;
 
@@ -78,9 +66,19 @@ double nrm2(const T* x, std::size_t n) {
   return static_cast<double>(static_cast<promote_t<C>>(scale * sqrt_(ssq)));
 }
 
-#define MXOPT_INST(T)                                \
-  template float sum_sq<T>(const T*, std::size_t); \
-  template double nrm2<T>(const T*, std::size_t);
+template <class T>
+double dot_norm(const T* x, std::size_t n) {
+  using C = compute_t<T>;
+  const C* v = cp(x);
+  double acc = 0.0;
+  for (std::size_t i = 0; i < n; ++i) acc += static_cast<double>(v[i] * v[i]);
+  return static_cast<double>(static_cast<promote_t<C>>(sqrt_(C(acc))));
+}
+
+#define MXOPT_INST(T)                                   \
+  template float sum_sq<T>(const T*, std::size_t);    \
+  template double nrm2<T>(const T*, std::size_t);     \
+  template double dot_norm<T>(const T*, std::size_t);
 MXOPT_INSTANTIATE_FLOATS(MXOPT_INST)
 #undef MXOPT_INST
 

@@ -146,7 +146,7 @@ void mp_lamb_update(float16* weight, const float16* grad, float* mean, float* va
 
 template <class T>
 void lans_update(T* weight, const T* grad, T* mean, T* var, std::size_t n, const LANSParams& p,
-                 bool fused) {
+                 bool fused, const float16* norm_weight) {
   using C = compute_t<T>;
   using P = promote_t<C>;
   C* w = cp(weight);
@@ -180,7 +180,7 @@ void lans_update(T* weight, const T* grad, T* mean, T* var, std::size_t n, const
     um[i] = static_cast<float>(m[i] / c1 / d + wd * w[i]);
     G[i] = static_cast<float>(x / d);  // ug without the weight-decay term
   }
-  float r1 = std::sqrt(sum_sq(sp(w), n));
+  float r1 = std::sqrt(norm_weight ? sum_sq(norm_weight, n) : sum_sq(sp(w), n));
   if (p.lower_bound >= 0.0f) r1 = std::max(r1, p.lower_bound);
   if (p.upper_bound >= 0.0f) r1 = std::min(r1, p.upper_bound);
   auto ratio = [&](float r2) { return (r1 == 0.0f || r2 == 0.0f) ? 1.0f : r1 / r2; };
@@ -202,7 +202,8 @@ void lans_update(T* weight, const T* grad, T* mean, T* var, std::size_t n, const
 
 #define MXOPT_INST(T)                                                                        \
   template void lamb_update<T>(T*, const T*, T*, T*, std::size_t, const LAMBParams&, bool); \
-  template void lans_update<T>(T*, const T*, T*, T*, std::size_t, const LANSParams&, bool);
+  template void lans_update<T>(T*, const T*, T*, T*, std::size_t, const LANSParams&, bool, \
+                               const float16*);
 MXOPT_INSTANTIATE_FLOATS(MXOPT_INST)
 #undef MXOPT_INST
 

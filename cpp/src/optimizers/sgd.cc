@@ -51,6 +51,31 @@ struct SGDMomOp {
   void operator()(C& w, C g) const { w = w + step(w, g, C(0)); }
 };
 
+// preloaded_multi_sgd_*: lr and wd are float32 inside the kernel: eta*lambda is a float32
+// product, and a float32 x C product is evaluated in the promoted type and rounded once to C.
+template <class C, bool kClip>
+struct PreloadedSGDMomOp {
+  using P = promote_t<C>;
+  float lr, lr_wd;
+  C mu, rg, clip, lr_rg;
+  explicit PreloadedSGDMomOp(const SGDParams& p)
+      : lr(p.lr), lr_wd(p.lr * p.wd), mu(p.momentum), rg(p.rescale_grad),
+        clip(p.clip_gradient), lr_rg(mul(p.lr, C(p.rescale_grad))) {}
+  static C mul(float a, C b) { return C(static_cast<P>(a) * static_cast<P>(b)); }
+  C step(C w, C g, C mom) const {
+    if constexpr (kClip)
+      return mu * mom - mul(lr_wd, w) - mul(lr, kclip(rg * g, clip));
+    else
+      return mu * mom - mul(lr_wd, w) - lr_rg * g;
+  }
+  void operator()(C& w, C g, C& mom) const {
+    const C m = step(w, g, mom);
+    mom = m;
+    w = w + m;
+  }
+  void operator()(C& w, C g) const { w = w + step(w, g, C(0)); }
+};
+
 template <class C, bool kClip>
 struct NAGMomOp {
   C mu, mu1, lr, wd, rg, clip;
@@ -88,6 +113,19 @@ void sgd_mom_update(T* weight, const T* grad, T* mom, std::size_t n, const SGDPa
   using C = compute_t<T>;
   dispatch(clips(p), [&](auto k) {
     const SGDMomOp<C, decltype(k)::value> op(p);
+    if (mom)
+      run_dense(op, cp(weight), cp(grad), n, cp(mom));
+    else
+      run_dense(op, cp(weight), cp(grad), n);
+  });
+}
+
+template <class T>
+void preloaded_sgd_mom_update(T* weight, const T* grad, T* mom, std::size_t n,
+                              const SGDParams& p) {
+  using C = compute_t<T>;
+  dispatch(clips(p), [&](auto k) {
+    const PreloadedSGDMomOp<C, decltype(k)::value> op(p);
     if (mom)
       run_dense(op, cp(weight), cp(grad), n, cp(mom));
     else
@@ -190,6 +228,7 @@ float lars_lr(float lr, float w_sum_sq, float g_sum_sq, float wd, float eta, flo
 #define MXOPT_INST(T)                                                                          \
   template void sgd_update<T>(T*, const T*, std::size_t, const SGDParams&);                  \
   template void sgd_mom_update<T>(T*, const T*, T*, std::size_t, const SGDParams&);          \
+  template void preloaded_sgd_mom_update<T>(T*, const T*, T*, std::size_t, const SGDParams&); \
   template void sgd_update_rsp<T>(T*, std::size_t, const RowSparse<T>&, const SGDParams&,    \
                                   bool);                                                     \
   template void sgd_mom_update_rsp<T>(T*, std::size_t, const RowSparse<T>&, T*,              \

@@ -12,7 +12,7 @@ struct SGLDOp {
   C rg, wd, neg_half_lr;
   PClip clip;
   explicit SGLDOp(const SGLDParams& p)
-      : rg(scalar<C>(p.rescale_grad)), wd(scalar<C>(p.wd)), neg_half_lr(scalar<C>(-p.lr / 2)),
+      : rg(scalar<C>(p.rescale_grad)), wd(scalar<C>(p.wd)), neg_half_lr(scalar<C>(p.neg_half_lr)),
         clip(p.clip) {}
   void operator()(C& w, C g, C noise) const {
     C G = g * rg;

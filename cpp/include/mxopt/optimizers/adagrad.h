@@ -47,6 +47,7 @@ void group_adagrad_update_rsp(T* weight, std::size_t rows, const RowSparse<T>& g
 
 struct AdaDeltaParams {
   double rho = 0.9;
+  double one_minus_rho = 0.1;
   double epsilon = 1e-5;
   double wd = 0.0;
   double rescale_grad = 1.0;

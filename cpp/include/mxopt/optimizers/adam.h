@@ -72,9 +72,38 @@ struct PClip {
   float hi = 0.0f;  //  clip_gradient (float32)
 };
 
+// Scalars of MXNet's NDArray arithmetic are given exactly as MXNet receives them (each one the
+// double that Python computed, passed through mxnet_double): no scalar is derived in C++.
+struct AdamStepParams {
+  double lr = 0.001;  // bias-corrected
+  double lr_wd = 0.0;  // lr*wd (AdamW)
+  double wd = 0.0;
+  double beta1 = 0.9;
+  double one_minus_beta1 = 0.1;
+  double beta2 = 0.999;
+  double one_minus_beta2 = 0.001;
+  double epsilon = 1e-6;
+  double rescale_grad = 1.0;
+  PClip clip;
+};
+
+// MXNet 2.0's non-fused step() of AdamW / AdaBelief (NDArray arithmetic, P-clip; like MXNet
+// they rescale the caller's gradient in place):
+// AdamW:     g *= rg; G = P(g); m = m*b1 + G*(1-b1); v = v*b2 + (G*G)*(1-b2);
+//            w = w - (m/(sqrt(v) + eps))*eta_t; then if lambda > 0: w = w - w*(eta_t*lambda)
+// AdaBelief: g = g*rg + w*lambda (stored); G = P(g); m = m*b1 + G*(1-b1);
+//            s = (s*b2 + ((G-m)^2)*(1-b2)) + eps; w = w - (m/(sqrt(s) + eps))*eta_t
+template <class T>
+void adamw_step_update(T* weight, T* grad, T* mean, T* var, std::size_t n,
+                       const AdamStepParams& p);
+template <class T>
+void adabelief_step_update(T* weight, T* grad, T* mean, T* var, std::size_t n,
+                           const AdamStepParams& p);
+
 struct AdamaxParams {
   double lr = 0.002;  // eta / (1 - b1^t)
   double beta1 = 0.9;
+  double one_minus_beta1 = 0.1;
   double beta2 = 0.999;
   double wd = 0.0;
   double rescale_grad = 1.0;
@@ -89,12 +118,14 @@ void adamax_update(T* weight, const T* grad, T* mean, T* u, std::size_t n, const
 struct NadamParams {
   double lr = 0.001;
   double beta1 = 0.9;
+  double one_minus_beta1 = 0.1;
   double beta2 = 0.999;
+  double one_minus_beta2 = 0.001;
   double epsilon = 1e-8;
   double wd = 0.0;
   double rescale_grad = 1.0;
-  double momentum_t = 0.0;       // mu_t
-  double momentum_t1 = 0.0;      // mu_{t+1}
+  double one_minus_momentum_t = 1.0;  // 1 - mu_t
+  double momentum_t1 = 0.0;           // mu_{t+1}
   double one_minus_m_schedule = 1.0;       // 1 - M        (M = product of mu_1..mu_t)
   double one_minus_m_schedule_next = 1.0;  // 1 - M*mu_{t+1}
   double one_minus_beta2_t = 1.0;          // 1 - b2^t

@@ -13,18 +13,30 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace mxopt {
 
-// IEEE binary16 storage (bit-compatible with numpy.float16 and Eigen::half).
+// IEEE binary16 storage (bit-compatible with numpy.float16 and Eigen::half). Convert with
+// kernels::cast (round to nearest even).
 struct float16 {
   std::uint16_t bits;
 };
 static_assert(sizeof(float16) == 2, "float16 must be 2 bytes");
 
-// Round-to-nearest-even conversions.
-float16 to_float16(float x);
-float to_float(float16 x);
+// MXNet receives every operator hyper-parameter as the Python string str(value) and parses it
+// with dmlc-core's fast parser, which is NOT correctly rounded (about 1 value in 12 lands one
+// float32 ulp away from the nearest float). Bit-exact parity needs the same conversions:
+//   python_repr(x)        Python's repr() of a double (shortest round-trip, repr's layout);
+//   parse_mxnet_float(s)  dmlc::stof (float32 operator fields: lr, wd, momentum, ...);
+//   parse_mxnet_double(s) dmlc::stod (double fields: the scalar of NDArray-scalar arithmetic);
+// The parsers accept inf/nan and throw std::invalid_argument with MXNet's messages ("Invalid
+// Parameter format ..." / "Some trailing characters could not be parsed ...").
+std::string python_repr(double x);
+float parse_mxnet_float(const std::string& text);
+double parse_mxnet_double(const std::string& text);
+inline float mxnet_float(double x) { return parse_mxnet_float(python_repr(x)); }
+inline double mxnet_double(double x) { return parse_mxnet_double(python_repr(x)); }
 
 namespace kernels {
 
@@ -62,6 +74,13 @@ float sum_sq(const T* x, std::size_t n);
 // Returned widened to double.
 template <class T>
 double nrm2(const T* x, std::size_t n);
+
+// L2 norm of a row_sparse array's stored values as MXNet computes it (BLAS dot of the data
+// with itself, then sqrt): products in T accumulated sequentially in double, rounded to T,
+// sqrt in T. This is OpenBLAS's dot for fewer than 32 elements; for longer vectors OpenBLAS
+// switches to a CPU-specific SIMD kernel, so agreement there is ~1e-7 relative, not exact.
+template <class T>
+double dot_norm(const T* x, std::size_t n);
 
 }  // namespace kernels
 }  // namespace mxopt

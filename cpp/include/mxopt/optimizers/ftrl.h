@@ -31,7 +31,7 @@ struct FTMLParams {
   float lr = 0.0025f;
   float beta1 = 0.6f;
   float beta2 = 0.999f;
-  float epsilon = 1e-8f;
+  double epsilon = 1e-8f;  // a double field in MXNet's FTMLParam (others are float32)
   float wd = 0.0f;
   float rescale_grad = 1.0f;
   float clip_gradient = kNoClip;

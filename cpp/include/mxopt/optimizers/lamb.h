@@ -60,8 +60,10 @@ struct LANSParams {
   float upper_bound = -1.0f;
   int t = 1;
 };
+// norm_weight: when given (the float16 weight of a multi-precision update whose `weight` is the
+// float32 master), r1 is computed from it, as MXNet 2.0's multi_mp_lans_update does.
 template <class T>
 void lans_update(T* weight, const T* grad, T* mean, T* var, std::size_t n, const LANSParams& p,
-                 bool fused);
+                 bool fused, const float16* norm_weight = nullptr);
 
 }  // namespace mxopt::kernels

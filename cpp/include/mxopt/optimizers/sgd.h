@@ -31,6 +31,14 @@ void sgd_update(T* weight, const T* grad, std::size_t n, const SGDParams& p);
 template <class T>
 void sgd_mom_update(T* weight, const T* grad, T* mom, std::size_t n, const SGDParams& p);
 
+// preloaded_multi_sgd_[mom_]update (LARS' kernels, learning rates and weight decays read from
+// float32 arrays): as sgd_mom_update, but eta and lambda stay float32 inside the kernel:
+// eta*lambda is a float32 product, and each float32 x element product is rounded once to the
+// element type (float16: from float; float64: eta*lambda is rounded to float32 first).
+template <class T>
+void preloaded_sgd_mom_update(T* weight, const T* grad, T* mom, std::size_t n,
+                              const SGDParams& p);
+
 // Multi-precision forms (float16 weight, float32 master copy weight32 and momentum): the same
 // formulas evaluated in float32 on weight32 with float(g); then weight = float16(weight32).
 void mp_sgd_update(float16* weight, const float16* grad, float* weight32, std::size_t n,

@@ -10,7 +10,7 @@
 namespace mxopt::kernels {
 
 struct SGLDParams {
-  double lr = 0.01;
+  double neg_half_lr = -0.005;  // -lr/2
   double wd = 0.0;
   double rescale_grad = 1.0;
   PClip clip;
