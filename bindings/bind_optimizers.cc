@@ -1016,7 +1016,8 @@ void bind_misc(py::module_& m) {
       "lans_update",
       [](py::object weight, py::object grad, py::object mean, py::object var, float lr,
          float beta1, float beta2, float epsilon, float wd, float rg, float clip, bool p_clip,
-         float lower, float upper, int t, bool fused, py::object norm_weight) {
+         float lower, float upper, int t, bool fused, py::object norm_weight, double omb1,
+         double omb2) {
         const std::string fn = "lans_update";
         Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
             m1 = buf(fn, mean, "mean", true), v = buf(fn, var, "var", true);
@@ -1039,6 +1040,8 @@ void bind_misc(py::module_& m) {
         p.rescale_grad = rg;
         p.clip_gradient = clip;
         p.p_clip = p_clip;
+        p.one_minus_beta1 = omb1;
+        p.one_minus_beta2 = omb2;
         p.lower_bound = lower;
         p.upper_bound = upper;
         p.t = t;
@@ -1055,7 +1058,8 @@ void bind_misc(py::module_& m) {
       py::arg("epsilon") = 1e-6f, py::arg("wd") = 0.0f, py::arg("rescale_grad") = 1.0f,
       py::arg("clip_gradient") = k::kNoClip, py::arg("p_clip") = false,
       py::arg("lower_bound") = -1.0f, py::arg("upper_bound") = -1.0f, py::arg("t"),
-      py::arg("fused") = true, py::arg("norm_weight") = py::none());
+      py::arg("fused") = true, py::arg("norm_weight") = py::none(),
+      py::arg("one_minus_beta1") = 0.1, py::arg("one_minus_beta2") = 0.001);
 
   m.def(
       "sgld_update",

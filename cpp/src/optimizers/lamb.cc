@@ -154,7 +154,8 @@ void lans_update(T* weight, const T* grad, T* mean, T* var, std::size_t n, const
   C* m = cp(mean);
   C* v = cp(var);
   const C rg(p.rescale_grad), b1(p.beta1), b2(p.beta2), eps(p.epsilon), wd(p.wd);
-  const C omb1 = C(1) - b1, omb2 = C(1) - b2;
+  const C omb1 = fused ? C(1) - b1 : scalar<C>(p.one_minus_beta1);
+  const C omb2 = fused ? C(1) - b2 : scalar<C>(p.one_minus_beta2);
   const C c1 = C(1) - pow_(b1, C(static_cast<float>(p.t)));
   const C c2 = C(1) - pow_(b2, C(static_cast<float>(p.t)));
   // |rg*g|, accumulated like multi_sum_sq.

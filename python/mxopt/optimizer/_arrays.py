@@ -67,9 +67,15 @@ def pclip(value: Any) -> Optional[float]:
     return None if value is None else fp(value, "clip_gradient")
 
 
-def f32(value: Any) -> float:
+def f32(value: Any, name: str = "lrs") -> float:
     """A value MXNet reads from a float32 array or a float tuple (correctly rounded)."""
-    return float(np.float32(value))
+    if value is None or isinstance(value, (bool, str, bytes)):
+        raise ValueError(f"Invalid Parameter format for {name} expect float but value='{value}'")
+    try:
+        return float(np.float32(float(value)))
+    except (TypeError, ValueError):
+        raise ValueError(f"Invalid Parameter format for {name} expect float but "
+                         f"value='{value}'") from None
 
 
 def full_rows(x: RowSparseNDArray, name: str) -> np.ndarray:

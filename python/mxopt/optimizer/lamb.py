@@ -157,7 +157,9 @@ class LANS(Optimizer):
                   epsilon=A.fp(self.epsilon, "epsilon"),
                   rescale_grad=A.fp(self.rescale_grad, "rescale_grad"), clip_gradient=clip,
                   p_clip=p_clip, lower_bound=_bound(self.lower_bound, "lower_bound"),
-                  upper_bound=_bound(self.upper_bound, "upper_bound"), fused=fused)
+                  upper_bound=_bound(self.upper_bound, "upper_bound"), fused=fused,
+                  one_minus_beta1=A.sc(1. - self.beta1, "1-beta1"),
+                  one_minus_beta2=A.sc(1. - self.beta2, "1-beta2"))
         for w, g, (m, v), lr, wd, t, nw in zip(weights, grads, states, lrs, wds, step_counts,
                                                norm_weights):
             wb = A.buf(w)

@@ -34,7 +34,7 @@ def _sgd_step(weight: Any, grad: Any, mom: Any, *, lr: float, wd: float, rescale
     multi-tensor kernels read them from float tuples/arrays, the single ops parse them.
     """
     if aggregated and not A.is_rsp(grad):
-        lr, wd = A.f32(lr), A.f32(wd)
+        lr, wd = A.f32(lr, "lrs"), A.f32(wd, "wds")
     else:
         lr, wd = A.fp(lr, "lr"), A.fp(wd, "wd")
     kw = dict(lr=lr, wd=wd, rescale_grad=rescale_grad, clip_gradient=clip_gradient)
@@ -65,7 +65,7 @@ def _mp_sgd_step(weight: Any, grad: Any, mom32: Any, weight32: Any, *, lr: float
     """One multi-precision SGD step (float16 weight, float32 master); row_sparse gradients are
     densified (MXNet has no row_sparse mp kernel)."""
     if aggregated:
-        lr, wd = A.f32(lr), A.f32(wd)
+        lr, wd = A.f32(lr, "lrs"), A.f32(wd, "wds")
     else:
         lr, wd = A.fp(lr, "lr"), A.fp(wd, "wd")
     kw = dict(lr=lr, wd=wd, rescale_grad=rescale_grad, clip_gradient=clip_gradient)
@@ -195,7 +195,8 @@ class NAG(Optimizer):
 
     ``mom = μ·mom``; ``w' = (w − mom) + (μ+1)·(mom − η·(K(rg·g) + λ·w))``;
     ``mom = mom − η·(K(rg·g) + λ·w')`` (MXNet uses the UPDATED weight here); ``w = w'``.
-    Without momentum: plain SGD. Row_sparse gradients are densified.
+    Without momentum: plain SGD (lazy for row_sparse gradients, as MXNet's sgd_update);
+    with momentum row_sparse gradients are densified.
 
     Args:
         momentum: μ.
@@ -224,6 +225,11 @@ class NAG(Optimizer):
                   clip_gradient=A.kclip(self.clip_gradient))
         momentum = A.fp(self.momentum, "momentum") if self.momentum > 0 else 0.0
         w = A.buf(weight)
+        if not multi_precision and state is None and A.is_rsp(grad):
+            # Without momentum NAG calls sgd_update, whose row_sparse form is lazy by default.
+            data, idx = A.rsp_parts(grad, w.shape)
+            _core.sgd_update_rsp(w, data, idx, lazy_update=True, **kw)
+            return
         g = A.dense(grad, w.shape)
         if not multi_precision:
             if state is not None:
@@ -387,6 +393,11 @@ class LBSGD(Optimizer):
         return cgrad
 
     def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
+        w = A.buf(weight)
+        if A.is_rsp(grad):  # validate before the gradient is accumulated
+            A.rsp_parts(grad, w.shape)
+        else:
+            A.check_like("lbsgd_update", w, grad=A.buf(grad, "grad"))
         lr = self._get_lr(index)
         wd = self._get_wd(index)
         self._update_count(index)

@@ -59,6 +59,10 @@ struct LANSParams {
   float lower_bound = -1.0f;
   float upper_bound = -1.0f;
   int t = 1;
+  // step() only: the Python scalars 1 - beta1, 1 - beta2 (doubles, rounded to the dtype);
+  // the fused kernel computes them in the element type.
+  double one_minus_beta1 = 0.1;
+  double one_minus_beta2 = 0.001;
 };
 // norm_weight: when given (the float16 weight of a multi-precision update whose `weight` is the
 // float32 master), r1 is computed from it, as MXNet 2.0's multi_mp_lans_update does.
