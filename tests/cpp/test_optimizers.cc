@@ -543,3 +543,177 @@ TEST(OptimizerClass, EveryOptimizerTrainsAQuadratic) {
     EXPECT_EQ(opt->update_count(0), 50);
   }
 }
+
+// ---- remaining kernels ----------------------------------------------------------------------------
+TEST(SGDKernel, PreloadedHalfKeepsLearningRateInFloat32) {
+  // preloaded_multi_sgd: lr*wd is a float32 product; float32 x half products round once.
+  const std::vector<float> w0 = {0.7f}, g0 = {0.3f};
+  auto w = to_half(w0);
+  const auto g = to_half(g0);
+  k::preloaded_sgd_mom_update(w.data(), g.data(), static_cast<float16*>(nullptr), 1,
+                              sgd(0.0123f, 0.05f, 0.5f, k::kNoClip));
+  const float wi = h(0.7f), gi = h(0.3f);
+  const float lr_wd = 0.0123f * 0.05f;
+  const float step = h(h(h(0.0f) - h(lr_wd * wi)) - h(h(0.0123f * h(0.5f)) * gi));
+  EXPECT_EQ(to_float(w)[0], h(wi + step));
+}
+
+TEST(NAGKernel, MultiPrecision) {
+  auto w = to_half({1.0f});
+  const auto g = to_half({0.5f});
+  std::vector<float> mom = {0.2f}, w32 = {1.0f};
+  k::mp_nag_mom_update(w.data(), g.data(), mom.data(), w32.data(), 1,
+                       sgd(0.1f, 0.3f, 1.0f, k::kNoClip, 0.9f));
+  const float m = 0.9f * 0.2f;
+  const float wn = (1.0f - m) + (0.9f + 1.0f) * (m - 0.1f * (0.5f + 0.3f * 1.0f));
+  EXPECT_EQ(w32[0], wn);
+  EXPECT_EQ(to_float(w)[0], h(wn));
+}
+
+TEST(NadamKernel, OneStep) {
+  std::vector<float> w = {1.0f}, g = {0.4f}, m = {0}, v = {0};
+  k::NadamParams p;
+  p.lr = 0.01;
+  p.one_minus_momentum_t = 0.55;
+  p.momentum_t1 = 0.44;
+  p.one_minus_m_schedule = 0.6;
+  p.one_minus_m_schedule_next = 0.7;
+  p.one_minus_beta2_t = 0.001;
+  k::nadam_update(w.data(), g.data(), m.data(), v.data(), 1, p);
+  const float G = 0.4f * 1.0f + 1.0f * 0.0f;
+  EXPECT_EQ(m[0], 0.0f * 0.9f + G * float(0.1));
+  EXPECT_EQ(v[0], 0.0f * 0.999f + G * float(0.001) * G);
+  const float mbar = G / 0.6f * 0.55f + m[0] / 0.7f * 0.44f;
+  EXPECT_EQ(w[0], 1.0f - mbar * 0.01f / (std::sqrt(v[0] / 0.001f) + float(1e-8)));
+}
+
+TEST(SGLDKernel, DeterministicPartPlusGivenNoise) {
+  std::vector<float> w = {1.0f}, g = {2.0f}, noise = {0.25f};
+  k::SGLDParams p;
+  p.neg_half_lr = -0.05;
+  p.wd = 0.1;
+  p.rescale_grad = 0.5;
+  k::sgld_update(w.data(), g.data(), noise.data(), 1, p);
+  EXPECT_EQ(w[0], (1.0f + (2.0f * 0.5f + 1.0f * 0.1f) * -0.05f) + 0.25f);
+}
+
+TEST(DCASGDKernel, CompensationUsesPreviousWeight) {
+  std::vector<float> w = {1.0f}, g = {0.5f}, prev = {0.8f};
+  k::DCASGDParams p;
+  p.lr = 0.1;
+  p.lamda = 0.04;
+  k::dcasgd_update(w.data(), g.data(), prev.data(), 1, p);
+  EXPECT_EQ(prev[0], 1.0f);
+  EXPECT_EQ(w[0], 1.0f + ((0.5f + 1.0f * 0.0f) + 0.5f * 0.04f * 0.5f * (1.0f - 0.8f)) * -0.1f);
+}
+
+TEST(TestKernel, CopiesTheWeightIntoAFloat32State) {
+  std::vector<double> w = {1.0};
+  const std::vector<double> g = {0.1};
+  std::vector<float> st = {0.0f};
+  k::test_update(w.data(), g.data(), st.data(), 1, 2.0);
+  EXPECT_EQ(w[0], 1.0 + 0.1 * 2.0);
+  EXPECT_EQ(st[0], static_cast<float>(1.2));
+}
+
+TEST(AdaBeliefKernel, SingleAndAggregatedForms) {
+  std::vector<float> w = {1.0f}, g = {0.4f}, m = {0}, s = {0};
+  k::AdamWParams p;
+  p.eta = 0.01f;
+  p.wd = 0.1f;
+  ASSERT_TRUE(k::adabelief_update(w.data(), g.data(), m.data(), s.data(), 1, p, false));
+  const float G = 1.0f * 0.4f + 0.1f * 1.0f;
+  EXPECT_EQ(g[0], G);
+  const float mm = 0.9f * 0.0f + (1.0f - 0.9f) * G;
+  EXPECT_EQ(m[0], mm);
+  const float ss = 0.999f * 0.0f + (1.0f - 0.999f) * ((G - mm) * (G - mm)) + 1e-6f;
+  EXPECT_EQ(s[0], ss);
+  EXPECT_EQ(w[0], 1.0f - 0.01f * (1.0f * mm / (std::sqrt(ss) + 1e-6f)));
+  std::vector<float> w2 = {1.0f}, g2 = {0.4f}, m2 = {0}, s2 = {0};
+  ASSERT_TRUE(k::adabelief_update(w2.data(), g2.data(), m2.data(), s2.data(), 1, p, true));
+  EXPECT_EQ(m2[0], 0.9f * (0.0f - G) + G);
+  const float d = m2[0] - G;
+  EXPECT_EQ(s2[0], 0.999f * (0.0f - d * d) + d * d + 1e-6f);
+}
+
+TEST(AdamStepKernels, AdamWAndAdaBeliefStepArithmetic) {
+  std::vector<float> w = {1.0f}, g = {0.4f}, m = {0}, v = {0};
+  k::AdamStepParams p;
+  p.lr = 0.01;
+  p.wd = 0.1;
+  p.lr_wd = 0.01 * 0.1;
+  p.rescale_grad = 0.5;
+  k::adamw_step_update(w.data(), g.data(), m.data(), v.data(), 1, p);
+  EXPECT_EQ(g[0], 0.2f);  // rescaled in place
+  const float mm = 0.0f * 0.9f + 0.2f * float(0.1);
+  const float vv = 0.0f * 0.999f + 0.2f * 0.2f * float(0.001);
+  const float w1 = 1.0f - mm / (std::sqrt(vv) + float(1e-6)) * 0.01f;
+  EXPECT_EQ(w[0], w1 - w1 * float(0.01 * 0.1));
+  std::vector<float> wb = {1.0f}, gb = {0.4f}, mb = {0}, sb = {0};
+  k::adabelief_step_update(wb.data(), gb.data(), mb.data(), sb.data(), 1, p);
+  const float G = 0.4f * 0.5f + 1.0f * 0.1f;
+  EXPECT_EQ(gb[0], G);
+  const float m2 = 0.0f * 0.9f + G * float(0.1);
+  const float s2 = (0.0f * 0.999f + (G - m2) * (G - m2) * float(0.001)) + float(1e-6);
+  EXPECT_EQ(sb[0], s2);
+  EXPECT_EQ(wb[0], 1.0f - m2 / (std::sqrt(s2) + float(1e-6)) * 0.01f);
+}
+
+TEST(LAMBKernel, MultiPrecisionSinglePathKeepsTheMaster) {
+  auto w = to_half({1.0f, 2.0f});
+  const auto g = to_half({0.5f, 0.25f});
+  std::vector<float> m = {0, 0}, v = {0, 0}, w32 = {1.0f, 2.0f};
+  k::LAMBParams p;
+  p.lr = 0.01f;
+  k::mp_lamb_update(w.data(), g.data(), m.data(), v.data(), w32.data(), 2, p, false);
+  EXPECT_EQ(w32, (std::vector<float>{1.0f, 2.0f}));
+  EXPECT_LT(to_float(w)[0], 1.0f);
+  k::mp_lamb_update(w.data(), g.data(), m.data(), v.data(), w32.data(), 2, p, true);
+  EXPECT_LT(w32[0], 1.0f);  // the list path writes the master
+  EXPECT_EQ(to_float(w)[0], h(w32[0]));
+}
+
+TEST(LANSKernel, ZeroGradientGivesNaNAndTrustRatiosApply) {
+  std::vector<float> w = {1.0f, 1.0f}, g = {0.0f, 0.0f}, m = {0, 0}, v = {0, 0};
+  k::LANSParams p;
+  k::lans_update(w.data(), g.data(), m.data(), v.data(), 2, p, true);
+  EXPECT_TRUE(std::isnan(w[0]));
+  // g = (3, 4): g^ = (0.6, 0.8); at t = 1, m^ = g^ and sqrt(v^) = |g^_i|, so
+  // u_m = u_g = (1, 1) (up to eps), |u| = sqrt(2), |w| = 5:
+  // w - lr*b1*(5/sqrt2)*(1,1) - lr*(1-b1)*(5/sqrt2)*(1,1) = w - 0.1*5/sqrt(2)
+  std::vector<float> w2 = {3.0f, 4.0f}, g2 = {3.0f, 4.0f}, m2 = {0, 0}, v2 = {0, 0};
+  p.lr = 0.1f;
+  k::lans_update(w2.data(), g2.data(), m2.data(), v2.data(), 2, p, true);
+  EXPECT_NEAR(w2[0], 3.0f - 0.5f / std::sqrt(2.0f), 1e-5f);
+  EXPECT_NEAR(w2[1], 4.0f - 0.5f / std::sqrt(2.0f), 1e-5f);
+}
+
+TEST(RowSparseKernels, FtrlAndGroupAdaGradTouchOnlyGradientRows) {
+  std::vector<float> w = {1, 1, 2, 2}, z = {0, 0, 0, 0}, n = {0, 0, 0, 0};
+  const std::vector<float> data = {2.0f, 2.0f};
+  const std::vector<std::int64_t> idx = {1};
+  k::FtrlParams fp;
+  fp.lr = 0.1f;
+  k::ftrl_update_rsp(w.data(), 2, k::RowSparse<float>{data.data(), idx.data(), 1, 2}, z.data(),
+                     n.data(), fp);
+  EXPECT_EQ(w[0], 1.0f);
+  EXPECT_EQ(n[2], 4.0f);
+  std::vector<float> wg = {1, 1, 2, 2}, hg = {0, 0};
+  k::AdaGradParams gp;
+  gp.lr = 0.5;
+  gp.epsilon = 1e-5;
+  k::group_adagrad_update_rsp(wg.data(), 2, k::RowSparse<float>{data.data(), idx.data(), 1, 2},
+                              hg.data(), gp);
+  EXPECT_EQ(hg[0], 0.0f);
+  EXPECT_EQ(hg[1], (4.0f + 4.0f) / 2.0f);
+  EXPECT_EQ(wg[2], 2.0f - 0.5f * 2.0f / std::sqrt(4.0f + float(1e-5)));
+}
+
+TEST(Casts, RoundToNearestEven) {
+  const std::vector<float> x = {1.0f, 1.0f + 1.0f / 4096, 65504.0f, 1e-8f};
+  const auto y = to_float(to_half(x));
+  EXPECT_EQ(y[0], 1.0f);
+  EXPECT_EQ(y[1], 1.0f);  // halfway between 1 and 1+2^-10 -> even
+  EXPECT_EQ(y[2], 65504.0f);
+  EXPECT_EQ(y[3], 0.0f);
+}
