@@ -131,17 +131,29 @@ inline bool use_threads(std::size_t work) {
 }
 
 // f(i) for i in [0, n).
+// Each thread runs a private copy of `f`, so that (with by-value captures) the compiler sees no
+// aliasing between the functor's parameters and the arrays it writes, and vectorizes.
 template <class F>
-inline void parallel_for(std::size_t n, F&& f) {
+inline void serial_for(std::int64_t n, const F& f) {
+  const F local(f);
+  for (std::int64_t i = 0; i < n; ++i) local(static_cast<std::size_t>(i));
+}
+
+template <class F>
+inline void parallel_for(std::size_t n, const F& f) {
+  const std::int64_t nn = static_cast<std::int64_t>(n);
 #if defined(MXOPT_HAVE_OPENMP)
   if (use_threads(n)) {
-    const std::int64_t nn = static_cast<std::int64_t>(n);
-#pragma omp parallel for schedule(static)
-    for (std::int64_t i = 0; i < nn; ++i) f(static_cast<std::size_t>(i));
+#pragma omp parallel
+    {
+      const F local(f);
+#pragma omp for schedule(static)
+      for (std::int64_t i = 0; i < nn; ++i) local(static_cast<std::size_t>(i));
+    }
     return;
   }
 #endif
-  for (std::size_t i = 0; i < n; ++i) f(i);
+  serial_for(nn, f);
 }
 
 // f(r) for each of n rows of `row_length` elements (threads split rows).

@@ -17,44 +17,42 @@ C trust_lr(C lr, C r1, C r2, float lower, float upper) {
 }
 
 // multi_lamb_update phase 1 (MPDType = C): u into a float buffer.
-template <class C, bool kClip>
+template <class C, bool kClip, bool kBiasCorrection>
 struct MultiLambPhase1 {
   C rg, clip, b1, b2, omb1, omb2, eps, wd, c1, c2;
-  bool bc;
   explicit MultiLambPhase1(const LAMBParams& p)
       : rg(p.rescale_grad), clip(p.clip_gradient), b1(p.beta1), b2(p.beta2),
         omb1(C(1) - C(p.beta1)), omb2(C(1) - C(p.beta2)), eps(p.epsilon), wd(p.wd),
         c1(C(1) - pow_(C(p.beta1), C(static_cast<float>(p.t)))),
-        c2(C(1) - pow_(C(p.beta2), C(static_cast<float>(p.t)))),
-        bc(p.bias_correction) {}
+        c2(C(1) - pow_(C(p.beta2), C(static_cast<float>(p.t)))) {}
   float operator()(C w, C g, C& m, C& v) const {
     C G = g * rg;
     if constexpr (kClip) G = kclip(G, clip);
     m = b1 * m + omb1 * G;
     v = b2 * v + omb2 * G * G;
-    if (bc) return static_cast<float>(m / c1 / (sqrt_(v / c2) + eps) + wd * w);
-    return static_cast<float>(m / (sqrt_(v) + eps) + wd * w);
+    if constexpr (kBiasCorrection)
+      return static_cast<float>(m / c1 / (sqrt_(v / c2) + eps) + wd * w);
+    else
+      return static_cast<float>(m / (sqrt_(v) + eps) + wd * w);
   }
 };
 
 // lamb_update_phase1 (single tensor, DType = C): b^t = DType(std::pow(float, int)) (a double
 // power); the mean is divided by the double (1 - b1^t) (in float for half, as mshadow does).
-template <class C, bool kClip>
+template <class C, bool kClip, bool kBiasCorrection>
 struct SingleLambPhase1 {
   C rg, clip, b1, b2, omb1, omb2, eps, wd, b1t, b2t;
-  bool bc;
   explicit SingleLambPhase1(const LAMBParams& p)
       : rg(p.rescale_grad), clip(p.clip_gradient), b1(p.beta1), b2(p.beta2),
         omb1(C(1) - C(p.beta1)), omb2(C(1) - C(p.beta2)), eps(p.epsilon), wd(p.wd),
         b1t(scalar<C>(std::pow(static_cast<double>(p.beta1), p.t))),
-        b2t(scalar<C>(std::pow(static_cast<double>(p.beta2), p.t))),
-        bc(p.bias_correction) {}
+        b2t(scalar<C>(std::pow(static_cast<double>(p.beta2), p.t))) {}
   C operator()(C w, C g, C& m, C& v) const {
     C G = g * rg;
     if constexpr (kClip) G = kclip(G, clip);
     m = b1 * m + omb1 * G;
     v = b2 * v + omb2 * G * G;
-    if (!bc) return m / (sqrt_(v) + eps) + wd * w;
+    if constexpr (!kBiasCorrection) return m / (sqrt_(v) + eps) + wd * w;
     C mh;
     if constexpr (std::is_same_v<C, half>)
       mh = half(static_cast<float>(m) /
@@ -68,31 +66,66 @@ struct SingleLambPhase1 {
 
 bool clips(float c) { return c >= 0.0f; }
 
+// A per-thread scratch buffer for the update direction u (kept between calls: no page faults
+// or zero-fill for every tensor).
+template <class U>
+U* scratch(std::size_t n) {
+  thread_local std::vector<U> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+// Two independent sequential reductions, on two threads when that pays off (each result is the
+// same sequential sum as on one thread).
+template <class F1, class F2>
+void both(std::size_t n, F1&& a, F2&& b) {
+#if defined(MXOPT_HAVE_OPENMP)
+  if (use_threads(n)) {
+#pragma omp parallel sections num_threads(2)
+    {
+#pragma omp section
+      a();
+#pragma omp section
+      b();
+    }
+    return;
+  }
+#endif
+  a();
+  b();
+}
+
 template <class C>
 void lamb_single(C* w, const C* g, C* m, C* v, std::size_t n, const LAMBParams& p) {
-  std::vector<C> u(n);
+  C* u = scratch<C>(n);
   dispatch(clips(p.clip_gradient), [&](auto k) {
-    const SingleLambPhase1<C, decltype(k)::value> op(p);
-    parallel_for(n, [&](std::size_t i) { u[i] = op(w[i], g[i], m[i], v[i]); });
+    dispatch(p.bias_correction, [&](auto bc) {
+      const SingleLambPhase1<C, decltype(k)::value, decltype(bc)::value> op(p);
+      parallel_for(n, [op, u, w, g, m, v](std::size_t i) { u[i] = op(w[i], g[i], m[i], v[i]); });
+    });
   });
   using P = promote_t<C>;
-  const C r1 = C(static_cast<P>(nrm2(sp(w), n)));
-  const C r2 = C(static_cast<P>(nrm2(sp(u.data()), n)));
+  double r1d = 0.0, r2d = 0.0;
+  both(n, [&] { r1d = nrm2(sp(w), n); }, [&] { r2d = nrm2(sp(u), n); });
+  const C r1 = C(static_cast<P>(r1d)), r2 = C(static_cast<P>(r2d));
   const C lr = trust_lr(C(p.lr), r1, r2, p.lower_bound, p.upper_bound);
-  parallel_for(n, [&](std::size_t i) { w[i] = w[i] - lr * u[i]; });
+  parallel_for(n, [w, u, lr](std::size_t i) { w[i] = w[i] - lr * u[i]; });
 }
 
 template <class C>
 void lamb_multi(C* w, const C* g, C* m, C* v, std::size_t n, const LAMBParams& p) {
-  std::vector<float> u(n);
+  float* u = scratch<float>(n);
   dispatch(clips(p.clip_gradient), [&](auto k) {
-    const MultiLambPhase1<C, decltype(k)::value> op(p);
-    parallel_for(n, [&](std::size_t i) { u[i] = op(w[i], g[i], m[i], v[i]); });
+    dispatch(p.bias_correction, [&](auto bc) {
+      const MultiLambPhase1<C, decltype(k)::value, decltype(bc)::value> op(p);
+      parallel_for(n, [op, u, w, g, m, v](std::size_t i) { u[i] = op(w[i], g[i], m[i], v[i]); });
+    });
   });
-  const float r1 = std::sqrt(sum_sq(sp(w), n));
-  const float r2 = std::sqrt(sum_sq(u.data(), n));
+  float s1 = 0.0f, s2 = 0.0f;
+  both(n, [&] { s1 = sum_sq(sp(w), n); }, [&] { s2 = sum_sq(u, n); });
+  const float r1 = std::sqrt(s1), r2 = std::sqrt(s2);
   const C lr = C(p.lr) * C(trust_lr(1.0f, r1, r2, p.lower_bound, p.upper_bound));
-  parallel_for(n, [&](std::size_t i) { w[i] = w[i] - lr * C(u[i]); });
+  parallel_for(n, [w, u, lr](std::size_t i) { w[i] = w[i] - lr * C(u[i]); });
 }
 
 }  // namespace
@@ -110,16 +143,19 @@ void mp_lamb_update(float16* weight, const float16* grad, float* mean, float* va
                     float* weight32, std::size_t n, const LAMBParams& p, bool aggregated) {
   half* w = cp(weight);
   const half* g = cp(grad);
-  std::vector<float> u(n);
+  float* u = scratch<float>(n);
   if (aggregated) {
     dispatch(clips(p.clip_gradient), [&](auto k) {
-      const MultiLambPhase1<float, decltype(k)::value> op(p);
-      parallel_for(n, [&](std::size_t i) {
-        u[i] = op(weight32[i], static_cast<float>(g[i]), mean[i], var[i]);
+      dispatch(p.bias_correction, [&](auto bc) {
+        const MultiLambPhase1<float, decltype(k)::value, decltype(bc)::value> op(p);
+        parallel_for(n, [op, u, weight32, g, mean, var](std::size_t i) {
+          u[i] = op(weight32[i], static_cast<float>(g[i]), mean[i], var[i]);
+        });
       });
     });
-    const float r1 = std::sqrt(sum_sq(weight, n));
-    const float r2 = std::sqrt(sum_sq(u.data(), n));
+    float s1 = 0.0f, s2 = 0.0f;
+    both(n, [&] { s1 = sum_sq(weight, n); }, [&] { s2 = sum_sq(u, n); });
+    const float r1 = std::sqrt(s1), r2 = std::sqrt(s2);
     const float lr = p.lr * trust_lr(1.0f, r1, r2, p.lower_bound, p.upper_bound);
     parallel_for(n, [&](std::size_t i) {
       weight32[i] = weight32[i] - lr * u[i];
@@ -132,14 +168,17 @@ void mp_lamb_update(float16* weight, const float16* grad, float* mean, float* va
   LAMBParams unit = p;
   unit.rescale_grad = 1.0f;
   dispatch(clips(p.clip_gradient), [&](auto k) {
-    const SingleLambPhase1<float, decltype(k)::value> op(unit);
-    parallel_for(n, [&](std::size_t i) {
-      const float G = static_cast<float>(half(static_cast<float>(g[i]) * p.rescale_grad));
-      u[i] = op(weight32[i], G, mean[i], var[i]);
+    dispatch(p.bias_correction, [&](auto bc) {
+      const SingleLambPhase1<float, decltype(k)::value, decltype(bc)::value> op(unit);
+      parallel_for(n, [&](std::size_t i) {
+        const float G = static_cast<float>(half(static_cast<float>(g[i]) * p.rescale_grad));
+        u[i] = op(weight32[i], G, mean[i], var[i]);
+      });
     });
   });
-  const float r1 = static_cast<float>(nrm2(weight32, n));
-  const float r2 = static_cast<float>(nrm2(u.data(), n));
+  double r1d = 0.0, r2d = 0.0;
+  both(n, [&] { r1d = nrm2(weight32, n); }, [&] { r2d = nrm2(u, n); });
+  const float r1 = static_cast<float>(r1d), r2 = static_cast<float>(r2d);
   const float lr = trust_lr(p.lr, r1, r2, p.lower_bound, p.upper_bound);
   parallel_for(n, [&](std::size_t i) { w[i] = half(weight32[i] - lr * u[i]); });
 }
