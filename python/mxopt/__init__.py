@@ -13,10 +13,12 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
         "package with `pip install .` (did you forget to compile?)"
     ) from exc
 
-from . import context, lr_scheduler, ndarray, optimizer
+from . import base, context, executor, lr_scheduler, ndarray, optimizer, symbol
 from . import ndarray as nd
 from . import optimizer as opt
+from . import symbol as sym
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
 
-__all__ = ["lr_scheduler", "ndarray", "nd", "optimizer", "opt", "context", "Context", "cpu", "cpu_pinned", "gpu",
+__all__ = ["base", "lr_scheduler", "ndarray", "nd", "optimizer", "opt", "symbol", "sym",
+           "executor", "context", "Context", "cpu", "cpu_pinned", "gpu",
            "num_gpus", "current_context", "__version__"]

@@ -499,6 +499,8 @@ def test_bad_row_sparse_indices_rejected_before_any_write(name, kw):
 ])
 def test_invalid_hyper_parameters_rejected_like_mxnet(name, kw, msg):
     opt = OPT.create(name, **kw)
+    with pytest.raises(mx.base.MXNetError, match=msg.replace("(", r"\(")):
+        opt.update(0, *_pair((2, 2)), opt.create_state(0, _pair((2, 2))[0]))
     w, g = _pair((2, 2))
     w0 = w.copy()
     st = opt.create_state(0, w)

@@ -12,6 +12,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from .. import _core
+from ..base import MXNetError
 from ..ndarray import NDArray, RowSparseNDArray
 from ..ndarray import zeros as _nd_zeros
 
@@ -34,15 +35,20 @@ def dtype(x: Any) -> np.dtype:
     return np.dtype(x.dtype)
 
 
+class ParameterError(MXNetError, ValueError):
+    """An operator hyper-parameter MXNet rejects (it raises MXNetError; this is also a
+    ValueError)."""
+
+
 def _param(convert: Any, value: Any, name: str, kind: str) -> float:
     try:
         return convert(value)
     except ValueError as err:
         msg = str(err)
         if msg.startswith("Invalid Parameter format"):
-            raise ValueError(f"Invalid Parameter format for {name} expect {kind} but "
-                             f"value='{value}'") from None
-        raise ValueError(f"{name}: {msg}") from None
+            raise ParameterError(f"Invalid Parameter format for {name} expect {kind} but "
+                                 f"value='{value}'") from None
+        raise ParameterError(f"{name}: {msg}") from None
 
 
 def fp(value: Any, name: str) -> float:
@@ -70,12 +76,13 @@ def pclip(value: Any) -> Optional[float]:
 def f32(value: Any, name: str = "lrs") -> float:
     """A value MXNet reads from a float32 array or a float tuple (correctly rounded)."""
     if value is None or isinstance(value, (bool, str, bytes)):
-        raise ValueError(f"Invalid Parameter format for {name} expect float but value='{value}'")
+        raise ParameterError(f"Invalid Parameter format for {name} expect float but "
+                             f"value='{value}'")
     try:
         return float(np.float32(float(value)))
     except (TypeError, ValueError):
-        raise ValueError(f"Invalid Parameter format for {name} expect float but "
-                         f"value='{value}'") from None
+        raise ParameterError(f"Invalid Parameter format for {name} expect float but "
+                             f"value='{value}'") from None
 
 
 def full_rows(x: RowSparseNDArray, name: str) -> np.ndarray:

@@ -43,8 +43,8 @@ class AdaGrad(Optimizer):
         w = A.buf(weight)
         if A.is_rsp(grad):
             if np.float32(wd) != 0:
-                raise ValueError(f"sparse adagrad_update does not support wd (got wd={wd}); "
-                                 "use wd=0 or a dense gradient")
+                raise A.ParameterError(f"sparse adagrad_update does not support wd (got "
+                                       f"wd={wd}); use wd=0 or a dense gradient")
             data, idx = A.rsp_parts(grad, w.shape)
             _core.adagrad_update_rsp(w, data, idx, A.buf(state, "history"), lr=A.fp(lr, "lr"),
                                      rescale_grad=A.fp(self.rescale_grad, "rescale_grad"),

@@ -51,8 +51,9 @@ class Signum(Optimizer):
                                 wd_lh=A.fp(self.wd_lh, "wd_lh") if self.wd_lh else 0.0)
         else:
             if self.wd_lh:
-                raise ValueError("signsgd_update: Cannot find argument 'wd_lh' (Signum with "
-                                 "momentum 0 is signSGD, which has no wd_lh; MXNet rejects it)")
+                raise A.ParameterError(
+                    "signsgd_update: Cannot find argument 'wd_lh' (Signum with momentum 0 is "
+                    "signSGD, which has no wd_lh; MXNet rejects it)")
             # signsgd_update also parses rescale_grad / clip_gradient (and ignores them).
             A.fp(self.rescale_grad, "rescale_grad")
             A.kclip(self.clip_gradient)
