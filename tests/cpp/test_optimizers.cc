@@ -527,7 +527,8 @@ TEST(OptimizerClass, EveryOptimizerTrainsAQuadratic) {
   opts.emplace_back(new mxopt::FTML(o));
   opts.emplace_back(new mxopt::Signum(o));
   opts.emplace_back(new mxopt::LAMB(o));
-  for (auto& opt : opts) {
+  for (std::size_t which = 0; which < opts.size(); ++which) {
+    auto& opt = opts[which];
     std::vector<float> w = {0.0f, 0.5f, -1.0f}, g(3);
     auto loss = [&] {
       float s = 0;
@@ -539,7 +540,7 @@ TEST(OptimizerClass, EveryOptimizerTrainsAQuadratic) {
       for (int i = 0; i < 3; ++i) g[i] = 2 * (w[i] - 3);
       opt->update(0, w.data(), g.data(), 3);
     }
-    EXPECT_LT(loss(), before) << typeid(*opt).name();
+    EXPECT_LT(loss(), before) << "optimizer #" << which;
     EXPECT_EQ(opt->update_count(0), 50);
   }
 }
