@@ -20,6 +20,7 @@ PYBIND11_MODULE(_core, m) {
   });
 
   mxopt::bindings::register_lr_scheduler(m);
+  mxopt::bindings::register_optimizers(m);
   mxopt::bindings::register_io(m);
   mxopt::bindings::register_executor(m);
 }

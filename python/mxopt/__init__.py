@@ -14,11 +14,14 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
     ) from exc
 
 from . import (base, callback, context, executor, io, lr_scheduler, metric, model, monitor,
-               ndarray, symbol)
+               ndarray, optimizer, symbol)
 from . import monitor as mon
 from . import ndarray as nd
+from . import optimizer as opt
 from . import symbol as sym
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
 
-__all__ = ["base", "lr_scheduler", "ndarray", "nd", "symbol", "sym", "executor", "io", "metric", "callback", "model", "monitor", "mon", "context", "Context", "cpu", "cpu_pinned", "gpu",
+__all__ = ["base", "lr_scheduler", "ndarray", "nd", "optimizer", "opt", "symbol", "sym",
+           "executor", "io", "metric", "callback", "model", "monitor", "mon", "context",
+           "Context", "cpu", "cpu_pinned", "gpu",
            "num_gpus", "current_context", "__version__"]

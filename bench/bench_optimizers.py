@@ -1,0 +1,321 @@
+"""Optimizer step throughput: mxopt against MXNet 1.9.1's operators, PyTorch (foreach and fused
+implementations, when torch is importable) and numpy, and against the memory roofline.
+
+    python bench/bench_optimizers.py [--quick]      (threads: OMP_NUM_THREADS)
+
+Two workloads, float32:
+  * one tensor of 1e3 .. 16e6 elements, per optimizer: sgd, sgd+momentum, adam, lamb, rmsprop,
+    adagrad;
+  * a ResNet-50-shaped parameter set (161 tensors, 25.56M parameters) updated through each
+    library's optimizer API (mx.optimizer Updater, MXNet's Updater, torch.optim, a numpy loop).
+
+Roofline: the bytes an ideal kernel must move per parameter (read weight, gradient and states,
+write weight and states; LAMB needs a second pass for its norms) divided by the measured STREAM
+copy bandwidth. "%roof" = roofline time / measured time. Ratios > 1 mean mxopt is faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+import mxopt  # noqa: E402
+from mxopt import _core  # noqa: E402
+
+mxnet = common.optional_import("mxnet")
+torch = common.optional_import("torch")
+
+OPTIMIZERS = ["sgd", "sgd_mom", "adam", "lamb", "rmsprop", "adagrad"]
+# Bytes per parameter an ideal implementation moves (float32).
+BYTES = {"sgd": 12, "sgd_mom": 20, "adam": 28, "rmsprop": 20, "adagrad": 20,
+         "lamb": 40}  # LAMB: pass 1 reads w,g,m,v writes m,v; pass 2 reads w,m,v writes w
+LR, WD = 0.01, 1e-4
+
+
+def resnet50_shapes() -> List[tuple]:
+    """The 161 parameter tensors of ResNet-50 v1 (conv weights, BN gamma/beta, fc)."""
+    shapes: List[tuple] = []
+
+    def conv_bn(cin: int, cout: int, k: int) -> None:
+        shapes.append((cout, cin, k, k))
+        shapes.extend([(cout,), (cout,)])
+
+    conv_bn(3, 64, 7)
+    cin = 64
+    for width, blocks in ((64, 3), (128, 4), (256, 6), (512, 3)):
+        for b in range(blocks):
+            conv_bn(cin, width, 1)
+            conv_bn(width, width, 3)
+            conv_bn(width, width * 4, 1)
+            if b == 0:
+                conv_bn(cin, width * 4, 1)  # projection shortcut
+            cin = width * 4
+    shapes.extend([(1000, 2048), (1000,)])
+    return shapes
+
+
+# ---- single-tensor implementations ---------------------------------------------------------------
+def make_mxopt_kernel(name: str, n: int) -> Callable[[], Any]:
+    w, g = np.random.rand(n).astype(np.float32), np.random.rand(n).astype(np.float32) - 0.5
+    s1, s2 = np.zeros(n, np.float32), np.zeros(n, np.float32)
+    f = {"sgd": lambda: _core.sgd_update(w, g, lr=LR, wd=WD),
+         "sgd_mom": lambda: _core.sgd_mom_update(w, g, s1, lr=LR, wd=WD, momentum=0.9),
+         "adam": lambda: _core.adam_update(w, g, s1, s2, lr=LR, wd=WD),
+         "lamb": lambda: _core.lamb_update(w, g, s1, s2, lr=LR, wd=WD, t=1),
+         "rmsprop": lambda: _core.rmsprop_update(w, g, s1, lr=LR, wd=WD, gamma1=0.9),
+         "adagrad": lambda: _core.adagrad_update(w, g, s1, lr=LR, wd=WD, rescale_grad=1.0,
+                                                 epsilon=1e-7)}
+    return f[name]
+
+
+def _mxopt_optimizer(name: str):
+    opt = {"sgd": lambda: mxopt.optimizer.SGD(learning_rate=LR, wd=WD),
+           "sgd_mom": lambda: mxopt.optimizer.SGD(learning_rate=LR, wd=WD, momentum=0.9),
+           "adam": lambda: mxopt.optimizer.Adam(learning_rate=LR, wd=WD),
+           "lamb": lambda: mxopt.optimizer.LAMB(learning_rate=LR, wd=WD),
+           "rmsprop": lambda: mxopt.optimizer.RMSProp(learning_rate=LR, wd=WD),
+           "adagrad": lambda: mxopt.optimizer.AdaGrad(learning_rate=LR, wd=WD)}[name]()
+    return opt
+
+
+def make_mxopt_optimizer(name: str, n: int) -> Callable[[], Any]:
+    opt = _mxopt_optimizer(name)
+    w, g = mxopt.nd.array(np.random.rand(n)), mxopt.nd.array(np.random.rand(n) - 0.5)
+    upd = mxopt.optimizer.get_updater(opt)
+    return lambda: upd([0], [g], [w])
+
+
+def make_mxnet_op(name: str, n: int) -> Optional[Callable[[], Any]]:
+    if mxnet is None:
+        return None
+    nd = mxnet.nd
+    w, g = nd.array(np.random.rand(n)), nd.array(np.random.rand(n) - 0.5)
+    s1, s2 = nd.zeros(n), nd.zeros(n)
+    if name == "adagrad":  # MXNet has no dense AdaGrad operator: its optimizer's NDArray ops
+        opt = mxnet.optimizer.AdaGrad(learning_rate=LR, wd=WD)
+
+        def step() -> None:
+            opt.update(0, w, g, s1)
+            w.wait_to_read()
+        return step
+    ops = {"sgd": lambda: nd.sgd_update(w, g, out=w, lr=LR, wd=WD),
+           "sgd_mom": lambda: nd.sgd_mom_update(w, g, s1, out=w, lr=LR, wd=WD, momentum=0.9),
+           "adam": lambda: nd.adam_update(w, g, s1, s2, out=w, lr=LR, wd=WD),
+           "lamb": lambda: nd.contrib.multi_lamb_update([w], [g], [s1], [s2], out=[w],
+                                                        step_count=[1], lrs=[LR], wds=[WD]),
+           "rmsprop": lambda: nd.rmsprop_update(w, g, s1, out=w, lr=LR, wd=WD, gamma1=0.9)}
+
+    def run() -> None:
+        ops[name]()
+        w.wait_to_read()
+    return run
+
+
+def make_numpy(name: str, n: int) -> Callable[[], Any]:
+    """The same formulas with numpy ufuncs (in place, one scratch buffer)."""
+    w, g = np.random.rand(n).astype(np.float32), np.random.rand(n).astype(np.float32) - 0.5
+    s1, s2, tmp = np.zeros(n, np.float32), np.zeros(n, np.float32), np.empty(n, np.float32)
+    f32 = np.float32
+    mul, add, sub, div, sqrt = np.multiply, np.add, np.subtract, np.divide, np.sqrt
+
+    def sgd() -> None:
+        mul(w, f32(1 - LR * WD), out=w)
+        mul(g, f32(LR), out=tmp)
+        sub(w, tmp, out=w)
+
+    def sgd_mom() -> None:
+        mul(s1, f32(0.9), out=s1)
+        mul(w, f32(LR * WD), out=tmp)
+        sub(s1, tmp, out=s1)
+        mul(g, f32(LR), out=tmp)
+        sub(s1, tmp, out=s1)
+        add(w, s1, out=w)
+
+    def adam() -> None:
+        mul(w, f32(WD), out=tmp)
+        add(tmp, g, out=tmp)
+        mul(s1, f32(0.9), out=s1)
+        add(s1, mul(tmp, f32(0.1)), out=s1)
+        mul(tmp, tmp, out=tmp)
+        mul(s2, f32(0.999), out=s2)
+        add(s2, mul(tmp, f32(0.001)), out=s2)
+        sqrt(s2, out=tmp)
+        add(tmp, f32(1e-8), out=tmp)
+        div(s1, tmp, out=tmp)
+        mul(tmp, f32(LR), out=tmp)
+        sub(w, tmp, out=w)
+
+    def rmsprop() -> None:
+        mul(w, f32(WD), out=tmp)
+        add(tmp, g, out=tmp)
+        mul(s1, f32(0.9), out=s1)
+        add(s1, mul(mul(tmp, tmp), f32(0.1)), out=s1)
+        sqrt(add(s1, f32(1e-8)), out=s2)
+        div(tmp, s2, out=tmp)
+        mul(tmp, f32(LR), out=tmp)
+        sub(w, tmp, out=w)
+
+    def adagrad() -> None:
+        add(s1, mul(g, g), out=s1)
+        sqrt(add(s1, f32(1e-7)), out=tmp)
+        div(g, tmp, out=tmp)
+        add(tmp, mul(w, f32(WD)), out=tmp)
+        mul(tmp, f32(LR), out=tmp)
+        sub(w, tmp, out=w)
+
+    def lamb() -> None:
+        mul(s1, f32(0.9), out=s1)
+        add(s1, mul(g, f32(0.1)), out=s1)
+        mul(s2, f32(0.999), out=s2)
+        add(s2, mul(mul(g, g), f32(0.001)), out=s2)
+        sqrt(div(s2, f32(0.001)), out=tmp)
+        add(tmp, f32(1e-6), out=tmp)
+        div(div(s1, f32(0.1)), tmp, out=tmp)
+        add(tmp, mul(w, f32(WD)), out=tmp)
+        r1, r2 = np.linalg.norm(w), np.linalg.norm(tmp)
+        sub(w, mul(tmp, f32(LR * (r1 / r2 if r1 > 0 and r2 > 0 else 1.0))), out=w)
+
+    return {"sgd": sgd, "sgd_mom": sgd_mom, "adam": adam, "rmsprop": rmsprop, "adagrad": adagrad,
+            "lamb": lamb}[name]
+
+
+def _torch_optimizer(name: str, params: List[Any], mode: str) -> Optional[Any]:
+    kw: Dict[str, Any] = {"foreach": True} if mode == "foreach" else {"fused": True}
+    if name == "lamb" or (name == "rmsprop" and mode == "fused"):
+        return None  # no LAMB in torch.optim; no fused RMSprop
+    cls = {"sgd": torch.optim.SGD, "sgd_mom": torch.optim.SGD, "adam": torch.optim.Adam,
+           "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad}[name]
+    extra = {"momentum": 0.9} if name == "sgd_mom" else {}
+    return cls(params, lr=LR, weight_decay=WD, **extra, **kw)
+
+
+def make_torch(name: str, shapes: List[tuple], mode: str) -> Optional[Callable[[], Any]]:
+    if torch is None:
+        return None
+    params = [torch.rand(s, requires_grad=True) for s in shapes]
+    for p in params:
+        p.grad = torch.rand(p.shape) - 0.5
+    opt = _torch_optimizer(name, params, mode)
+    if opt is None:
+        return None
+    return opt.step
+
+
+# ---- ResNet-50 parameter set through each library's optimizer API -----------------------------------
+def make_resnet(lib: str, name: str, shapes: List[tuple]) -> Optional[Callable[[], Any]]:
+    rng = np.random.default_rng(0)
+    if lib == "mxopt":
+        ws = [mxopt.nd.array(rng.standard_normal(s) * 0.1) for s in shapes]
+        gs = [mxopt.nd.array(rng.standard_normal(s) * 0.01) for s in shapes]
+        upd = mxopt.optimizer.get_updater(_mxopt_optimizer(name))
+        idx = list(range(len(shapes)))
+        return lambda: upd(idx, gs, ws)
+    if lib == "mxnet":
+        if mxnet is None:
+            return None
+        nd = mxnet.nd
+        ws = [nd.array(rng.standard_normal(s) * 0.1) for s in shapes]
+        gs = [nd.array(rng.standard_normal(s) * 0.01) for s in shapes]
+        opt = {"sgd": lambda: mxnet.optimizer.SGD(learning_rate=LR, wd=WD),
+               "sgd_mom": lambda: mxnet.optimizer.SGD(learning_rate=LR, wd=WD, momentum=0.9),
+               "adam": lambda: mxnet.optimizer.Adam(learning_rate=LR, wd=WD),
+               "lamb": lambda: mxnet.optimizer.LAMB(learning_rate=LR, wd=WD),
+               "rmsprop": lambda: mxnet.optimizer.RMSProp(learning_rate=LR, wd=WD),
+               "adagrad": lambda: mxnet.optimizer.AdaGrad(learning_rate=LR, wd=WD)}[name]()
+        upd = mxnet.optimizer.get_updater(opt)
+        idx = list(range(len(shapes)))
+
+        def step() -> None:
+            upd(idx, gs, ws)
+            mxnet.nd.waitall()
+        return step
+    if lib in ("torch-foreach", "torch-fused"):
+        return make_torch(name, shapes, lib.split("-")[1])
+    if lib == "numpy":
+        steps = [make_numpy(name, int(np.prod(s))) for s in shapes]
+
+        def loop() -> None:
+            for f in steps:
+                f()
+        return loop
+    raise ValueError(lib)
+
+
+def timed(f: Optional[Callable[[], Any]], min_time: float = 0.05) -> Optional[float]:
+    if f is None:
+        return None
+    return common.median_time(f, repeats=5 if min_time > 0.02 else common.REPEATS,
+                              min_time=min_time)
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return None if a is None or b is None else a / b
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="fewer sizes")
+    args = ap.parse_args()
+    t = common.threads()
+    if torch is not None:
+        torch.set_num_threads(t)
+    sizes = [1_000, 100_000, 1_000_000, 16_000_000] if args.quick else \
+        [1_000, 10_000, 100_000, 1_000_000, 4_000_000, 16_000_000]
+    roof = common.stream_roofline()
+    copy_bw = roof["copy_GBs"] * 1e9
+    print(f"\n### bench_optimizers: {t} thread(s), STREAM copy {roof['copy_GBs']:.1f} GB/s, "
+          f"torch {'%s' % torch.__version__ if torch else 'not installed'}, "
+          f"mxnet {mxnet.__version__ if mxnet else 'not installed'}")
+    results: Dict[str, Any] = {"threads": t, "roofline": roof, "single": {}, "resnet50": {}}
+    for name in OPTIMIZERS:
+        rows = []
+        for n in sizes:
+            tk = timed(make_mxopt_kernel(name, n))
+            to = timed(make_mxopt_optimizer(name, n))
+            tm = timed(make_mxnet_op(name, n))
+            tf = timed(make_torch(name, [(n,)], "foreach"))
+            tu = timed(make_torch(name, [(n,)], "fused"))
+            tn = timed(make_numpy(name, n))
+            t_roof = BYTES[name] * n / copy_bw
+            results["single"].setdefault(name, []).append(
+                {"n": n, "mxopt_kernel": tk, "mxopt_optimizer": to, "mxnet": tm,
+                 "torch_foreach": tf, "torch_fused": tu, "numpy": tn, "roofline": t_roof})
+            rows.append([n, tk * 1e6, to * 1e6, t_roof / tk * 100, ratio(tm, tk),
+                         ratio(tf, tk), ratio(tu, tk), ratio(tn, tk)])
+        print(common.table(
+            f"{name}, one float32 tensor ({BYTES[name]} B/param; ratios = peer time / mxopt "
+            "kernel time)",
+            ["n", "mxopt us", "mx.opt us", "%roof", "mxnet x", "torch-fe x", "torch-fu x",
+             "numpy x"], rows), flush=True)
+
+    shapes = resnet50_shapes()
+    nparam = sum(int(np.prod(s)) for s in shapes)
+    rows = []
+    libs = ["mxopt", "mxnet", "torch-foreach", "torch-fused", "numpy"]
+    for name in OPTIMIZERS:
+        times = {lib: timed(make_resnet(lib, name, shapes), min_time=0.2) for lib in libs}
+        t_roof = BYTES[name] * nparam / copy_bw
+        results["resnet50"][name] = dict(times, roofline=t_roof)
+        rows.append([name, times["mxopt"] * 1e3, t_roof / times["mxopt"] * 100]
+                    + [ratio(times[lib], times["mxopt"]) for lib in libs[1:]])
+    print(common.table(
+        f"ResNet-50 parameter set ({len(shapes)} tensors, {nparam / 1e6:.2f}M params), one "
+        "optimizer step through each library's optimizer API (ratios = peer / mxopt)",
+        ["optimizer", "mxopt ms", "%roof", "mxnet x", "torch-fe x", "torch-fu x", "numpy x"],
+        rows), flush=True)
+    path = common.save_results("optimizers", results)
+    print(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1216 @@
+// Binds the optimizer kernels (mxopt/optimizers/*.h) as thin, validated functions of mxopt._core.
+//
+// Every function updates the caller's numpy buffers IN PLACE. All arguments are validated
+// (numpy.ndarray, float16/float32/float64, C-contiguous, writeable where written, matching shapes
+// and dtypes) BEFORE anything is written, with errors naming the parameter; the GIL is released
+// around the kernel. Hyper-parameters follow MXNet's operator parameters: float32 fields, and
+// `clip_gradient` clips iff >= 0 (the Python layer decides what it forwards). P-clip arguments
+// (`clip`) of the NDArray-arithmetic optimizers are None (no clipping) or a float.
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "bindings.h"
+#include "mxopt/optimizers.h"
+
+namespace py = pybind11;
+
+namespace mxopt::bindings {
+namespace {
+
+namespace k = mxopt::kernels;
+
+enum class Dt { f16, f32, f64 };
+
+const char* dt_name(Dt d) {
+  switch (d) {
+    case Dt::f16: return "float16";
+    case Dt::f32: return "float32";
+    default: return "float64";
+  }
+}
+
+std::string shape_str(const py::array& a) {
+  std::ostringstream s;
+  s << "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s << (i ? ", " : "") << a.shape(i);
+  if (a.ndim() == 1) s << ",";
+  s << ")";
+  return s.str();
+}
+
+// A validated numpy buffer.
+struct Buf {
+  py::array a;
+  Dt dt = Dt::f32;
+  std::string name;
+  std::size_t size() const { return static_cast<std::size_t>(a.size()); }
+  template <class T>
+  T* ptr() const {
+    return static_cast<T*>(const_cast<void*>(a.data()));
+  }
+};
+
+// Checks `obj` is a C-contiguous float16/32/64 numpy array (writeable if `write`).
+Buf buf(const std::string& fn, py::handle obj, const char* name, bool write) {
+  if (!py::isinstance<py::array>(obj))
+    throw py::type_error(fn + ": " + name + " must be a numpy.ndarray, got " +
+                         std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
+  Buf b;
+  b.a = py::reinterpret_borrow<py::array>(obj);
+  b.name = name;
+  const py::dtype d = b.a.dtype();
+  if (d.equal(py::dtype::of<float>()))
+    b.dt = Dt::f32;
+  else if (d.equal(py::dtype::of<double>()))
+    b.dt = Dt::f64;
+  else if (d.equal(py::dtype("float16")))
+    b.dt = Dt::f16;
+  else
+    throw py::type_error(fn + ": " + name +
+                         " must have dtype float16, float32 or float64 (native byte order), got " +
+                         std::string(py::str(d)));
+  if (!(b.a.flags() & py::array::c_style))
+    throw py::value_error(fn + ": " + name + " must be C-contiguous (got a strided view of shape " +
+                          shape_str(b.a) + ")");
+  if (write && !b.a.writeable())
+    throw py::value_error(fn + ": " + name + " is read-only; it is updated in place");
+  return b;
+}
+
+bool same_shape(const py::array& a, const py::array& b) {
+  if (a.ndim() != b.ndim()) return false;
+  for (py::ssize_t i = 0; i < a.ndim(); ++i)
+    if (a.shape(i) != b.shape(i)) return false;
+  return true;
+}
+
+void require_shape(const std::string& fn, const Buf& ref, const Buf& b) {
+  if (!same_shape(ref.a, b.a))
+    throw py::value_error(fn + ": " + b.name + " has shape " + shape_str(b.a) + " but " +
+                          ref.name + " has shape " + shape_str(ref.a));
+}
+
+void require_dtype(const std::string& fn, const Buf& b, Dt dt, const char* why) {
+  if (b.dt != dt)
+    throw py::type_error(fn + ": " + b.name + " must be " + dt_name(dt) + " (" + why + "), got " +
+                         dt_name(b.dt));
+}
+
+// Same shape and same dtype as the weight.
+void like(const std::string& fn, const Buf& w, const Buf& b) {
+  require_shape(fn, w, b);
+  if (b.dt != w.dt)
+    throw py::type_error(fn + ": " + b.name + " has dtype " + dt_name(b.dt) + " but " + w.name +
+                         " has dtype " + dt_name(w.dt));
+}
+
+// Same shape as the weight, float32 (MXNet's float32-only states, master copies).
+void like_f32(const std::string& fn, const Buf& w, const Buf& b, const char* why) {
+  require_shape(fn, w, b);
+  require_dtype(fn, b, Dt::f32, why);
+}
+
+// Optional buffer (None allowed).
+bool is_none(py::handle h) { return h.is_none(); }
+
+template <class F>
+void by_dtype(Dt dt, F&& f) {
+  switch (dt) {
+    case Dt::f16: f(mxopt::float16{}); break;
+    case Dt::f32: f(float{}); break;
+    default: f(double{}); break;
+  }
+}
+
+k::PClip pclip(py::handle clip) {
+  k::PClip c;
+  if (!clip.is_none()) {
+    const double v = clip.cast<double>();
+    c.active = true;
+    c.lo = static_cast<float>(-v);
+    c.hi = static_cast<float>(v);
+  }
+  return c;
+}
+
+// A row_sparse gradient: data of shape (k, *weight.shape[1:]) and int64 indices of shape (k,).
+struct Rsp {
+  Buf data;
+  py::array_t<std::int64_t> idx;
+  std::size_t rows = 0, k = 0, len = 0;
+  template <class T>
+  k::RowSparse<T> view() const {
+    return {data.ptr<T>(), idx.data(), k, len};
+  }
+};
+
+Rsp rsp(const std::string& fn, const Buf& w, py::handle data, py::handle indices) {
+  Rsp r;
+  r.data = buf(fn, data, "grad.data", false);
+  if (w.a.ndim() < 1) throw py::value_error(fn + ": weight must have at least one dimension");
+  if (r.data.dt != w.dt)
+    throw py::type_error(fn + ": grad.data has dtype " + std::string(dt_name(r.data.dt)) +
+                         " but weight has dtype " + dt_name(w.dt));
+  bool ok = r.data.a.ndim() == w.a.ndim();
+  for (py::ssize_t i = 1; ok && i < w.a.ndim(); ++i) ok = r.data.a.shape(i) == w.a.shape(i);
+  if (!ok)
+    throw py::value_error(fn + ": grad.data has shape " + shape_str(r.data.a) +
+                          " but must be (num_rows,) + weight.shape[1:] with weight shape " +
+                          shape_str(w.a));
+  if (!py::isinstance<py::array>(indices))
+    throw py::type_error(fn + ": grad.indices must be a numpy.ndarray");
+  py::array ia = py::reinterpret_borrow<py::array>(indices);
+  if (!ia.dtype().equal(py::dtype::of<std::int64_t>()) || ia.ndim() != 1 ||
+      !(ia.flags() & py::array::c_style))
+    throw py::type_error(fn + ": grad.indices must be a 1-D C-contiguous int64 array, got dtype " +
+                         std::string(py::str(ia.dtype())) + " shape " + shape_str(ia));
+  r.idx = py::reinterpret_borrow<py::array_t<std::int64_t>>(ia);
+  r.k = static_cast<std::size_t>(ia.shape(0));
+  if (static_cast<py::ssize_t>(r.k) != r.data.a.shape(0))
+    throw py::value_error(fn + ": grad.indices has " + std::to_string(r.k) +
+                          " entries but grad.data has " + std::to_string(r.data.a.shape(0)) +
+                          " rows");
+  r.rows = static_cast<std::size_t>(w.a.shape(0));
+  r.len = r.rows ? w.size() / r.rows : 0;
+  k::check_row_indices(r.idx.data(), r.k, r.rows);
+  return r;
+}
+
+template <class T>
+T* opt_ptr(const Buf* b) {
+  return b ? b->ptr<T>() : nullptr;
+}
+
+// ---- SGD family --------------------------------------------------------------------------------
+k::SGDParams sgd_params(float lr, float wd, float rg, float clip, float momentum) {
+  k::SGDParams p;
+  p.lr = lr;
+  p.wd = wd;
+  p.rescale_grad = rg;
+  p.clip_gradient = clip;
+  p.momentum = momentum;
+  return p;
+}
+
+#define MXOPT_SGD_ARGS                                                                          \
+  py::kw_only(), py::arg("lr"), py::arg("wd") = 0.0f, py::arg("rescale_grad") = 1.0f,           \
+      py::arg("clip_gradient") = k::kNoClip
+
+void bind_sgd(py::module_& m) {
+  m.def(
+      "sgd_update",
+      [](py::object weight, py::object grad, float lr, float wd, float rg, float clip) {
+        const std::string fn = "sgd_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false);
+        like(fn, w, g);
+        const auto p = sgd_params(lr, wd, rg, clip, 0.0f);
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::sgd_update(w.ptr<T>(), g.ptr<T>(), w.size(), p);
+        });
+      },
+      "MXNet sgd_update: w = (1 - lr*wd)*w - lr*K(rescale_grad*g), in place.", py::arg("weight"),
+      py::arg("grad"), MXOPT_SGD_ARGS);
+
+  m.def(
+      "sgd_mom_update",
+      [](py::object weight, py::object grad, py::object mom, float lr, float wd, float rg,
+         float clip, float momentum) {
+        const std::string fn = "sgd_mom_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false);
+        like(fn, w, g);
+        Buf s;
+        const bool has = !is_none(mom);
+        if (has) {
+          s = buf(fn, mom, "mom", true);
+          like(fn, w, s);
+        }
+        const auto p = sgd_params(lr, wd, rg, clip, momentum);
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::sgd_mom_update(w.ptr<T>(), g.ptr<T>(), has ? s.ptr<T>() : nullptr, w.size(), p);
+        });
+      },
+      "MXNet sgd_mom_update / multi_sgd_[mom_]update (mom=None: no momentum state), in place.",
+      py::arg("weight"), py::arg("grad"), py::arg("mom"), MXOPT_SGD_ARGS,
+      py::arg("momentum") = 0.0f);
+
+  m.def(
+      "preloaded_sgd_mom_update",
+      [](py::object weight, py::object grad, py::object mom, float lr, float wd, float rg,
+         float clip, float momentum) {
+        const std::string fn = "preloaded_sgd_mom_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false);
+        like(fn, w, g);
+        Buf s;
+        const bool has = !is_none(mom);
+        if (has) {
+          s = buf(fn, mom, "mom", true);
+          like(fn, w, s);
+        }
+        const auto p = sgd_params(lr, wd, rg, clip, momentum);
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::preloaded_sgd_mom_update(w.ptr<T>(), g.ptr<T>(), has ? s.ptr<T>() : nullptr,
+                                      w.size(), p);
+        });
+      },
+      "MXNet preloaded_multi_sgd_[mom_]update for one tensor (LARS), in place.",
+      py::arg("weight"), py::arg("grad"), py::arg("mom"), MXOPT_SGD_ARGS,
+      py::arg("momentum") = 0.0f);
+
+  m.def(
+      "mp_sgd_update",
+      [](py::object weight, py::object grad, py::object weight32, float lr, float wd, float rg,
+         float clip) {
+        const std::string fn = "mp_sgd_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            w32 = buf(fn, weight32, "weight32", true);
+        require_dtype(fn, w, Dt::f16, "multi-precision weight");
+        like(fn, w, g);
+        like_f32(fn, w, w32, "master copy");
+        const auto p = sgd_params(lr, wd, rg, clip, 0.0f);
+        py::gil_scoped_release nogil;
+        k::mp_sgd_update(w.ptr<mxopt::float16>(), g.ptr<mxopt::float16>(), w32.ptr<float>(),
+                         w.size(), p);
+      },
+      "MXNet mp_sgd_update (float16 weight, float32 master copy), in place.", py::arg("weight"),
+      py::arg("grad"), py::arg("weight32"), MXOPT_SGD_ARGS);
+
+  m.def(
+      "mp_sgd_mom_update",
+      [](py::object weight, py::object grad, py::object mom, py::object weight32, float lr,
+         float wd, float rg, float clip, float momentum) {
+        const std::string fn = "mp_sgd_mom_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            w32 = buf(fn, weight32, "weight32", true);
+        require_dtype(fn, w, Dt::f16, "multi-precision weight");
+        like(fn, w, g);
+        like_f32(fn, w, w32, "master copy");
+        Buf s;
+        const bool has = !is_none(mom);
+        if (has) {
+          s = buf(fn, mom, "mom", true);
+          like_f32(fn, w, s, "multi-precision momentum");
+        }
+        const auto p = sgd_params(lr, wd, rg, clip, momentum);
+        py::gil_scoped_release nogil;
+        k::mp_sgd_mom_update(w.ptr<mxopt::float16>(), g.ptr<mxopt::float16>(),
+                             has ? s.ptr<float>() : nullptr, w32.ptr<float>(), w.size(), p);
+      },
+      "MXNet (multi_)mp_sgd_mom_update (mom=None: multi_mp_sgd_update), in place.",
+      py::arg("weight"), py::arg("grad"), py::arg("mom"), py::arg("weight32"), MXOPT_SGD_ARGS,
+      py::arg("momentum") = 0.0f);
+
+  m.def(
+      "sgd_update_rsp",
+      [](py::object weight, py::object data, py::object indices, float lr, float wd, float rg,
+         float clip, bool lazy) {
+        const std::string fn = "sgd_update_rsp";
+        Buf w = buf(fn, weight, "weight", true);
+        Rsp r = rsp(fn, w, data, indices);
+        const auto p = sgd_params(lr, wd, rg, clip, 0.0f);
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::sgd_update_rsp(w.ptr<T>(), r.rows, r.view<T>(), p, lazy);
+        });
+      },
+      "MXNet sgd_update with a row_sparse gradient (lazy or standard), in place.",
+      py::arg("weight"), py::arg("grad_data"), py::arg("grad_indices"), MXOPT_SGD_ARGS,
+      py::arg("lazy_update") = true);
+
+  m.def(
+      "sgd_mom_update_rsp",
+      [](py::object weight, py::object data, py::object indices, py::object mom, float lr,
+         float wd, float rg, float clip, float momentum, bool lazy) {
+        const std::string fn = "sgd_mom_update_rsp";
+        Buf w = buf(fn, weight, "weight", true);
+        Rsp r = rsp(fn, w, data, indices);
+        Buf s = buf(fn, mom, "mom", true);
+        like(fn, w, s);
+        const auto p = sgd_params(lr, wd, rg, clip, momentum);
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::sgd_mom_update_rsp(w.ptr<T>(), r.rows, r.view<T>(), s.ptr<T>(), p, lazy);
+        });
+      },
+      "MXNet sgd_mom_update with a row_sparse gradient (lazy or standard), in place.",
+      py::arg("weight"), py::arg("grad_data"), py::arg("grad_indices"), py::arg("mom"),
+      MXOPT_SGD_ARGS, py::arg("momentum") = 0.0f, py::arg("lazy_update") = true);
+
+  m.def(
+      "nag_mom_update",
+      [](py::object weight, py::object grad, py::object mom, float lr, float wd, float rg,
+         float clip, float momentum) {
+        const std::string fn = "nag_mom_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            s = buf(fn, mom, "mom", true);
+        like(fn, w, g);
+        like(fn, w, s);
+        const auto p = sgd_params(lr, wd, rg, clip, momentum);
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::nag_mom_update(w.ptr<T>(), g.ptr<T>(), s.ptr<T>(), w.size(), p);
+        });
+      },
+      "MXNet nag_mom_update, in place.", py::arg("weight"), py::arg("grad"), py::arg("mom"),
+      MXOPT_SGD_ARGS, py::arg("momentum") = 0.0f);
+
+  m.def(
+      "mp_nag_mom_update",
+      [](py::object weight, py::object grad, py::object mom, py::object weight32, float lr,
+         float wd, float rg, float clip, float momentum) {
+        const std::string fn = "mp_nag_mom_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            s = buf(fn, mom, "mom", true), w32 = buf(fn, weight32, "weight32", true);
+        require_dtype(fn, w, Dt::f16, "multi-precision weight");
+        like(fn, w, g);
+        like_f32(fn, w, s, "multi-precision momentum");
+        like_f32(fn, w, w32, "master copy");
+        const auto p = sgd_params(lr, wd, rg, clip, momentum);
+        py::gil_scoped_release nogil;
+        k::mp_nag_mom_update(w.ptr<mxopt::float16>(), g.ptr<mxopt::float16>(), s.ptr<float>(),
+                             w32.ptr<float>(), w.size(), p);
+      },
+      "MXNet mp_nag_mom_update, in place.", py::arg("weight"), py::arg("grad"), py::arg("mom"),
+      py::arg("weight32"), MXOPT_SGD_ARGS, py::arg("momentum") = 0.0f);
+
+  m.def("lars_lr", &k::lars_lr,
+        "LARS learning rate of one tensor (MXNet multi_lars, float32 arithmetic).",
+        py::arg("lr"), py::arg("w_sum_sq"), py::arg("g_sum_sq"), py::arg("wd"), py::arg("eta"),
+        py::arg("eps"), py::arg("rescale_grad"));
+
+  m.def(
+      "signum_update",
+      [](py::object weight, py::object grad, py::object mom, float lr, float wd, float rg,
+         float clip, float momentum, float wd_lh) {
+        const std::string fn = "signum_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            s = buf(fn, mom, "mom", true);
+        like(fn, w, g);
+        like(fn, w, s);
+        k::SignumParams p;
+        p.lr = lr;
+        p.wd = wd;
+        p.rescale_grad = rg;
+        p.clip_gradient = clip;
+        p.momentum = momentum;
+        p.wd_lh = wd_lh;
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::signum_update(w.ptr<T>(), g.ptr<T>(), s.ptr<T>(), w.size(), p);
+        });
+      },
+      "MXNet signum_update, in place.", py::arg("weight"), py::arg("grad"), py::arg("mom"),
+      MXOPT_SGD_ARGS, py::arg("momentum") = 0.0f, py::arg("wd_lh") = 0.0f);
+
+  m.def(
+      "signsgd_update",
+      [](py::object weight, py::object grad, float lr, float wd) {
+        const std::string fn = "signsgd_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false);
+        like(fn, w, g);
+        k::SignumParams p;
+        p.lr = lr;
+        p.wd = wd;
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::signsgd_update(w.ptr<T>(), g.ptr<T>(), w.size(), p);
+        });
+      },
+      "MXNet signsgd_update: w = (1 - lr*wd)*w - lr*sign(g), in place.", py::arg("weight"),
+      py::arg("grad"), py::kw_only(), py::arg("lr"), py::arg("wd") = 0.0f);
+}
+
+// ---- Adam family --------------------------------------------------------------------------------
+void bind_adam(py::module_& m) {
+  m.def(
+      "adam_update",
+      [](py::object weight, py::object grad, py::object mean, py::object var, float lr,
+         float beta1, float beta2, float epsilon, float wd, float rg, float clip) {
+        const std::string fn = "adam_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            m1 = buf(fn, mean, "mean", true), v = buf(fn, var, "var", true);
+        like(fn, w, g);
+        like(fn, w, m1);
+        like(fn, w, v);
+        const k::AdamParams p{lr, beta1, beta2, epsilon, wd, rg, clip};
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::adam_update(w.ptr<T>(), g.ptr<T>(), m1.ptr<T>(), v.ptr<T>(), w.size(), p);
+        });
+      },
+      "MXNet adam_update (lr already bias-corrected), in place.", py::arg("weight"),
+      py::arg("grad"), py::arg("mean"), py::arg("var"), py::kw_only(), py::arg("lr"),
+      py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-8f,
+      py::arg("wd") = 0.0f, py::arg("rescale_grad") = 1.0f, py::arg("clip_gradient") = k::kNoClip);
+
+  m.def(
+      "adam_update_rsp",
+      [](py::object weight, py::object data, py::object indices, py::object mean, py::object var,
+         float lr, float beta1, float beta2, float epsilon, float wd, float rg, float clip,
+         bool lazy) {
+        const std::string fn = "adam_update_rsp";
+        Buf w = buf(fn, weight, "weight", true);
+        Rsp r = rsp(fn, w, data, indices);
+        Buf m1 = buf(fn, mean, "mean", true), v = buf(fn, var, "var", true);
+        like(fn, w, m1);
+        like(fn, w, v);
+        const k::AdamParams p{lr, beta1, beta2, epsilon, wd, rg, clip};
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::adam_update_rsp(w.ptr<T>(), r.rows, r.view<T>(), m1.ptr<T>(), v.ptr<T>(), p, lazy);
+        });
+      },
+      "MXNet adam_update with a row_sparse gradient (lazy or standard), in place.",
+      py::arg("weight"), py::arg("grad_data"), py::arg("grad_indices"), py::arg("mean"),
+      py::arg("var"), py::kw_only(), py::arg("lr"), py::arg("beta1") = 0.9f,
+      py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-8f, py::arg("wd") = 0.0f,
+      py::arg("rescale_grad") = 1.0f, py::arg("clip_gradient") = k::kNoClip,
+      py::arg("lazy_update") = true);
+
+  auto adamw_like = [&m](const char* name, auto kernel, const char* doc) {
+    m.def(
+        name,
+        [name, kernel](py::object weight, py::object grad, py::object mean, py::object var,
+                       float lr, float eta, float beta1, float beta2, float epsilon, float wd,
+                       float rg, float clip, bool aggregated) {
+          const std::string fn = name;
+          Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", !aggregated),
+              m1 = buf(fn, mean, "mean", true), v = buf(fn, var, "var", true);
+          like(fn, w, g);
+          like(fn, w, m1);
+          like(fn, w, v);
+          const k::AdamWParams p{lr, eta, beta1, beta2, epsilon, wd, rg, clip};
+          bool done = false;
+          py::gil_scoped_release nogil;
+          by_dtype(w.dt, [&](auto t) {
+            using T = decltype(t);
+            done = kernel(w.ptr<T>(), g.ptr<T>(), m1.ptr<T>(), v.ptr<T>(), w.size(), p,
+                          aggregated);
+          });
+          return done;
+        },
+        doc, py::arg("weight"), py::arg("grad"), py::arg("mean"), py::arg("var"), py::kw_only(),
+        py::arg("lr") = 1.0f, py::arg("eta"), py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f,
+        py::arg("epsilon") = 1e-6f, py::arg("wd") = 0.0f, py::arg("rescale_grad") = 1.0f,
+        py::arg("clip_gradient") = k::kNoClip, py::arg("aggregated") = true);
+  };
+  adamw_like(
+      "adamw_update",
+      [](auto* w, auto* g, auto* m1, auto* v, std::size_t n, const k::AdamWParams& p, bool agg) {
+        return k::adamw_update(w, g, m1, v, n, p, agg);
+      },
+      "MXNet (multi_)adamw_update; returns False (nothing written) if rescale_grad is 0 or "
+      "not finite. aggregated=False rescales/clips grad in place as MXNet does.");
+  adamw_like(
+      "adabelief_update",
+      [](auto* w, auto* g, auto* m1, auto* v, std::size_t n, const k::AdamWParams& p, bool agg) {
+        return k::adabelief_update(w, g, m1, v, n, p, agg);
+      },
+      "MXNet 2.0 (multi_)adabelief_update; returns False (nothing written) if rescale_grad is "
+      "0 or not finite.");
+
+  auto step_like = [&m](const char* name, auto kernel, const char* doc) {
+    m.def(
+        name,
+        [name, kernel](py::object weight, py::object grad, py::object mean, py::object var,
+                       double lr, double lr_wd, double wd, double beta1, double omb1,
+                       double beta2, double omb2, double epsilon, double rg, py::object clip) {
+          const std::string fn = name;
+          Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", true),
+              m1 = buf(fn, mean, "mean", true), v = buf(fn, var, "var", true);
+          like(fn, w, g);
+          like(fn, w, m1);
+          like(fn, w, v);
+          k::AdamStepParams p;
+          p.lr = lr;
+          p.lr_wd = lr_wd;
+          p.wd = wd;
+          p.beta1 = beta1;
+          p.one_minus_beta1 = omb1;
+          p.beta2 = beta2;
+          p.one_minus_beta2 = omb2;
+          p.epsilon = epsilon;
+          p.rescale_grad = rg;
+          p.clip = pclip(clip);
+          py::gil_scoped_release nogil;
+          by_dtype(w.dt, [&](auto t) {
+            using T = decltype(t);
+            kernel(w.ptr<T>(), g.ptr<T>(), m1.ptr<T>(), v.ptr<T>(), w.size(), p);
+          });
+        },
+        doc, py::arg("weight"), py::arg("grad"), py::arg("mean"), py::arg("var"), py::kw_only(),
+        py::arg("lr"), py::arg("lr_wd"), py::arg("wd"), py::arg("beta1"),
+        py::arg("one_minus_beta1"), py::arg("beta2"), py::arg("one_minus_beta2"),
+        py::arg("epsilon"), py::arg("rescale_grad"), py::arg("clip_gradient") = py::none());
+  };
+  step_like(
+      "adamw_step_update",
+      [](auto* w, auto* g, auto* m1, auto* v, std::size_t n, const k::AdamStepParams& p) {
+        k::adamw_step_update(w, g, m1, v, n, p);
+      },
+      "MXNet 2.0 AdamW.step() arithmetic (grad rescaled in place), in place.");
+  step_like(
+      "adabelief_step_update",
+      [](auto* w, auto* g, auto* m1, auto* v, std::size_t n, const k::AdamStepParams& p) {
+        k::adabelief_step_update(w, g, m1, v, n, p);
+      },
+      "MXNet 2.0 AdaBelief.step() arithmetic (grad rescaled in place), in place.");
+
+  m.def(
+      "adamax_update",
+      [](py::object weight, py::object grad, py::object mean, py::object u, double lr,
+         double beta1, double omb1, double beta2, double wd, double rg, py::object clip) {
+        const std::string fn = "adamax_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            m1 = buf(fn, mean, "mean", true), uu = buf(fn, u, "u", true);
+        like(fn, w, g);
+        like(fn, w, m1);
+        like(fn, w, uu);
+        k::AdamaxParams p;
+        p.lr = lr;
+        p.beta1 = beta1;
+        p.one_minus_beta1 = omb1;
+        p.beta2 = beta2;
+        p.wd = wd;
+        p.rescale_grad = rg;
+        p.clip = pclip(clip);
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::adamax_update(w.ptr<T>(), g.ptr<T>(), m1.ptr<T>(), uu.ptr<T>(), w.size(), p);
+        });
+      },
+      "Adamax step (MXNet NDArray arithmetic; lr already divided by 1-beta1^t), in place.",
+      py::arg("weight"), py::arg("grad"), py::arg("mean"), py::arg("u"), py::kw_only(),
+      py::arg("lr"), py::arg("beta1"), py::arg("one_minus_beta1"), py::arg("beta2"),
+      py::arg("wd"), py::arg("rescale_grad"), py::arg("clip_gradient") = py::none());
+
+  m.def(
+      "nadam_update",
+      [](py::object weight, py::object grad, py::object mean, py::object var, double lr,
+         double beta1, double omb1, double beta2, double omb2, double epsilon, double wd,
+         double rg, double omt, double mt1, double oms, double omsn, double omb2t,
+         py::object clip) {
+        const std::string fn = "nadam_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            m1 = buf(fn, mean, "mean", true), v = buf(fn, var, "var", true);
+        like(fn, w, g);
+        like(fn, w, m1);
+        like(fn, w, v);
+        k::NadamParams p;
+        p.lr = lr;
+        p.beta1 = beta1;
+        p.one_minus_beta1 = omb1;
+        p.beta2 = beta2;
+        p.one_minus_beta2 = omb2;
+        p.epsilon = epsilon;
+        p.wd = wd;
+        p.rescale_grad = rg;
+        p.one_minus_momentum_t = omt;
+        p.momentum_t1 = mt1;
+        p.one_minus_m_schedule = oms;
+        p.one_minus_m_schedule_next = omsn;
+        p.one_minus_beta2_t = omb2t;
+        p.clip = pclip(clip);
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::nadam_update(w.ptr<T>(), g.ptr<T>(), m1.ptr<T>(), v.ptr<T>(), w.size(), p);
+        });
+      },
+      "Nadam step (MXNet NDArray arithmetic), in place.", py::arg("weight"), py::arg("grad"),
+      py::arg("mean"), py::arg("var"), py::kw_only(), py::arg("lr"), py::arg("beta1"),
+      py::arg("one_minus_beta1"), py::arg("beta2"), py::arg("one_minus_beta2"),
+      py::arg("epsilon"), py::arg("wd"), py::arg("rescale_grad"),
+      py::arg("one_minus_momentum_t"), py::arg("momentum_t1"), py::arg("one_minus_m_schedule"),
+      py::arg("one_minus_m_schedule_next"), py::arg("one_minus_beta2_t"),
+      py::arg("clip_gradient") = py::none());
+}
+
+// ---- AdaGrad family, RMSProp, Ftrl/FTML -----------------------------------------------------
+void bind_adagrad_rmsprop_ftrl(py::module_& m) {
+  m.def(
+      "adagrad_update",
+      [](py::object weight, py::object grad, py::object history, double lr, double wd, double rg,
+         double eps, py::object clip) {
+        const std::string fn = "adagrad_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            h = buf(fn, history, "history", true);
+        like(fn, w, g);
+        like(fn, w, h);
+        k::AdaGradParams p;
+        p.lr = lr;
+        p.wd = wd;
+        p.rescale_grad = rg;
+        p.epsilon = eps;
+        p.clip = pclip(clip);
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::adagrad_update(w.ptr<T>(), g.ptr<T>(), h.ptr<T>(), w.size(), p);
+        });
+      },
+      "Dense AdaGrad step (MXNet NDArray arithmetic), in place.", py::arg("weight"),
+      py::arg("grad"), py::arg("history"), py::kw_only(), py::arg("lr"), py::arg("wd"),
+      py::arg("rescale_grad"), py::arg("epsilon"), py::arg("clip_gradient") = py::none());
+
+  m.def(
+      "adagrad_update_rsp",
+      [](py::object weight, py::object data, py::object indices, py::object history, float lr,
+         float rg, float eps, float clip) {
+        const std::string fn = "adagrad_update_rsp";
+        Buf w = buf(fn, weight, "weight", true);
+        Rsp r = rsp(fn, w, data, indices);
+        Buf h = buf(fn, history, "history", true);
+        like(fn, w, h);
+        k::AdaGradParams p;
+        p.lr = lr;
+        p.rescale_grad = rg;
+        p.epsilon = eps;
+        p.clip_gradient = clip;
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::adagrad_update_rsp(w.ptr<T>(), r.rows, r.view<T>(), h.ptr<T>(), p);
+        });
+      },
+      "MXNet sparse adagrad_update (lazy), in place.", py::arg("weight"), py::arg("grad_data"),
+      py::arg("grad_indices"), py::arg("history"), py::kw_only(), py::arg("lr"),
+      py::arg("rescale_grad") = 1.0f, py::arg("epsilon") = 1e-7f,
+      py::arg("clip_gradient") = k::kNoClip);
+
+  auto group_history = [](const std::string& fn, const Buf& w, const Buf& h) {
+    if (w.a.ndim() != 2)
+      throw py::value_error(fn + ": weight must be 2-D, got shape " + shape_str(w.a));
+    if (!(h.a.ndim() == 2 && h.a.shape(0) == w.a.shape(0) && h.a.shape(1) == 1))
+      throw py::value_error(fn + ": history has shape " + shape_str(h.a) + " but must be (" +
+                            std::to_string(w.a.shape(0)) + ", 1)");
+    if (h.dt != w.dt)
+      throw py::type_error(fn + ": history has dtype " + std::string(dt_name(h.dt)) +
+                           " but weight has dtype " + dt_name(w.dt));
+  };
+
+  m.def(
+      "group_adagrad_update",
+      [group_history](py::object weight, py::object grad, py::object history, double lr,
+                      double rg, double eps, py::object clip) {
+        const std::string fn = "group_adagrad_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            h = buf(fn, history, "history", true);
+        like(fn, w, g);
+        group_history(fn, w, h);
+        k::AdaGradParams p;
+        p.lr = lr;
+        p.rescale_grad = rg;
+        p.epsilon = eps;
+        p.clip = pclip(clip);
+        const auto rows = static_cast<std::size_t>(w.a.shape(0));
+        const auto cols = static_cast<std::size_t>(w.a.shape(1));
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::group_adagrad_update(w.ptr<T>(), g.ptr<T>(), h.ptr<T>(), rows, cols, p);
+        });
+      },
+      "Dense GroupAdaGrad step (MXNet NDArray arithmetic), in place.", py::arg("weight"),
+      py::arg("grad"), py::arg("history"), py::kw_only(), py::arg("lr"),
+      py::arg("rescale_grad"), py::arg("epsilon"), py::arg("clip_gradient") = py::none());
+
+  m.def(
+      "group_adagrad_update_rsp",
+      [group_history](py::object weight, py::object data, py::object indices, py::object history,
+                      float lr, float rg, float eps, float clip) {
+        const std::string fn = "group_adagrad_update_rsp";
+        Buf w = buf(fn, weight, "weight", true);
+        Rsp r = rsp(fn, w, data, indices);
+        Buf h = buf(fn, history, "history", true);
+        group_history(fn, w, h);
+        k::AdaGradParams p;
+        p.lr = lr;
+        p.rescale_grad = rg;
+        p.epsilon = eps;
+        p.clip_gradient = clip;
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::group_adagrad_update_rsp(w.ptr<T>(), r.rows, r.view<T>(), h.ptr<T>(), p);
+        });
+      },
+      "MXNet contrib.group_adagrad_update (lazy row_sparse), in place.", py::arg("weight"),
+      py::arg("grad_data"), py::arg("grad_indices"), py::arg("history"), py::kw_only(),
+      py::arg("lr"), py::arg("rescale_grad") = 1.0f, py::arg("epsilon") = 1e-5f,
+      py::arg("clip_gradient") = k::kNoClip);
+
+  m.def(
+      "adadelta_update",
+      [](py::object weight, py::object grad, py::object acc_g, py::object acc_delta, double rho,
+         double omr, double eps, double wd, double rg, py::object clip) {
+        const std::string fn = "adadelta_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", true),
+            a = buf(fn, acc_g, "acc_g", true), d = buf(fn, acc_delta, "acc_delta", true);
+        like(fn, w, g);
+        like(fn, w, a);
+        like(fn, w, d);
+        k::AdaDeltaParams p;
+        p.rho = rho;
+        p.one_minus_rho = omr;
+        p.epsilon = eps;
+        p.wd = wd;
+        p.rescale_grad = rg;
+        p.clip = pclip(clip);
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::adadelta_update(w.ptr<T>(), g.ptr<T>(), a.ptr<T>(), d.ptr<T>(), w.size(), p);
+        });
+      },
+      "AdaDelta step (MXNet NDArray arithmetic; grad is multiplied by rescale_grad in place).",
+      py::arg("weight"), py::arg("grad"), py::arg("acc_g"), py::arg("acc_delta"), py::kw_only(),
+      py::arg("rho"), py::arg("one_minus_rho"), py::arg("epsilon"), py::arg("wd"), py::arg("rescale_grad"),
+      py::arg("clip_gradient") = py::none());
+
+  m.def(
+      "rmsprop_update",
+      [](py::object weight, py::object grad, py::object n, float lr, float gamma1, float epsilon,
+         float wd, float rg, float clip, float clip_weights) {
+        const std::string fn = "rmsprop_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            s = buf(fn, n, "n", true);
+        like(fn, w, g);
+        like(fn, w, s);
+        k::RMSPropParams p;
+        p.lr = lr;
+        p.gamma1 = gamma1;
+        p.epsilon = epsilon;
+        p.wd = wd;
+        p.rescale_grad = rg;
+        p.clip_gradient = clip;
+        p.clip_weights = clip_weights;
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::rmsprop_update(w.ptr<T>(), g.ptr<T>(), s.ptr<T>(), w.size(), p);
+        });
+      },
+      "MXNet rmsprop_update, in place.", py::arg("weight"), py::arg("grad"), py::arg("n"),
+      py::kw_only(), py::arg("lr"), py::arg("gamma1") = 0.95f, py::arg("epsilon") = 1e-8f,
+      py::arg("wd") = 0.0f, py::arg("rescale_grad") = 1.0f, py::arg("clip_gradient") = k::kNoClip,
+      py::arg("clip_weights") = k::kNoClip);
+
+  m.def(
+      "rmspropalex_update",
+      [](py::object weight, py::object grad, py::object n, py::object gbar, py::object delta,
+         float lr, float gamma1, float gamma2, float epsilon, float wd, float rg, float clip,
+         float clip_weights) {
+        const std::string fn = "rmspropalex_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            s = buf(fn, n, "n", true), gb = buf(fn, gbar, "g", true),
+            d = buf(fn, delta, "delta", true);
+        like(fn, w, g);
+        like(fn, w, s);
+        like(fn, w, gb);
+        like(fn, w, d);
+        k::RMSPropParams p;
+        p.lr = lr;
+        p.gamma1 = gamma1;
+        p.gamma2 = gamma2;
+        p.epsilon = epsilon;
+        p.wd = wd;
+        p.rescale_grad = rg;
+        p.clip_gradient = clip;
+        p.clip_weights = clip_weights;
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::rmspropalex_update(w.ptr<T>(), g.ptr<T>(), s.ptr<T>(), gb.ptr<T>(), d.ptr<T>(),
+                                w.size(), p);
+        });
+      },
+      "MXNet rmspropalex_update (centered RMSProp), in place.", py::arg("weight"),
+      py::arg("grad"), py::arg("n"), py::arg("g"), py::arg("delta"), py::kw_only(),
+      py::arg("lr"), py::arg("gamma1") = 0.95f, py::arg("gamma2") = 0.9f,
+      py::arg("epsilon") = 1e-8f, py::arg("wd") = 0.0f, py::arg("rescale_grad") = 1.0f,
+      py::arg("clip_gradient") = k::kNoClip, py::arg("clip_weights") = k::kNoClip);
+
+  auto ftrl_params = [](float lr, float l1, float beta, float wd, float rg, float clip) {
+    k::FtrlParams p;
+    p.lr = lr;
+    p.lamda1 = l1;
+    p.beta = beta;
+    p.wd = wd;
+    p.rescale_grad = rg;
+    p.clip_gradient = clip;
+    return p;
+  };
+  m.def(
+      "ftrl_update",
+      [ftrl_params](py::object weight, py::object grad, py::object z, py::object n, float lr,
+                    float l1, float beta, float wd, float rg, float clip) {
+        const std::string fn = "ftrl_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            zz = buf(fn, z, "z", true), nn = buf(fn, n, "n", true);
+        like(fn, w, g);
+        like(fn, w, zz);
+        like(fn, w, nn);
+        const auto p = ftrl_params(lr, l1, beta, wd, rg, clip);
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::ftrl_update(w.ptr<T>(), g.ptr<T>(), zz.ptr<T>(), nn.ptr<T>(), w.size(), p);
+        });
+      },
+      "MXNet ftrl_update, in place.", py::arg("weight"), py::arg("grad"), py::arg("z"),
+      py::arg("n"), py::kw_only(), py::arg("lr"), py::arg("lamda1") = 0.01f,
+      py::arg("beta") = 1.0f, py::arg("wd") = 0.0f, py::arg("rescale_grad") = 1.0f,
+      py::arg("clip_gradient") = k::kNoClip);
+
+  m.def(
+      "ftrl_update_rsp",
+      [ftrl_params](py::object weight, py::object data, py::object indices, py::object z,
+                    py::object n, float lr, float l1, float beta, float wd, float rg,
+                    float clip) {
+        const std::string fn = "ftrl_update_rsp";
+        Buf w = buf(fn, weight, "weight", true);
+        Rsp r = rsp(fn, w, data, indices);
+        Buf zz = buf(fn, z, "z", true), nn = buf(fn, n, "n", true);
+        like(fn, w, zz);
+        like(fn, w, nn);
+        const auto p = ftrl_params(lr, l1, beta, wd, rg, clip);
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::ftrl_update_rsp(w.ptr<T>(), r.rows, r.view<T>(), zz.ptr<T>(), nn.ptr<T>(), p);
+        });
+      },
+      "MXNet ftrl_update with a row_sparse gradient (lazy), in place.", py::arg("weight"),
+      py::arg("grad_data"), py::arg("grad_indices"), py::arg("z"), py::arg("n"), py::kw_only(),
+      py::arg("lr"), py::arg("lamda1") = 0.01f, py::arg("beta") = 1.0f, py::arg("wd") = 0.0f,
+      py::arg("rescale_grad") = 1.0f, py::arg("clip_gradient") = k::kNoClip);
+
+  m.def(
+      "ftml_update",
+      [](py::object weight, py::object grad, py::object d, py::object v, py::object z, float lr,
+         float beta1, float beta2, double epsilon, float wd, float rg, float clip, int t) {
+        const std::string fn = "ftml_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            dd = buf(fn, d, "d", true), vv = buf(fn, v, "v", true), zz = buf(fn, z, "z", true);
+        like(fn, w, g);
+        like(fn, w, dd);
+        like(fn, w, vv);
+        like(fn, w, zz);
+        k::FTMLParams p;
+        p.lr = lr;
+        p.beta1 = beta1;
+        p.beta2 = beta2;
+        p.epsilon = epsilon;
+        p.wd = wd;
+        p.rescale_grad = rg;
+        p.clip_gradient = clip;
+        p.t = t;
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto tt) {
+          using T = decltype(tt);
+          k::ftml_update(w.ptr<T>(), g.ptr<T>(), dd.ptr<T>(), vv.ptr<T>(), zz.ptr<T>(), w.size(),
+                         p);
+        });
+      },
+      "MXNet ftml_update (epsilon is a double field), in place.", py::arg("weight"),
+      py::arg("grad"), py::arg("d"), py::arg("v"), py::arg("z"), py::kw_only(), py::arg("lr"),
+      py::arg("beta1") = 0.6f, py::arg("beta2") = 0.999f,
+      py::arg("epsilon") = static_cast<double>(1e-8f), py::arg("wd") = 0.0f,
+      py::arg("rescale_grad") = 1.0f, py::arg("clip_grad") = k::kNoClip, py::arg("t"));
+}
+
+// ---- LAMB/LANS, SGLD/DCASGD, Test, reductions, casts ----------------------------------------
+void bind_misc(py::module_& m) {
+  auto lamb_params = [](float lr, float beta1, float beta2, float epsilon, float wd, float rg,
+                        float clip, float lower, float upper, int t, bool bc) {
+    k::LAMBParams p;
+    p.lr = lr;
+    p.beta1 = beta1;
+    p.beta2 = beta2;
+    p.epsilon = epsilon;
+    p.wd = wd;
+    p.rescale_grad = rg;
+    p.clip_gradient = clip;
+    p.lower_bound = lower;
+    p.upper_bound = upper;
+    p.t = t;
+    p.bias_correction = bc;
+    return p;
+  };
+  m.def(
+      "lamb_update",
+      [lamb_params](py::object weight, py::object grad, py::object mean, py::object var,
+                    float lr, float beta1, float beta2, float epsilon, float wd, float rg,
+                    float clip, float lower, float upper, int t, bool bc, bool aggregated) {
+        const std::string fn = "lamb_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            m1 = buf(fn, mean, "mean", true), v = buf(fn, var, "var", true);
+        like(fn, w, g);
+        like(fn, w, m1);
+        like(fn, w, v);
+        const auto p = lamb_params(lr, beta1, beta2, epsilon, wd, rg, clip, lower, upper, t, bc);
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto tt) {
+          using T = decltype(tt);
+          k::lamb_update(w.ptr<T>(), g.ptr<T>(), m1.ptr<T>(), v.ptr<T>(), w.size(), p,
+                         aggregated);
+        });
+      },
+      "One LAMB step of one tensor (aggregated: multi_lamb_update, else lamb_update_phase1/2).",
+      py::arg("weight"), py::arg("grad"), py::arg("mean"), py::arg("var"), py::kw_only(),
+      py::arg("lr"), py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f,
+      py::arg("epsilon") = 1e-6f, py::arg("wd") = 0.0f, py::arg("rescale_grad") = 1.0f,
+      py::arg("clip_gradient") = k::kNoClip, py::arg("lower_bound") = -1.0f,
+      py::arg("upper_bound") = -1.0f, py::arg("t"), py::arg("bias_correction") = true,
+      py::arg("aggregated") = true);
+
+  m.def(
+      "mp_lamb_update",
+      [lamb_params](py::object weight, py::object grad, py::object mean, py::object var,
+                    py::object weight32, float lr, float beta1, float beta2, float epsilon,
+                    float wd, float rg, float clip, float lower, float upper, int t, bool bc,
+                    bool aggregated) {
+        const std::string fn = "mp_lamb_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            m1 = buf(fn, mean, "mean", true), v = buf(fn, var, "var", true),
+            w32 = buf(fn, weight32, "weight32", aggregated);
+        require_dtype(fn, w, Dt::f16, "multi-precision weight");
+        like(fn, w, g);
+        like_f32(fn, w, m1, "multi-precision state");
+        like_f32(fn, w, v, "multi-precision state");
+        like_f32(fn, w, w32, "master copy");
+        const auto p = lamb_params(lr, beta1, beta2, epsilon, wd, rg, clip, lower, upper, t, bc);
+        py::gil_scoped_release nogil;
+        k::mp_lamb_update(w.ptr<mxopt::float16>(), g.ptr<mxopt::float16>(), m1.ptr<float>(),
+                          v.ptr<float>(), w32.ptr<float>(), w.size(), p, aggregated);
+      },
+      "One multi-precision LAMB step of one tensor (see mxopt/optimizers/lamb.h).",
+      py::arg("weight"), py::arg("grad"), py::arg("mean"), py::arg("var"), py::arg("weight32"),
+      py::kw_only(), py::arg("lr"), py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f,
+      py::arg("epsilon") = 1e-6f, py::arg("wd") = 0.0f, py::arg("rescale_grad") = 1.0f,
+      py::arg("clip_gradient") = k::kNoClip, py::arg("lower_bound") = -1.0f,
+      py::arg("upper_bound") = -1.0f, py::arg("t"), py::arg("bias_correction") = true,
+      py::arg("aggregated") = true);
+
+  m.def(
+      "lans_update",
+      [](py::object weight, py::object grad, py::object mean, py::object var, float lr,
+         float beta1, float beta2, float epsilon, float wd, float rg, float clip, bool p_clip,
+         float lower, float upper, int t, bool fused, py::object norm_weight, double omb1,
+         double omb2) {
+        const std::string fn = "lans_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            m1 = buf(fn, mean, "mean", true), v = buf(fn, var, "var", true);
+        like(fn, w, g);
+        like(fn, w, m1);
+        like(fn, w, v);
+        Buf nw;
+        const bool has_nw = !is_none(norm_weight);
+        if (has_nw) {
+          nw = buf(fn, norm_weight, "norm_weight", false);
+          require_shape(fn, w, nw);
+          require_dtype(fn, nw, Dt::f16, "the float16 weight of a multi-precision update");
+        }
+        k::LANSParams p;
+        p.lr = lr;
+        p.beta1 = beta1;
+        p.beta2 = beta2;
+        p.epsilon = epsilon;
+        p.wd = wd;
+        p.rescale_grad = rg;
+        p.clip_gradient = clip;
+        p.p_clip = p_clip;
+        p.one_minus_beta1 = omb1;
+        p.one_minus_beta2 = omb2;
+        p.lower_bound = lower;
+        p.upper_bound = upper;
+        p.t = t;
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto tt) {
+          using T = decltype(tt);
+          k::lans_update(w.ptr<T>(), g.ptr<T>(), m1.ptr<T>(), v.ptr<T>(), w.size(), p, fused,
+                         has_nw ? nw.ptr<mxopt::float16>() : nullptr);
+        });
+      },
+      "One LANS step of one tensor (fused: MXNet 2.0 multi_lans_update, else 2.0 step()).",
+      py::arg("weight"), py::arg("grad"), py::arg("mean"), py::arg("var"), py::kw_only(),
+      py::arg("lr"), py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f,
+      py::arg("epsilon") = 1e-6f, py::arg("wd") = 0.0f, py::arg("rescale_grad") = 1.0f,
+      py::arg("clip_gradient") = k::kNoClip, py::arg("p_clip") = false,
+      py::arg("lower_bound") = -1.0f, py::arg("upper_bound") = -1.0f, py::arg("t"),
+      py::arg("fused") = true, py::arg("norm_weight") = py::none(),
+      py::arg("one_minus_beta1") = 0.1, py::arg("one_minus_beta2") = 0.001);
+
+  m.def(
+      "sgld_update",
+      [](py::object weight, py::object grad, py::object noise, double neg_half_lr, double wd,
+         double rg, py::object clip) {
+        const std::string fn = "sgld_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            z = buf(fn, noise, "noise", false);
+        like(fn, w, g);
+        like(fn, w, z);
+        k::SGLDParams p;
+        p.neg_half_lr = neg_half_lr;
+        p.wd = wd;
+        p.rescale_grad = rg;
+        p.clip = pclip(clip);
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::sgld_update(w.ptr<T>(), g.ptr<T>(), z.ptr<T>(), w.size(), p);
+        });
+      },
+      "SGLD step with caller-drawn N(0, sqrt(lr)) noise (MXNet NDArray arithmetic), in place.",
+      py::arg("weight"), py::arg("grad"), py::arg("noise"), py::kw_only(),
+      py::arg("neg_half_lr"), py::arg("wd"), py::arg("rescale_grad"), py::arg("clip_gradient") = py::none());
+
+  m.def(
+      "dcasgd_update",
+      [](py::object weight, py::object grad, py::object prev, double lr, double wd, double lamda,
+         double rg, py::object clip) {
+        const std::string fn = "dcasgd_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            p0 = buf(fn, prev, "previous_weight", true);
+        like(fn, w, g);
+        like(fn, w, p0);
+        k::DCASGDParams p;
+        p.lr = lr;
+        p.wd = wd;
+        p.lamda = lamda;
+        p.rescale_grad = rg;
+        p.clip = pclip(clip);
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::dcasgd_update(w.ptr<T>(), g.ptr<T>(), p0.ptr<T>(), w.size(), p);
+        });
+      },
+      "DCASGD step (momentum 0; MXNet NDArray arithmetic), in place.", py::arg("weight"),
+      py::arg("grad"), py::arg("previous_weight"), py::kw_only(), py::arg("lr"), py::arg("wd"),
+      py::arg("lamda"), py::arg("rescale_grad"), py::arg("clip_gradient") = py::none());
+
+  m.def(
+      "test_update",
+      [](py::object weight, py::object grad, py::object state, double rg) {
+        const std::string fn = "test_update";
+        Buf w = buf(fn, weight, "weight", true), g = buf(fn, grad, "grad", false),
+            s = buf(fn, state, "state", true);
+        like(fn, w, g);
+        like_f32(fn, w, s, "the Test optimizer's state is float32");
+        py::gil_scoped_release nogil;
+        by_dtype(w.dt, [&](auto t) {
+          using T = decltype(t);
+          k::test_update(w.ptr<T>(), g.ptr<T>(), s.ptr<float>(), w.size(), rg);
+        });
+      },
+      "The Test optimizer: w += g*rescale_grad; state[:] = w.", py::arg("weight"),
+      py::arg("grad"), py::arg("state"), py::kw_only(), py::arg("rescale_grad"));
+
+  m.def(
+      "sum_sq",
+      [](py::object x) {
+        Buf b = buf("sum_sq", x, "x", false);
+        float r = 0.0f;
+        py::gil_scoped_release nogil;
+        by_dtype(b.dt, [&](auto t) {
+          using T = decltype(t);
+          r = k::sum_sq(b.ptr<T>(), b.size());
+        });
+        return r;
+      },
+      "Sum of squares with MXNet multi_sum_sq semantics (float32, sequential).", py::arg("x"));
+
+  m.def(
+      "nrm2",
+      [](py::object x) {
+        Buf b = buf("nrm2", x, "x", false);
+        double r = 0.0;
+        py::gil_scoped_release nogil;
+        by_dtype(b.dt, [&](auto t) {
+          using T = decltype(t);
+          r = k::nrm2(b.ptr<T>(), b.size());
+        });
+        return r;
+      },
+      "L2 norm with MXNet NDArray.norm() semantics (in the array dtype), as a double.",
+      py::arg("x"));
+
+  m.def(
+      "dot_norm",
+      [](py::object x) {
+        Buf b = buf("dot_norm", x, "x", false);
+        double r = 0.0;
+        py::gil_scoped_release nogil;
+        by_dtype(b.dt, [&](auto t) {
+          using T = decltype(t);
+          r = k::dot_norm(b.ptr<T>(), b.size());
+        });
+        return r;
+      },
+      "L2 norm of row_sparse data as MXNet computes it (BLAS dot, see common.h), as a double.",
+      py::arg("x"));
+
+  m.def(
+      "cast_into",
+      [](py::object src, py::object dst) {
+        const std::string fn = "cast_into";
+        Buf s = buf(fn, src, "src", false), d = buf(fn, dst, "dst", true);
+        require_shape(fn, s, d);
+        if (s.dt == Dt::f32 && d.dt == Dt::f16) {
+          py::gil_scoped_release nogil;
+          k::cast(s.ptr<float>(), d.ptr<mxopt::float16>(), s.size());
+        } else if (s.dt == Dt::f16 && d.dt == Dt::f32) {
+          py::gil_scoped_release nogil;
+          k::cast(s.ptr<mxopt::float16>(), d.ptr<float>(), s.size());
+        } else {
+          throw py::type_error(fn + ": supports float32 -> float16 and float16 -> float32, got " +
+                               dt_name(s.dt) + " -> " + dt_name(d.dt));
+        }
+      },
+      "dst[...] = src converted (float32 <-> float16, round to nearest even), in place.",
+      py::arg("src"), py::arg("dst"));
+}
+
+}  // namespace
+
+void register_optimizers(py::module_& m) {
+  m.def(
+      "mxnet_float",
+      [](py::handle value) { return mxopt::parse_mxnet_float(py::str(value)); },
+      "The float32 MXNet's operators receive for a hyper-parameter: dmlc's parse of str(value).",
+      py::arg("value"));
+  m.def(
+      "mxnet_double",
+      [](py::handle value) { return mxopt::parse_mxnet_double(py::str(value)); },
+      "The double MXNet's NDArray-scalar arithmetic receives: dmlc's parse of str(value).",
+      py::arg("value"));
+  m.def("python_repr", &mxopt::python_repr, "Python's repr() of a float, computed in C++.",
+        py::arg("x"));
+  bind_sgd(m);
+  bind_adam(m);
+  bind_adagrad_rmsprop_ftrl(m);
+  bind_misc(m);
+}
+
+}  // namespace mxopt::bindings

@@ -1,0 +1,305 @@
+// Adam-family kernels (see mxopt/optimizers/adam.h for the formulas).
+#include "mxopt/optimizers/adam.h"
+
+#include "kernel_util.h"
+
+namespace mxopt::kernels {
+namespace {
+using namespace detail;
+
+// adam_update (dense and lazy row_sparse). kSquareFirst: variance increment (1-b2)*(G*G)
+// (row_sparse kernels) instead of ((1-b2)*G)*G.
+template <class C, bool kClip, bool kSquareFirst>
+struct AdamOp {
+  C lr, b1, b2, omb1, omb2, eps, wd, rg, clip;
+  explicit AdamOp(const AdamParams& p)
+      : lr(p.lr),
+        b1(p.beta1),
+        b2(p.beta2),
+        omb1(C(1) - C(p.beta1)),
+        omb2(C(1) - C(p.beta2)),
+        eps(p.epsilon),
+        wd(p.wd),
+        rg(p.rescale_grad),
+        clip(p.clip_gradient) {}
+  // G for a present gradient element / for a row absent from a row_sparse gradient.
+  C grad(C w, C g) const { return g * rg + w * wd; }
+  void apply(C& w, C G, C& m, C& v) const {
+    if constexpr (kClip) G = kclip(G, clip);
+    m = b1 * m + omb1 * G;
+    if constexpr (kSquareFirst)
+      v = b2 * v + omb2 * (G * G);
+    else
+      v = b2 * v + omb2 * G * G;
+    w = w - lr * m / (sqrt_(v) + eps);
+  }
+  void operator()(C& w, C g, C& m, C& v) const { apply(w, grad(w, g), m, v); }
+};
+
+// AdamW / AdaBelief: kAgg selects the multi-tensor kernel forms.
+template <class C, bool kClip, bool kAgg>
+struct AdamWOp {
+  C lr, eta, b1, b2, omb1, omb2, eps, wd, rg, clip;
+  explicit AdamWOp(const AdamWParams& p)
+      : lr(p.lr),
+        eta(p.eta),
+        b1(p.beta1),
+        b2(p.beta2),
+        omb1(1.0f - p.beta1),
+        omb2(1.0f - p.beta2),
+        eps(p.epsilon),
+        wd(p.wd),
+        rg(p.rescale_grad),
+        clip(p.clip_gradient) {}
+  void operator()(C& w, C& g, C& m, C& v) const {
+    C G = rg * g;
+    if constexpr (kClip) G = kclip(G, clip);
+    if constexpr (kAgg) {
+      m = b1 * (m - G) + G;
+      const C adj = G * G;
+      v = b2 * (v - adj) + adj;
+    } else {
+      g = G;  // MXNet's single-tensor kernel rescales/clips the gradient array in place
+      m = b1 * m + omb1 * G;
+      v = b2 * v + omb2 * (G * G);
+    }
+    w = w - eta * (lr * m / (sqrt_(v) + eps) + wd * w);
+  }
+};
+
+template <class C, bool kClip, bool kAgg>
+struct AdaBeliefOp : AdamWOp<C, kClip, kAgg> {
+  using AdamWOp<C, kClip, kAgg>::AdamWOp;
+  void operator()(C& w, C& g, C& m, C& s) const {
+    C G = this->rg * g + this->wd * w;
+    if constexpr (kClip) G = kclip(G, this->clip);
+    if constexpr (kAgg) {
+      m = this->b1 * (m - G) + G;
+      const C d = m - G;
+      const C adj = d * d;
+      s = this->b2 * (s - adj) + adj + this->eps;
+    } else {
+      g = G;
+      m = this->b1 * m + this->omb1 * G;
+      const C d = G - m;
+      s = this->b2 * s + this->omb2 * (d * d) + this->eps;
+    }
+    w = w - this->eta * (this->lr * m / (sqrt_(s) + this->eps));
+  }
+};
+
+template <class C>
+struct AdamaxOp {
+  C lr, b1, omb1, b2, wd, rg;
+  PClip clip;
+  explicit AdamaxOp(const AdamaxParams& p)
+      : lr(scalar<C>(p.lr)),
+        b1(scalar<C>(p.beta1)),
+        omb1(scalar<C>(p.one_minus_beta1)),
+        b2(scalar<C>(p.beta2)),
+        wd(scalar<C>(p.wd)),
+        rg(scalar<C>(p.rescale_grad)),
+        clip(p.clip) {}
+  void operator()(C& w, C g, C& m, C& u) const {
+    C G = g * rg + w * wd;
+    if (clip.active) G = pclip(G, clip.lo, clip.hi);
+    m = m * b1;
+    m = m + G * omb1;
+    u = maximum_(u * b2, abs_(G));
+    w = w - m * lr / u;
+  }
+};
+
+template <class C>
+struct NadamOp {
+  C lr, b1, omb1, b2, omb2, eps, wd, rg, omt, mt1, oms, omsn, omb2t;
+  PClip clip;
+  explicit NadamOp(const NadamParams& p)
+      : lr(scalar<C>(p.lr)),
+        b1(scalar<C>(p.beta1)),
+        omb1(scalar<C>(p.one_minus_beta1)),
+        b2(scalar<C>(p.beta2)),
+        omb2(scalar<C>(p.one_minus_beta2)),
+        eps(scalar<C>(p.epsilon)),
+        wd(scalar<C>(p.wd)),
+        rg(scalar<C>(p.rescale_grad)),
+        omt(scalar<C>(p.one_minus_momentum_t)),
+        mt1(scalar<C>(p.momentum_t1)),
+        oms(scalar<C>(p.one_minus_m_schedule)),
+        omsn(scalar<C>(p.one_minus_m_schedule_next)),
+        omb2t(scalar<C>(p.one_minus_beta2_t)),
+        clip(p.clip) {}
+  void operator()(C& w, C g, C& m, C& v) const {
+    C G = g * rg + w * wd;
+    if (clip.active) G = pclip(G, clip.lo, clip.hi);
+    m = m * b1;
+    m = m + G * omb1;
+    v = v * b2;
+    v = v + G * omb2 * G;
+    const C gp = G / oms;
+    const C mp = m / omsn;
+    const C vp = v / omb2t;
+    const C mbar = gp * omt + mp * mt1;
+    w = w - mbar * lr / (sqrt_(vp) + eps);
+  }
+};
+
+template <class C>
+struct StepBase {
+  C lr, b1, omb1, b2, omb2, eps, wd, rg, lr_wd;
+  PClip clip;
+  bool decay;
+  explicit StepBase(const AdamStepParams& p)
+      : lr(scalar<C>(p.lr)), b1(scalar<C>(p.beta1)), omb1(scalar<C>(p.one_minus_beta1)),
+        b2(scalar<C>(p.beta2)), omb2(scalar<C>(p.one_minus_beta2)), eps(scalar<C>(p.epsilon)),
+        wd(scalar<C>(p.wd)), rg(scalar<C>(p.rescale_grad)), lr_wd(scalar<C>(p.lr_wd)),
+        clip(p.clip), decay(p.wd > 0) {}
+  C clipped(C g) const { return clip.active ? pclip(g, clip.lo, clip.hi) : g; }
+};
+
+template <class C>
+struct AdamWStepOp : StepBase<C> {
+  using StepBase<C>::StepBase;
+  void operator()(C& w, C& g, C& m, C& v) const {
+    g = g * this->rg;
+    const C G = this->clipped(g);
+    m = m * this->b1;
+    m = m + G * this->omb1;
+    v = v * this->b2;
+    v = v + G * G * this->omb2;
+    const C d = m / (sqrt_(v) + this->eps);
+    w = w - d * this->lr;
+    if (this->decay) w = w - w * this->lr_wd;
+  }
+};
+
+template <class C>
+struct AdaBeliefStepOp : StepBase<C> {
+  using StepBase<C>::StepBase;
+  void operator()(C& w, C& g, C& m, C& s) const {
+    g = g * this->rg;
+    g = g + w * this->wd;
+    const C G = this->clipped(g);
+    m = m * this->b1;
+    m = m + G * this->omb1;
+    s = s * this->b2;
+    const C dev = G - m;
+    s = s + dev * dev * this->omb2;
+    s = s + this->eps;
+    const C d = m / (sqrt_(s) + this->eps);
+    w = w - d * this->lr;
+  }
+};
+
+bool finite_nonzero(float x) { return std::isfinite(x) && x != 0.0f; }
+
+}  // namespace
+
+template <class T>
+void adam_update(T* weight, const T* grad, T* mean, T* var, std::size_t n, const AdamParams& p) {
+  using C = compute_t<T>;
+  dispatch(p.clip_gradient >= 0.0f, [&](auto k) {
+    run_dense(AdamOp<C, decltype(k)::value, false>(p), cp(weight), cp(grad), n, cp(mean),
+              cp(var));
+  });
+}
+
+template <class T>
+void adam_update_rsp(T* weight, std::size_t rows, const RowSparse<T>& grad, T* mean, T* var,
+                     const AdamParams& p, bool lazy) {
+  using C = compute_t<T>;
+  check_row_indices(grad.indices, grad.num_rows, rows);
+  C* w = cp(weight);
+  C* m = cp(mean);
+  C* v = cp(var);
+  const C* g = cp(grad.data);
+  const std::size_t len = grad.row_length;
+  const bool clip = p.clip_gradient >= 0.0f;
+  if (lazy) {
+    // MXNet's lazy kernel squares first only when it clips.
+    dispatch(clip, [&](auto k) {
+      constexpr bool kClip = decltype(k)::value;
+      run_rows(AdamOp<C, kClip, kClip>(p), w, g, grad.indices, grad.num_rows, len, m, v);
+    });
+    return;
+  }
+  const std::vector<std::int64_t> row_of = gradient_row_map(grad.indices, grad.num_rows, rows);
+  dispatch(clip, [&](auto k) {
+    const AdamOp<C, decltype(k)::value, true> op(p);
+    parallel_rows(rows, len, [&](std::size_t i) {
+      const std::int64_t r = row_of[i];
+      for (std::size_t j = 0; j < len; ++j) {
+        const std::size_t o = i * len + j;
+        const C G = r >= 0 ? op.grad(w[o], g[static_cast<std::size_t>(r) * len + j]) : w[o] * op.wd;
+        op.apply(w[o], G, m[o], v[o]);
+      }
+    });
+  });
+}
+
+template <class T>
+bool adamw_update(T* weight, T* grad, T* mean, T* var, std::size_t n, const AdamWParams& p,
+                  bool aggregated) {
+  if (!finite_nonzero(p.rescale_grad)) return false;
+  using C = compute_t<T>;
+  dispatch(p.clip_gradient >= 0.0f, [&](auto k) {
+    dispatch(aggregated, [&](auto a) {
+      run_dense(AdamWOp<C, decltype(k)::value, decltype(a)::value>(p), cp(weight), cp(grad), n,
+                cp(mean), cp(var));
+    });
+  });
+  return true;
+}
+
+template <class T>
+bool adabelief_update(T* weight, T* grad, T* mean, T* var, std::size_t n, const AdamWParams& p,
+                      bool aggregated) {
+  if (!finite_nonzero(p.rescale_grad)) return false;
+  using C = compute_t<T>;
+  dispatch(p.clip_gradient >= 0.0f, [&](auto k) {
+    dispatch(aggregated, [&](auto a) {
+      run_dense(AdaBeliefOp<C, decltype(k)::value, decltype(a)::value>(p), cp(weight), cp(grad),
+                n, cp(mean), cp(var));
+    });
+  });
+  return true;
+}
+
+template <class T>
+void adamw_step_update(T* weight, T* grad, T* mean, T* var, std::size_t n,
+                       const AdamStepParams& p) {
+  run_dense(AdamWStepOp<compute_t<T>>(p), cp(weight), cp(grad), n, cp(mean), cp(var));
+}
+
+template <class T>
+void adabelief_step_update(T* weight, T* grad, T* mean, T* var, std::size_t n,
+                           const AdamStepParams& p) {
+  run_dense(AdaBeliefStepOp<compute_t<T>>(p), cp(weight), cp(grad), n, cp(mean), cp(var));
+}
+
+template <class T>
+void adamax_update(T* weight, const T* grad, T* mean, T* u, std::size_t n,
+                   const AdamaxParams& p) {
+  run_dense(AdamaxOp<compute_t<T>>(p), cp(weight), cp(grad), n, cp(mean), cp(u));
+}
+
+template <class T>
+void nadam_update(T* weight, const T* grad, T* mean, T* var, std::size_t n,
+                  const NadamParams& p) {
+  run_dense(NadamOp<compute_t<T>>(p), cp(weight), cp(grad), n, cp(mean), cp(var));
+}
+
+#define MXOPT_INST(T)                                                                         \
+  template void adam_update<T>(T*, const T*, T*, T*, std::size_t, const AdamParams&);       \
+  template void adam_update_rsp<T>(T*, std::size_t, const RowSparse<T>&, T*, T*,            \
+                                   const AdamParams&, bool);                                \
+  template bool adamw_update<T>(T*, T*, T*, T*, std::size_t, const AdamWParams&, bool);     \
+  template bool adabelief_update<T>(T*, T*, T*, T*, std::size_t, const AdamWParams&, bool); \
+  template void adamax_update<T>(T*, const T*, T*, T*, std::size_t, const AdamaxParams&);   \
+  template void adamw_step_update<T>(T*, T*, T*, T*, std::size_t, const AdamStepParams&);  \
+  template void adabelief_step_update<T>(T*, T*, T*, T*, std::size_t, const AdamStepParams&); \
+  template void nadam_update<T>(T*, const T*, T*, T*, std::size_t, const NadamParams&);
+MXOPT_INSTANTIATE_FLOATS(MXOPT_INST)
+#undef MXOPT_INST
+
+}  // namespace mxopt::kernels

@@ -1,0 +1,228 @@
+// Private helpers of the optimizer kernels: compute types, MXNet's element-wise primitives and
+// the loop drivers (dense, multi-precision, row-sparse) with OpenMP above a size threshold.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "mxopt/optimizers/common.h"
+
+#if defined(MXOPT_HAVE_OPENMP)
+#include <omp.h>
+#endif
+
+namespace mxopt::kernels::detail {
+
+using half = Eigen::half;
+
+// The arithmetic type of a storage type: float16 computes as Eigen::half (every operation
+// rounded to half precision, like MXNet's mshadow::half_t).
+template <class T>
+struct compute {
+  using type = T;
+};
+template <>
+struct compute<float16> {
+  using type = half;
+};
+template <class T>
+using compute_t = typename compute<T>::type;
+
+// ... and back: the storage type of a compute type.
+template <class C>
+using storage_t = std::conditional_t<std::is_same_v<C, half>, float16, C>;
+
+template <class T>
+inline compute_t<T>* cp(T* p) {
+  return reinterpret_cast<compute_t<T>*>(p);
+}
+template <class T>
+inline const compute_t<T>* cp(const T* p) {
+  return reinterpret_cast<const compute_t<T>*>(p);
+}
+template <class C>
+inline const storage_t<C>* sp(const C* p) {
+  return reinterpret_cast<const storage_t<C>*>(p);
+}
+static_assert(sizeof(half) == sizeof(float16), "Eigen::half layout");
+
+// The type comparisons with float bounds happen in (MXNet compares half_t as float).
+template <class C>
+using promote_t = std::conditional_t<std::is_same_v<C, half>, float, C>;
+
+// ---- element-wise primitives with MXNet's semantics ------------------------------------------
+template <class C>
+inline C sqrt_(C x) {
+  if constexpr (std::is_same_v<C, half>)
+    return half(std::sqrt(static_cast<float>(x)));
+  else
+    return std::sqrt(x);
+}
+template <class C>
+inline C abs_(C x) {
+  if constexpr (std::is_same_v<C, half>)
+    return half(std::fabs(static_cast<float>(x)));
+  else
+    return std::fabs(x);
+}
+template <class C>
+inline C pow_(C x, C y) {
+  if constexpr (std::is_same_v<C, half>)
+    return half(std::pow(static_cast<float>(x), static_cast<float>(y)));
+  else
+    return std::pow(x, y);
+}
+template <class C>
+inline bool isnan_(C x) {
+  return x != x;
+}
+// sign(x): 1, -1, or 0 (also for NaN).
+template <class C>
+inline C sign_(C x) {
+  return x > C(0) ? C(1) : (x < C(0) ? C(-1) : C(0));
+}
+// nd.maximum: NaN in either operand propagates.
+template <class C>
+inline C maximum_(C a, C b) {
+  if (isnan_(a)) return a;
+  if (isnan_(b)) return b;
+  return a > b ? a : b;
+}
+// K-clip (fused kernels): bound already converted to the compute type.
+template <class C>
+inline C kclip(C x, C c) {
+  return x > c ? c : (x < -c ? -c : x);
+}
+// P-clip (nd.clip with float32 bounds lo, hi): compared in the promoted type.
+template <class C>
+inline C pclip(C x, float lo, float hi) {
+  using P = promote_t<C>;
+  const P xp = static_cast<P>(x);
+  if (xp > static_cast<P>(hi)) return C(hi);
+  if (xp < static_cast<P>(lo)) return C(lo);
+  return x;
+}
+// A Python double scalar applied to an array of dtype C (MXNet casts it to the dtype).
+template <class C>
+inline C scalar(double s) {
+  if constexpr (std::is_same_v<C, half>)
+    return half(static_cast<float>(s));
+  else
+    return static_cast<C>(s);
+}
+
+// ---- loops ------------------------------------------------------------------------------------
+// Element counts below this run on one thread (thread start-up would dominate).
+inline constexpr std::size_t kParallelThreshold = 32768;
+
+inline bool use_threads(std::size_t work) {
+#if defined(MXOPT_HAVE_OPENMP)
+  return work >= kParallelThreshold && omp_get_max_threads() > 1;
+#else
+  (void)work;
+  return false;
+#endif
+}
+
+// f(i) for i in [0, n).
+// Each thread runs a private copy of `f`, so that (with by-value captures) the compiler sees no
+// aliasing between the functor's parameters and the arrays it writes, and vectorizes.
+template <class F>
+inline void serial_for(std::int64_t n, const F& f) {
+  const F local(f);
+  for (std::int64_t i = 0; i < n; ++i) local(static_cast<std::size_t>(i));
+}
+
+template <class F>
+inline void parallel_for(std::size_t n, const F& f) {
+  const std::int64_t nn = static_cast<std::int64_t>(n);
+#if defined(MXOPT_HAVE_OPENMP)
+  if (use_threads(n)) {
+#pragma omp parallel
+    {
+      const F local(f);
+#pragma omp for schedule(static)
+      for (std::int64_t i = 0; i < nn; ++i) local(static_cast<std::size_t>(i));
+    }
+    return;
+  }
+#endif
+  serial_for(nn, f);
+}
+
+// f(r) for each of n rows of `row_length` elements (threads split rows).
+template <class F>
+inline void parallel_rows(std::size_t n, std::size_t row_length, F&& f) {
+#if defined(MXOPT_HAVE_OPENMP)
+  if (n > 1 && use_threads(n * row_length)) {
+    const std::int64_t nn = static_cast<std::int64_t>(n);
+#pragma omp parallel for schedule(static)
+    for (std::int64_t r = 0; r < nn; ++r) f(static_cast<std::size_t>(r));
+    return;
+  }
+#endif
+  for (std::size_t r = 0; r < n; ++r) f(r);
+}
+
+// Dense update: op(w[i], g[i], s[i]...) for every element (g may be mutable: kernels that
+// rewrite the gradient in place, as some MXNet kernels do).
+template <class Op, class C, class G, class... S>
+inline void run_dense(const Op& op, C* w, G* g, std::size_t n, S*... s) {
+  parallel_for(n, [&](std::size_t i) { op(w[i], g[i], s[i]...); });
+}
+
+// Multi-precision update: the float32 op on the master copy, the half weight set to its
+// rounding (MXNet's mp_* kernels and the base multi-precision wrapper give the same numbers).
+template <class Op, class... S>
+inline void run_dense_mp(const Op& op, half* w, const half* g, float* w32, std::size_t n,
+                         S*... s) {
+  parallel_for(n, [&](std::size_t i) {
+    float wf = w32[i];
+    op(wf, static_cast<float>(g[i]), s[i]...);
+    w32[i] = wf;
+    w[i] = half(wf);
+  });
+}
+
+// Lazy row-sparse update: only rows present in the gradient; op(w, g, s...) per element.
+template <class Op, class C, class... S>
+inline void run_rows(const Op& op, C* w, const C* gdata, const std::int64_t* idx,
+                     std::size_t k, std::size_t len, S*... s) {
+  parallel_rows(k, len, [&](std::size_t r) {
+    const std::size_t wo = static_cast<std::size_t>(idx[r]) * len;
+    const std::size_t go = r * len;
+    for (std::size_t j = 0; j < len; ++j) op(w[wo + j], gdata[go + j], s[wo + j]...);
+  });
+}
+
+// For standard (non-lazy) row-sparse updates: row_of[i] = position of weight row i in the
+// gradient, or -1.
+inline std::vector<std::int64_t> gradient_row_map(const std::int64_t* idx, std::size_t k,
+                                                  std::size_t rows) {
+  std::vector<std::int64_t> m(rows, -1);
+  for (std::size_t r = 0; r < k; ++r) m[static_cast<std::size_t>(idx[r])] = static_cast<std::int64_t>(r);
+  return m;
+}
+
+// Calls f(std::integral_constant<bool, b>{}) so that kernels can branch at compile time.
+template <class F>
+inline void dispatch(bool b, F&& f) {
+  if (b)
+    f(std::true_type{});
+  else
+    f(std::false_type{});
+}
+
+}  // namespace mxopt::kernels::detail
+
+// Explicit instantiation for the three element types.
+#define MXOPT_INSTANTIATE_FLOATS(MACRO) \
+  MACRO(float)                          \
+  MACRO(double)                         \
+  MACRO(::mxopt::float16)

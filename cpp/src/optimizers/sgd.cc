@@ -1,0 +1,240 @@
+// SGD-family kernels (see mxopt/optimizers/sgd.h for the formulas).
+#include "mxopt/optimizers/sgd.h"
+
+#include "kernel_util.h"
+
+namespace mxopt::kernels {
+namespace {
+using namespace detail;
+
+// sgd_update: w = (1 - eta*lambda)*w - eta*K(rg*g)
+template <class C, bool kClip>
+struct SGDOp {
+  C lr, rg, clip, decay, lr_rg;
+  explicit SGDOp(const SGDParams& p)
+      : lr(p.lr),
+        rg(p.rescale_grad),
+        clip(p.clip_gradient),
+        decay(C(1) - C(p.lr) * C(p.wd)),
+        lr_rg(C(p.lr) * C(p.rescale_grad)) {}
+  void operator()(C& w, C g) const {
+    if constexpr (kClip)
+      w = decay * w - lr * kclip(rg * g, clip);
+    else
+      w = decay * w - lr_rg * g;
+  }
+};
+
+// sgd_mom_update / multi_sgd_*: m = ((mu*mom) - (eta*lambda)*w) - eta*K(rg*g); w += m
+template <class C, bool kClip>
+struct SGDMomOp {
+  C mu, lr, lr_wd, rg, clip, lr_rg;
+  explicit SGDMomOp(const SGDParams& p)
+      : mu(p.momentum),
+        lr(p.lr),
+        lr_wd(C(p.lr) * C(p.wd)),
+        rg(p.rescale_grad),
+        clip(p.clip_gradient),
+        lr_rg(C(p.lr) * C(p.rescale_grad)) {}
+  C step(C w, C g, C mom) const {
+    if constexpr (kClip)
+      return mu * mom - lr_wd * w - lr * kclip(rg * g, clip);
+    else
+      return mu * mom - lr_wd * w - lr_rg * g;
+  }
+  void operator()(C& w, C g, C& mom) const {
+    const C m = step(w, g, mom);
+    mom = m;
+    w = w + m;
+  }
+  // multi_sgd_update: no momentum state, the momentum term is mu*0.
+  void operator()(C& w, C g) const { w = w + step(w, g, C(0)); }
+};
+
+// preloaded_multi_sgd_*: lr and wd are float32 inside the kernel: eta*lambda is a float32
+// product, and a float32 x C product is evaluated in the promoted type and rounded once to C.
+template <class C, bool kClip>
+struct PreloadedSGDMomOp {
+  using P = promote_t<C>;
+  float lr, lr_wd;
+  C mu, rg, clip, lr_rg;
+  explicit PreloadedSGDMomOp(const SGDParams& p)
+      : lr(p.lr), lr_wd(p.lr * p.wd), mu(p.momentum), rg(p.rescale_grad),
+        clip(p.clip_gradient), lr_rg(mul(p.lr, C(p.rescale_grad))) {}
+  static C mul(float a, C b) { return C(static_cast<P>(a) * static_cast<P>(b)); }
+  C step(C w, C g, C mom) const {
+    if constexpr (kClip)
+      return mu * mom - mul(lr_wd, w) - mul(lr, kclip(rg * g, clip));
+    else
+      return mu * mom - mul(lr_wd, w) - lr_rg * g;
+  }
+  void operator()(C& w, C g, C& mom) const {
+    const C m = step(w, g, mom);
+    mom = m;
+    w = w + m;
+  }
+  void operator()(C& w, C g) const { w = w + step(w, g, C(0)); }
+};
+
+template <class C, bool kClip>
+struct NAGMomOp {
+  C mu, mu1, lr, wd, rg, clip;
+  explicit NAGMomOp(const SGDParams& p)
+      : mu(p.momentum),
+        mu1(C(p.momentum) + C(1)),
+        lr(p.lr),
+        wd(p.wd),
+        rg(p.rescale_grad),
+        clip(p.clip_gradient) {}
+  void operator()(C& w, C g, C& mom) const {
+    mom = mu * mom;
+    C gg = rg * g;
+    if constexpr (kClip) gg = kclip(gg, clip);
+    const C wn = (w - mom) + mu1 * (mom - lr * (gg + wd * w));
+    mom = mom - lr * (gg + wd * wn);
+    w = wn;
+  }
+};
+
+bool clips(const SGDParams& p) { return p.clip_gradient >= 0.0f; }
+
+}  // namespace
+
+template <class T>
+void sgd_update(T* weight, const T* grad, std::size_t n, const SGDParams& p) {
+  using C = compute_t<T>;
+  dispatch(clips(p), [&](auto k) {
+    run_dense(SGDOp<C, decltype(k)::value>(p), cp(weight), cp(grad), n);
+  });
+}
+
+template <class T>
+void sgd_mom_update(T* weight, const T* grad, T* mom, std::size_t n, const SGDParams& p) {
+  using C = compute_t<T>;
+  dispatch(clips(p), [&](auto k) {
+    const SGDMomOp<C, decltype(k)::value> op(p);
+    if (mom)
+      run_dense(op, cp(weight), cp(grad), n, cp(mom));
+    else
+      run_dense(op, cp(weight), cp(grad), n);
+  });
+}
+
+template <class T>
+void preloaded_sgd_mom_update(T* weight, const T* grad, T* mom, std::size_t n,
+                              const SGDParams& p) {
+  using C = compute_t<T>;
+  dispatch(clips(p), [&](auto k) {
+    const PreloadedSGDMomOp<C, decltype(k)::value> op(p);
+    if (mom)
+      run_dense(op, cp(weight), cp(grad), n, cp(mom));
+    else
+      run_dense(op, cp(weight), cp(grad), n);
+  });
+}
+
+void mp_sgd_update(float16* weight, const float16* grad, float* weight32, std::size_t n,
+                   const SGDParams& p) {
+  dispatch(clips(p), [&](auto k) {
+    run_dense_mp(SGDOp<float, decltype(k)::value>(p), cp(weight), cp(grad), weight32, n);
+  });
+}
+
+void mp_sgd_mom_update(float16* weight, const float16* grad, float* mom, float* weight32,
+                       std::size_t n, const SGDParams& p) {
+  dispatch(clips(p), [&](auto k) {
+    const SGDMomOp<float, decltype(k)::value> op(p);
+    if (mom)
+      run_dense_mp(op, cp(weight), cp(grad), weight32, n, mom);
+    else
+      run_dense_mp(op, cp(weight), cp(grad), weight32, n);
+  });
+}
+
+template <class T>
+void sgd_update_rsp(T* weight, std::size_t rows, const RowSparse<T>& grad, const SGDParams& p,
+                    bool lazy) {
+  using C = compute_t<T>;
+  check_row_indices(grad.indices, grad.num_rows, rows);
+  C* w = cp(weight);
+  const std::size_t len = grad.row_length;
+  if (lazy) {
+    dispatch(clips(p), [&](auto k) {
+      run_rows(SGDOp<C, decltype(k)::value>(p), w, cp(grad.data), grad.indices, grad.num_rows,
+               len);
+    });
+    return;
+  }
+  // Standard update: weight decay on every row (factor computed in float32), then the
+  // gradient rows without decay.
+  const C decay(1.0f - p.lr * p.wd);
+  parallel_for(rows * len, [&](std::size_t i) { w[i] = w[i] * decay; });
+  SGDParams no_wd = p;
+  no_wd.wd = 0.0f;
+  dispatch(clips(p), [&](auto k) {
+    run_rows(SGDOp<C, decltype(k)::value>(no_wd), w, cp(grad.data), grad.indices, grad.num_rows,
+             len);
+  });
+}
+
+template <class T>
+void sgd_mom_update_rsp(T* weight, std::size_t rows, const RowSparse<T>& grad, T* mom,
+                        const SGDParams& p, bool lazy) {
+  using C = compute_t<T>;
+  check_row_indices(grad.indices, grad.num_rows, rows);
+  C* w = cp(weight);
+  C* m = cp(mom);
+  const C* g = cp(grad.data);
+  const std::size_t len = grad.row_length;
+  dispatch(clips(p), [&](auto k) {
+    const SGDMomOp<C, decltype(k)::value> op(p);
+    if (lazy) {
+      run_rows(op, w, g, grad.indices, grad.num_rows, len, m);
+      return;
+    }
+    const std::vector<std::int64_t> row_of = gradient_row_map(grad.indices, grad.num_rows, rows);
+    parallel_rows(rows, len, [&](std::size_t i) {
+      const std::int64_t r = row_of[i];
+      for (std::size_t j = 0; j < len; ++j) {
+        const std::size_t o = i * len + j;
+        op(w[o], r >= 0 ? g[static_cast<std::size_t>(r) * len + j] : C(0), m[o]);
+      }
+    });
+  });
+}
+
+template <class T>
+void nag_mom_update(T* weight, const T* grad, T* mom, std::size_t n, const SGDParams& p) {
+  using C = compute_t<T>;
+  dispatch(clips(p), [&](auto k) {
+    run_dense(NAGMomOp<C, decltype(k)::value>(p), cp(weight), cp(grad), n, cp(mom));
+  });
+}
+
+void mp_nag_mom_update(float16* weight, const float16* grad, float* mom, float* weight32,
+                       std::size_t n, const SGDParams& p) {
+  dispatch(clips(p), [&](auto k) {
+    run_dense_mp(NAGMomOp<float, decltype(k)::value>(p), cp(weight), cp(grad), weight32, n, mom);
+  });
+}
+
+float lars_lr(float lr, float w_sum_sq, float g_sum_sq, float wd, float eta, float eps,
+              float rescale_grad) {
+  const float w_norm = std::sqrt(w_sum_sq);
+  if (!(w_norm > 0.0f && g_sum_sq > 0.0f)) return lr;
+  return lr * eta * w_norm / (std::sqrt(g_sum_sq) * rescale_grad + wd * w_norm + eps);
+}
+
+#define MXOPT_INST(T)                                                                          \
+  template void sgd_update<T>(T*, const T*, std::size_t, const SGDParams&);                  \
+  template void sgd_mom_update<T>(T*, const T*, T*, std::size_t, const SGDParams&);          \
+  template void preloaded_sgd_mom_update<T>(T*, const T*, T*, std::size_t, const SGDParams&); \
+  template void sgd_update_rsp<T>(T*, std::size_t, const RowSparse<T>&, const SGDParams&,    \
+                                  bool);                                                     \
+  template void sgd_mom_update_rsp<T>(T*, std::size_t, const RowSparse<T>&, T*,              \
+                                      const SGDParams&, bool);                               \
+  template void nag_mom_update<T>(T*, const T*, T*, std::size_t, const SGDParams&);
+MXOPT_INSTANTIATE_FLOATS(MXOPT_INST)
+#undef MXOPT_INST
+
+}  // namespace mxopt::kernels

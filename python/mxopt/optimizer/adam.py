@@ -1,0 +1,297 @@
+"""Adam-family optimizers: Adam, Adamax, Nadam (MXNet 1.9.1) and AdamW, AdaBelief (MXNet 2.0
+extensions on the 1.9.1 base class)."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, List, Tuple
+
+import numpy as np
+
+from .. import _core
+from . import _arrays as A
+from .base import Optimizer, register
+
+__all__ = ["Adam", "AdamW", "AdaBelief", "Adamax", "Nadam"]
+
+
+@register
+class Adam(Optimizer):
+    """Adam (MXNet's adam_update), weight decay added to the gradient before clipping.
+
+    ``η_t = η·sqrt(1 − β2^t)/(1 − β1^t)``, ``G = K(rg·g + λ·w)``,
+    ``m = β1·m + (1−β1)·G``, ``v = β2·v + (1−β2)·G²``, ``w = w − η_t·m/(sqrt(v) + ε)``.
+    A row_sparse gradient updates only its rows when ``lazy_update`` (the default).
+
+    Args:
+        learning_rate: η (default 0.001). beta1, beta2: moment decays. epsilon: ε.
+        lazy_update: lazy row_sparse updates.
+    """
+
+    def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8, lazy_update: bool = True, **kwargs: Any) -> None:
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.lazy_update = lazy_update
+
+    def create_state(self, index: Any, weight: Any) -> Any:
+        stype = A.stype(weight) if self.lazy_update else "default"
+        return (A.zeros_like(weight, stype=stype), A.zeros_like(weight, stype=stype))
+
+    def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
+        self._update_count(index)
+        lr = self._get_lr(index)
+        wd = self._get_wd(index)
+        t = self._index_update_count[index]
+        coef1 = 1. - self.beta1 ** t
+        coef2 = 1. - self.beta2 ** t
+        lr *= math.sqrt(coef2) / coef1
+        kw = dict(lr=A.fp(lr, "lr"), beta1=A.fp(self.beta1, "beta1"),
+                  beta2=A.fp(self.beta2, "beta2"), epsilon=A.fp(self.epsilon, "epsilon"),
+                  wd=A.fp(wd, "wd"), rescale_grad=A.fp(self.rescale_grad, "rescale_grad"),
+                  clip_gradient=A.kclip(self.clip_gradient))
+        mean, var = state
+        w = A.buf(weight)
+        if A.is_rsp(grad):
+            data, idx = A.rsp_parts(grad, w.shape)
+            _core.adam_update_rsp(w, data, idx, A.buf(mean, "mean"), A.buf(var, "var"),
+                                  lazy_update=self.lazy_update, **kw)
+        else:
+            _core.adam_update(w, A.buf(grad, "grad"), A.buf(mean, "mean"), A.buf(var, "var"),
+                              **kw)
+
+
+@register
+class Adamax(Optimizer):
+    """Adamax (infinity-norm Adam), MXNet's NDArray arithmetic.
+
+    ``G = clip(rg·g + λ·w)``, ``m = β1·m + (1−β1)·G``, ``u = max(β2·u, |G|)``,
+    ``w = w − (η/(1−β1^t))·m/u``. There is no epsilon: an element whose ``u`` is 0 becomes NaN.
+
+    Args:
+        learning_rate: η (default 0.002). beta1, beta2: decays.
+    """
+
+    def __init__(self, learning_rate: float = 0.002, beta1: float = 0.9, beta2: float = 0.999,
+                 **kwargs: Any) -> None:
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+
+    def create_state(self, index: Any, weight: Any) -> Any:
+        return (A.zeros_like(weight), A.zeros_like(weight))
+
+    def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
+        self._update_count(index)
+        lr = self._get_lr(index)
+        wd = self._get_wd(index)
+        t = self._index_update_count[index]
+        lr /= (1. - self.beta1 ** t)
+        m_t, u_t = state
+        w = A.buf(weight)
+        _core.adamax_update(w, A.dense(grad, w.shape), A.buf(m_t, "mean"), A.buf(u_t, "u"),
+                            lr=A.sc(lr, "lr"), beta1=A.sc(self.beta1, "beta1"),
+                            one_minus_beta1=A.sc(1. - self.beta1, "1-beta1"),
+                            beta2=A.sc(self.beta2, "beta2"), wd=A.sc(wd, "wd"),
+                            rescale_grad=A.sc(self.rescale_grad, "rescale_grad"),
+                            clip_gradient=A.pclip(self.clip_gradient))
+
+
+@register
+class Nadam(Optimizer):
+    """Nesterov Adam with MXNet's momentum schedule.
+
+    ``μ_t = β1·(1 − 0.5·0.96^(t·schedule_decay))``; the product ``M`` of all μ_t so far is ONE
+    optimizer-level value shared by every parameter (``self.m_schedule``), multiplied at every
+    update call. See mxopt/optimizers/adam.h for the element formula.
+
+    Args:
+        learning_rate: η (default 0.001). beta1, beta2, epsilon: as Adam.
+        schedule_decay: decay of the momentum schedule.
+    """
+
+    def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8, schedule_decay: float = 0.004, **kwargs: Any) -> None:
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.schedule_decay = schedule_decay
+        self.m_schedule = 1.
+
+    def create_state(self, index: Any, weight: Any) -> Any:
+        return (A.zeros_like(weight), A.zeros_like(weight))
+
+    def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
+        self._update_count(index)
+        lr = self._get_lr(index)
+        wd = self._get_wd(index)
+        t = self._index_update_count[index]
+        w = A.buf(weight)
+        g = A.dense(grad, w.shape)
+        m_t, v_t = state
+        bm, bv = A.buf(m_t, "mean"), A.buf(v_t, "var")
+        momentum_t = self.beta1 * (1. - 0.5 * (pow(0.96, t * self.schedule_decay)))
+        momentum_t_1 = self.beta1 * (1. - 0.5 * (pow(0.96, (t + 1) * self.schedule_decay)))
+        # Validate before the schedule (optimizer state) changes.
+        A.check_like("nadam_update", w, grad=g, mean=bm, var=bv)
+        scalars = dict(lr=A.sc(lr, "lr"), beta1=A.sc(self.beta1, "beta1"),
+                       one_minus_beta1=A.sc(1. - self.beta1, "1-beta1"),
+                       beta2=A.sc(self.beta2, "beta2"),
+                       one_minus_beta2=A.sc(1. - self.beta2, "1-beta2"),
+                       epsilon=A.sc(self.epsilon, "epsilon"), wd=A.sc(wd, "wd"),
+                       rescale_grad=A.sc(self.rescale_grad, "rescale_grad"),
+                       one_minus_momentum_t=A.sc(1. - momentum_t, "1-momentum_t"),
+                       momentum_t1=A.sc(momentum_t_1, "momentum_t_1"),
+                       clip_gradient=A.pclip(self.clip_gradient))
+        self.m_schedule = self.m_schedule * momentum_t
+        m_schedule_next = self.m_schedule * momentum_t_1
+        _core.nadam_update(w, g, bm, bv,
+                           one_minus_m_schedule=A.sc(1. - self.m_schedule, "1-m_schedule"),
+                           one_minus_m_schedule_next=A.sc(1. - m_schedule_next,
+                                                          "1-m_schedule_next"),
+                           one_minus_beta2_t=A.sc(1. - pow(self.beta2, t), "1-beta2^t"),
+                           **scalars)
+
+
+# ---- MXNet 2.0 extensions -----------------------------------------------------------------------
+def _finite_nonzero(x: Any) -> bool:
+    x = float(np.float32(x))
+    return math.isfinite(x) and x != 0.0
+
+
+class _DecoupledAdamBase(Optimizer):
+    """Shared machinery of AdamW and AdaBelief (MXNet 2.0 ``fused_step`` / ``step``)."""
+
+    _kernel = "adamw_update"
+
+    def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-6, correct_bias: bool = True, use_fused_step: bool = True,
+                 **kwargs: Any) -> None:
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.correct_bias = correct_bias
+        self.use_fused_step = use_fused_step
+        self.aggregate_num = max(1, min(50, int(os.getenv("MXNET_OPTIMIZER_AGGREGATION_SIZE",
+                                                          "4"))))
+
+    def create_state(self, index: Any, weight: Any) -> Any:
+        return (A.zeros_like(weight), A.zeros_like(weight))
+
+    def _rates(self, indices: List[Any]) -> Tuple[List[float], List[float]]:
+        self._update_count(indices)
+        lrs = self._get_lrs(indices)
+        wds = self._get_wds(indices)
+        if self.correct_bias:
+            new_lrs = []
+            for idx, lr in zip(indices, lrs):
+                t = self._index_update_count[idx]
+                coef1 = 1. - self.beta1 ** t
+                coef2 = 1. - self.beta2 ** t
+                new_lrs.append(lr * math.sqrt(coef2) / coef1)
+            lrs = new_lrs
+        return lrs, wds
+
+    def _run(self, indices: List[Any], weights: List[Any], grads: List[Any],
+             states: List[Any]) -> None:
+        lrs, wds = self._rates(indices)
+        if self.use_fused_step:
+            aggregate = self.aggregate_num > 1 and all(
+                A.stype(w) == "default" and A.stype(g) == "default"
+                for w, g in zip(weights, grads))
+            # MXNet 2.0 keeps rescale_grad in a float32 array (nd.full parses a double).
+            rescale = A.f32(A.sc(self.rescale_grad, "rescale_grad"))
+            if not _finite_nonzero(rescale):
+                return  # the fused kernels skip the whole update
+            kernel = getattr(_core, self._kernel)
+            kw = dict(beta1=A.fp(self.beta1, "beta1"), beta2=A.fp(self.beta2, "beta2"),
+                      epsilon=A.fp(self.epsilon, "epsilon"), rescale_grad=rescale,
+                      clip_gradient=A.kclip(self.clip_gradient), aggregated=aggregate)
+            for w, g, (m, v), lr, wd in zip(weights, grads, states, lrs, wds):
+                wb = A.buf(w)
+                gb = A.buf(g, "grad") if not A.is_rsp(g) else A.dense(g, wb.shape)
+                # multi-tensor kernels read eta/wd from float tuples, single ones parse them
+                eta = A.f32(lr) if aggregate else A.fp(lr, "eta")
+                wdv = A.f32(wd) if aggregate else A.fp(wd, "wd")
+                kernel(wb, gb, A.buf(m, "mean"), A.buf(v, "var"), eta=eta, wd=wdv, **kw)
+        else:
+            for w, g, (m, v), lr, wd in zip(weights, grads, states, lrs, wds):
+                wb = A.buf(w)
+                gb = A.buf(g, "grad") if not A.is_rsp(g) else A.dense(g, wb.shape)
+                self._step(wb, gb, A.buf(m, "mean"), A.buf(v, "var"), lr, wd)
+
+    def _step_scalars(self, lr: float, wd: float) -> dict:
+        """The scalars of MXNet 2.0's step() arithmetic, as its NDArray ops receive them."""
+        return dict(lr=A.sc(lr, "lr"), lr_wd=A.sc(lr * wd, "lr*wd"), wd=A.sc(wd, "wd"),
+                    beta1=A.sc(self.beta1, "beta1"),
+                    one_minus_beta1=A.sc(1. - self.beta1, "1-beta1"),
+                    beta2=A.sc(self.beta2, "beta2"),
+                    one_minus_beta2=A.sc(1. - self.beta2, "1-beta2"),
+                    epsilon=A.sc(self.epsilon, "epsilon"),
+                    rescale_grad=A.sc(self.rescale_grad, "rescale_grad"),
+                    clip_gradient=A.pclip(self.clip_gradient))
+
+    def _step(self, w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, lr: float,
+              wd: float) -> None:
+        raise NotImplementedError
+
+    def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
+        if isinstance(index, (list, tuple)):
+            self._run(list(index), list(weight), list(grad), list(state))
+        else:
+            self._run([index], [weight], [grad], [state])
+
+    def update_multi_precision(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
+        if not isinstance(index, (list, tuple)):
+            index, weight, grad, state = [index], [weight], [grad], [state]
+        weight, grad, state = list(weight), list(grad), list(state)
+        if not (self.multi_precision and A.dtype(weight[0]) == A.FLOAT16):
+            self._run(list(index), weight, grad, state)
+            return
+        masters = [s[0] for s in state]
+        self._run(list(index), masters, [A.astype(g, np.float32) for g in grad],
+                  [s[1] for s in state])
+        for w16, w32 in zip(weight, masters):
+            _core.cast_into(A.buf(w32, "weight32"), A.buf(w16))
+
+
+@register
+class AdamW(_DecoupledAdamBase):
+    """AdamW with decoupled weight decay (MXNet 2.0 semantics; 1.9.1's contrib kernels).
+
+    ``η_t = η·sqrt(1−β2^t)/(1−β1^t)`` (if ``correct_bias``), ``G = K(rg·g)``,
+    ``m = β1·m + (1−β1)·G``, ``v = β2·v + (1−β2)·G²``, ``w = w − η_t·(m/(sqrt(v)+ε) + λ·w)``.
+    A ``rescale_grad`` of 0 or a non-finite one skips the update (count still advances).
+
+    Args:
+        learning_rate: η (default 0.001). beta1, beta2: decays. epsilon: ε (default 1e-6).
+        correct_bias: bias-correct the rate. use_fused_step: the fused kernels (default) or
+            MXNet 2.0's step() arithmetic.
+    """
+
+    _kernel = "adamw_update"
+
+    def _step(self, w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, lr: float,
+              wd: float) -> None:
+        _core.adamw_step_update(w, g, m, v, **self._step_scalars(lr, wd))
+
+
+@register
+class AdaBelief(_DecoupledAdamBase):
+    """AdaBelief (MXNet 2.0): Adam whose second moment tracks the gradient's deviation from
+    its mean.
+
+    ``G = K(rg·g + λ·w)``, ``m = β1·m + (1−β1)·G``, ``s = β2·s + (1−β2)·(G−m)² + ε``,
+    ``w = w − η_t·m/(sqrt(s) + ε)``. Same arguments as :class:`AdamW`.
+    """
+
+    _kernel = "adabelief_update"
+
+    def _step(self, w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, lr: float,
+              wd: float) -> None:
+        _core.adabelief_step_update(w, g, m, v, **self._step_scalars(lr, wd))

@@ -1,0 +1,66 @@
+"""RMSProp (MXNet's rmsprop_update, and rmspropalex_update when centered)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import _core
+from . import _arrays as A
+from .base import Optimizer, register
+
+__all__ = ["RMSProp"]
+
+
+@register
+class RMSProp(Optimizer):
+    """RMSProp, plain (Tieleman & Hinton) or centered (Graves).
+
+    ``G = K(rg·g + λ·w)``; plain: ``n = (1−γ1)·G² + γ1·n``, ``w = w − η·G/sqrt(n + ε)``;
+    centered: ``n = (1−γ1)·G² + γ1·n``, ``ḡ = (1−γ1)·G + γ1·ḡ``,
+    ``δ = γ2·δ − η·G/sqrt(n − ḡ² + ε)``, ``w = w + δ``. Weights are clipped to
+    ``[-clip_weights, clip_weights]`` when ``clip_weights > 0``. States are float32.
+
+    Args:
+        learning_rate: η (default 0.001). gamma1, gamma2: decays (gamma2 only when centered).
+        epsilon: ε. centered: use the centered variant. clip_weights: weight bound.
+    """
+
+    def __init__(self, learning_rate: float = 0.001, gamma1: float = 0.9, gamma2: float = 0.9,
+                 epsilon: float = 1e-8, centered: bool = False, clip_weights: Any = None,
+                 **kwargs: Any) -> None:
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.gamma1 = gamma1
+        self.gamma2 = gamma2
+        self.centered = centered
+        self.epsilon = epsilon
+        self.clip_weights = clip_weights
+
+    def create_state(self, index: Any, weight: Any) -> Any:
+        st = A.stype(weight)
+        if self.centered:
+            return (A.zeros_like(weight, dtype=np.float32, stype=st),
+                    A.zeros_like(weight, dtype=np.float32, stype=st),
+                    A.zeros_like(weight, dtype=np.float32, stype=st))
+        return (A.zeros_like(weight, dtype=np.float32, stype=st),)
+
+    def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
+        self._update_count(index)
+        lr = self._get_lr(index)
+        wd = self._get_wd(index)
+        w = A.buf(weight)
+        g = A.dense(grad, w.shape)
+        kw = dict(lr=A.fp(lr, "lr"), wd=A.fp(wd, "wd"), gamma1=A.fp(self.gamma1, "gamma1"),
+                  epsilon=A.fp(self.epsilon, "epsilon"),
+                  rescale_grad=A.fp(self.rescale_grad, "rescale_grad"),
+                  clip_gradient=A.kclip(self.clip_gradient),
+                  clip_weights=A.kclip(self.clip_weights, "clip_weights"))
+        if not self.centered:
+            (n,) = state
+            _core.rmsprop_update(w, g, A.buf(n, "n"), **kw)
+        else:
+            n, gbar, delta = state
+            _core.rmspropalex_update(w, g, A.buf(n, "n"), A.buf(gbar, "g"),
+                                     A.buf(delta, "delta"), gamma2=A.fp(self.gamma2, "gamma2"),
+                                     **kw)

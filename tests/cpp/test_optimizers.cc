@@ -1,0 +1,720 @@
+// GoogleTest coverage of the optimizer kernels and classes against hand-computed values.
+// Expected values are written out from the formulas (mxopt/optimizers/*.h) in the stated
+// evaluation order with the same element type, so EXPECT_EQ checks bit-exact agreement.
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include "mxopt/optimizer.h"
+#include "mxopt/optimizers.h"
+
+namespace k = mxopt::kernels;
+using mxopt::float16;
+
+namespace {
+
+// Round through float16 (the kernels' per-operation rounding for half weights).
+float h(float x) {
+  float16 r;
+  k::cast(&x, &r, 1);
+  float back;
+  k::cast(&r, &back, 1);
+  return back;
+}
+std::vector<float16> to_half(const std::vector<float>& v) {
+  std::vector<float16> out(v.size());
+  k::cast(v.data(), out.data(), v.size());
+  return out;
+}
+std::vector<float> to_float(const std::vector<float16>& v) {
+  std::vector<float> out(v.size());
+  k::cast(v.data(), out.data(), v.size());
+  return out;
+}
+float kclip(float x, float c) { return x > c ? c : (x < -c ? -c : x); }
+
+k::SGDParams sgd(float lr, float wd, float rg, float clip, float mom = 0.0f) {
+  k::SGDParams p;
+  p.lr = lr;
+  p.wd = wd;
+  p.rescale_grad = rg;
+  p.clip_gradient = clip;
+  p.momentum = mom;
+  return p;
+}
+
+}  // namespace
+
+// ---- SGD family ----------------------------------------------------------------------------------
+TEST(SGDKernel, SingleFormWithAndWithoutClip) {
+  std::vector<float> w = {1.0f, -2.0f, 0.25f}, g = {0.5f, 4.0f, -3.0f};
+  k::sgd_update(w.data(), g.data(), 3, sgd(0.1f, 0.01f, 2.0f, 1.0f));
+  const float decay = 1.0f - 0.1f * 0.01f;
+  EXPECT_EQ(w[0], decay * 1.0f - 0.1f * 1.0f);    // 2*0.5 = 1 is not clipped
+  EXPECT_EQ(w[1], decay * -2.0f - 0.1f * 1.0f);   // 8 clipped to 1
+  EXPECT_EQ(w[2], decay * 0.25f - 0.1f * -1.0f);  // -6 clipped to -1
+
+  std::vector<float> u = {1.0f, -2.0f}, gu = {0.5f, 4.0f};
+  k::sgd_update(u.data(), gu.data(), 2, sgd(0.1f, 0.01f, 2.0f, k::kNoClip));
+  EXPECT_EQ(u[1], decay * -2.0f - (0.1f * 2.0f) * 4.0f);  // (lr*rg)*g without clipping
+}
+
+TEST(SGDKernel, MomentumIsNegativeLrScaledVelocity) {
+  // MXNet's convention: one step from zero momentum stores -lr*g.
+  std::vector<float> w = {3.0f}, g = {1.0f}, mom = {0.0f};
+  k::sgd_mom_update(w.data(), g.data(), mom.data(), 1, sgd(0.1f, 0.0f, 1.0f, k::kNoClip, 0.9f));
+  EXPECT_EQ(mom[0], -0.1f);
+  EXPECT_EQ(w[0], 3.0f + -0.1f);
+  // Second step: mom = ((0.9*mom) - (lr*wd)*w) - (lr*rg)*g.
+  const float w1 = w[0];
+  k::sgd_mom_update(w.data(), g.data(), mom.data(), 1, sgd(0.1f, 0.5f, 1.0f, k::kNoClip, 0.9f));
+  const float m2 = 0.9f * -0.1f - (0.1f * 0.5f) * w1 - (0.1f * 1.0f) * 1.0f;
+  EXPECT_EQ(mom[0], m2);
+  EXPECT_EQ(w[0], w1 + m2);
+}
+
+TEST(SGDKernel, MultiTensorFormWithoutStateDiffersFromSingleForm) {
+  // multi_sgd_update (mom == nullptr): w + ((mu*0 - (lr*wd)*w) - lr*K(rg*g)).
+  std::vector<float> a = {0.7f}, b = {0.7f}, g = {0.3f};
+  k::sgd_mom_update(a.data(), g.data(), static_cast<float*>(nullptr), 1, sgd(0.05f, 0.2f, 1.0f, k::kNoClip));
+  k::sgd_update(b.data(), g.data(), 1, sgd(0.05f, 0.2f, 1.0f, k::kNoClip));
+  EXPECT_EQ(a[0], 0.7f + ((0.0f * 0.0f - (0.05f * 0.2f) * 0.7f) - (0.05f * 1.0f) * 0.3f));
+  EXPECT_EQ(b[0], (1.0f - 0.05f * 0.2f) * 0.7f - (0.05f * 1.0f) * 0.3f);
+}
+
+TEST(SGDKernel, ClipZeroZeroesTheGradientInsideTheKernel) {
+  // At kernel level clip >= 0 clips (0 included); the Python layer never forwards 0.
+  std::vector<float> w = {2.0f}, g = {5.0f};
+  k::sgd_update(w.data(), g.data(), 1, sgd(0.1f, 0.1f, 1.0f, 0.0f));
+  EXPECT_EQ(w[0], (1.0f - 0.1f * 0.1f) * 2.0f);
+}
+
+TEST(SGDKernel, DoubleWeightsSeeFloat32HyperParameters) {
+  std::vector<double> w = {1.0}, g = {1.0};
+  k::sgd_update(w.data(), g.data(), 1, sgd(0.1f, 0.0f, 1.0f, k::kNoClip));
+  EXPECT_EQ(w[0], (1.0 - double(0.1f) * 0.0) * 1.0 - (double(0.1f) * 1.0) * 1.0);
+  EXPECT_NE(w[0], 0.9);  // not the double 0.1
+}
+
+TEST(SGDKernel, HalfWeightsRoundEveryOperation) {
+  const std::vector<float> w0 = {0.3f, -1.7f, 2.9f}, g0 = {0.7f, 0.11f, -3.3f};
+  auto w = to_half(w0);
+  const auto g = to_half(g0);
+  k::sgd_update(w.data(), g.data(), 3, sgd(0.1f, 0.05f, 0.5f, k::kNoClip));
+  const auto got = to_float(w);
+  const float lr = h(0.1f), wd = h(0.05f), rg = h(0.5f);
+  const float decay = h(1.0f - h(lr * wd)), lr_rg = h(lr * rg);
+  for (int i = 0; i < 3; ++i) {
+    const float wi = h(w0[i]), gi = h(g0[i]);
+    EXPECT_EQ(got[i], h(h(decay * wi) - h(lr_rg * gi))) << i;
+  }
+}
+
+TEST(SGDKernel, MultiPrecisionUpdatesMasterThenRounds) {
+  const std::vector<float> w0 = {0.1f, 1.2345678f};
+  auto w = to_half(w0);
+  const auto g = to_half({0.25f, -0.5f});
+  std::vector<float> w32 = {0.1f, 1.2345678f}, mom = {0.0f, 0.0f};
+  k::mp_sgd_mom_update(w.data(), g.data(), mom.data(), w32.data(), 2,
+                       sgd(0.01f, 0.0f, 1.0f, k::kNoClip, 0.9f));
+  EXPECT_EQ(mom[0], -(0.01f * 1.0f) * 0.25f + (0.9f * 0.0f - (0.01f * 0.0f) * 0.1f));
+  EXPECT_EQ(w32[1], 1.2345678f + mom[1]);
+  EXPECT_EQ(to_float(w)[1], h(w32[1]));
+}
+
+TEST(SGDKernel, RowSparseLazyTouchesOnlyGradientRows) {
+  std::vector<float> w = {1, 1, 2, 2, 3, 3}, mom = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+  const std::vector<float> data = {1, 2, 3, 4};
+  const std::vector<std::int64_t> idx = {0, 2};
+  k::sgd_mom_update_rsp(w.data(), 3, k::RowSparse<float>{data.data(), idx.data(), 2, 2},
+                        mom.data(), sgd(0.1f, 0.1f, 1.0f, k::kNoClip, 0.9f), /*lazy=*/true);
+  EXPECT_EQ(w[2], 2.0f);  // row 1 untouched: no decay, no momentum
+  EXPECT_EQ(mom[3], 0.5f);
+  const float m = 0.9f * 0.5f - (0.1f * 0.1f) * 3.0f - (0.1f * 1.0f) * 3.0f;
+  EXPECT_EQ(mom[4], m);
+  EXPECT_EQ(w[4], 3.0f + m);
+}
+
+TEST(SGDKernel, RowSparseStandardDecaysEveryRow) {
+  std::vector<float> w = {1, 1, 2, 2, 3, 3};
+  const std::vector<float> data = {1, 2};
+  const std::vector<std::int64_t> idx = {2};
+  k::sgd_update_rsp(w.data(), 3, k::RowSparse<float>{data.data(), idx.data(), 1, 2},
+                    sgd(0.1f, 0.5f, 1.0f, k::kNoClip), /*lazy=*/false);
+  const float decay = 1.0f - 0.1f * 0.5f;
+  EXPECT_EQ(w[0], 1.0f * decay);
+  EXPECT_EQ(w[2], 2.0f * decay);
+  EXPECT_EQ(w[4], 3.0f * decay - (0.1f * 1.0f) * 1.0f);
+  // Lazy: rows without gradient keep their value.
+  std::vector<float> u = {1, 1, 2, 2, 3, 3};
+  k::sgd_update_rsp(u.data(), 3, k::RowSparse<float>{data.data(), idx.data(), 1, 2},
+                    sgd(0.1f, 0.5f, 1.0f, k::kNoClip), /*lazy=*/true);
+  EXPECT_EQ(u[0], 1.0f);
+  EXPECT_EQ(u[4], decay * 3.0f - (0.1f * 1.0f) * 1.0f);
+}
+
+TEST(SGDKernel, BadRowIndicesThrowBeforeWriting) {
+  std::vector<float> w = {1, 2, 3};
+  const std::vector<float> data = {1, 1};
+  for (const std::vector<std::int64_t>& idx : {std::vector<std::int64_t>{2, 1},
+                                              std::vector<std::int64_t>{1, 1},
+                                              std::vector<std::int64_t>{0, 3},
+                                              std::vector<std::int64_t>{-1, 0}}) {
+    EXPECT_THROW(k::sgd_update_rsp(w.data(), 3, k::RowSparse<float>{data.data(), idx.data(), 2, 1},
+                                   sgd(0.1f, 0.0f, 1.0f, k::kNoClip), true),
+                 std::invalid_argument);
+  }
+  EXPECT_EQ(w, (std::vector<float>{1, 2, 3}));
+}
+
+TEST(NAGKernel, MomentumTermUsesTheUpdatedWeight) {
+  std::vector<float> w = {1.0f}, g = {0.5f}, mom = {0.2f};
+  k::nag_mom_update(w.data(), g.data(), mom.data(), 1, sgd(0.1f, 0.3f, 1.0f, k::kNoClip, 0.9f));
+  const float m = 0.9f * 0.2f;
+  const float gg = 1.0f * 0.5f;
+  const float wn = (1.0f - m) + (0.9f + 1.0f) * (m - 0.1f * (gg + 0.3f * 1.0f));
+  EXPECT_EQ(w[0], wn);
+  EXPECT_EQ(mom[0], m - 0.1f * (gg + 0.3f * wn));
+  EXPECT_NE(mom[0], m - 0.1f * (gg + 0.3f * 1.0f));  // the old weight would give this
+}
+
+TEST(LARS, TrustRatio) {
+  // |w| = sqrt(16) = 4, |g| = sqrt(9) = 3: lr*eta*4/(3*rg + wd*4 + eps)
+  EXPECT_EQ(k::lars_lr(0.1f, 16.0f, 9.0f, 0.01f, 0.001f, 0.0f, 0.5f),
+            0.1f * 0.001f * 4.0f / (3.0f * 0.5f + 0.01f * 4.0f + 0.0f));
+  EXPECT_EQ(k::lars_lr(0.1f, 0.0f, 9.0f, 0.01f, 0.001f, 0.0f, 1.0f), 0.1f);  // |w| = 0
+  EXPECT_EQ(k::lars_lr(0.1f, 4.0f, 0.0f, 0.01f, 0.001f, 0.0f, 1.0f), 0.1f);  // |g| = 0
+}
+
+TEST(SignumKernel, SignumAndSignSGD) {
+  std::vector<float> w = {1.0f, 1.0f}, g = {0.3f, -0.3f}, mom = {0.0f, 0.0f};
+  k::SignumParams p;
+  p.lr = 0.1f;
+  p.wd = 0.1f;
+  p.momentum = 0.9f;
+  p.wd_lh = 0.01f;
+  k::signum_update(w.data(), g.data(), mom.data(), 2, p);
+  const float m0 = 0.9f * 0.0f - ((1.0f - 0.9f) * 0.1f) * 1.0f - ((1.0f - 0.9f) * 1.0f) * 0.3f;
+  EXPECT_EQ(mom[0], m0);
+  EXPECT_EQ(w[0], (1.0f - 0.1f * 0.01f) * 1.0f + 0.1f * -1.0f);
+  std::vector<float> u = {1.0f, 1.0f, 1.0f}, gs = {2.0f, -2.0f, 0.0f};
+  p.rescale_grad = -5.0f;  // ignored by signSGD
+  k::signsgd_update(u.data(), gs.data(), 3, p);
+  EXPECT_EQ(u[0], (1.0f - 0.1f * 0.1f) * 1.0f - 0.1f);
+  EXPECT_EQ(u[1], (1.0f - 0.1f * 0.1f) * 1.0f + 0.1f);
+  EXPECT_EQ(u[2], (1.0f - 0.1f * 0.1f) * 1.0f);  // sign(0) = 0
+}
+
+// ---- Adam family ------------------------------------------------------------------------------------
+TEST(AdamKernel, WeightDecayBeforeClipAndEpsilonOutsideTheRoot) {
+  std::vector<float> w = {2.0f}, g = {0.1f}, m = {0.0f}, v = {0.0f};
+  k::AdamParams p{0.01f, 0.9f, 0.999f, 1e-8f, 0.5f, 1.0f, 0.5f};
+  k::adam_update(w.data(), g.data(), m.data(), v.data(), 1, p);
+  const float G = kclip(0.1f * 1.0f + 2.0f * 0.5f, 0.5f);  // 1.1 clipped to 0.5
+  EXPECT_EQ(m[0], 0.9f * 0.0f + (1.0f - 0.9f) * G);
+  EXPECT_EQ(v[0], 0.999f * 0.0f + (1.0f - 0.999f) * G * G);
+  EXPECT_EQ(w[0], 2.0f - 0.01f * m[0] / (std::sqrt(v[0]) + 1e-8f));
+}
+
+TEST(AdamKernel, RowSparseStandardUsesWeightDecayOnMissingRows) {
+  std::vector<float> w = {1, 2}, m = {0, 0}, v = {0, 0};
+  const std::vector<float> data = {0.5f};
+  const std::vector<std::int64_t> idx = {1};
+  k::AdamParams p{0.1f, 0.9f, 0.999f, 1e-8f, 0.2f, 1.0f, k::kNoClip};
+  k::adam_update_rsp(w.data(), 2, k::RowSparse<float>{data.data(), idx.data(), 1, 1}, m.data(),
+                     v.data(), p, /*lazy=*/false);
+  const float G0 = 1.0f * 0.2f;  // missing row: G = lambda*w
+  EXPECT_EQ(m[0], 0.9f * 0.0f + (1.0f - 0.9f) * G0);
+  EXPECT_EQ(v[0], 0.999f * 0.0f + (1.0f - 0.999f) * (G0 * G0));
+  std::vector<float> u = {1, 2}, mu = {0, 0}, vu = {0, 0};
+  k::adam_update_rsp(u.data(), 2, k::RowSparse<float>{data.data(), idx.data(), 1, 1}, mu.data(),
+                     vu.data(), p, /*lazy=*/true);
+  EXPECT_EQ(u[0], 1.0f);
+  EXPECT_EQ(mu[0], 0.0f);
+}
+
+TEST(AdamWKernel, DecoupledDecaySkipAndGradientRewrite) {
+  std::vector<float> w = {1.0f}, g = {4.0f}, m = {0.0f}, v = {0.0f};
+  k::AdamWParams p;
+  p.eta = 0.1f;
+  p.wd = 0.5f;
+  p.rescale_grad = 0.5f;
+  p.clip_gradient = 1.0f;
+  ASSERT_TRUE(k::adamw_update(w.data(), g.data(), m.data(), v.data(), 1, p, false));
+  const float G = kclip(0.5f * 4.0f, 1.0f);
+  EXPECT_EQ(g[0], G);  // single-tensor kernel rescales/clips the gradient in place
+  EXPECT_EQ(m[0], 0.9f * 0.0f + (1.0f - 0.9f) * G);
+  EXPECT_EQ(v[0], 0.999f * 0.0f + (1.0f - 0.999f) * (G * G));
+  EXPECT_EQ(w[0], 1.0f - 0.1f * (1.0f * m[0] / (std::sqrt(v[0]) + 1e-6f) + 0.5f * 1.0f));
+  // Aggregated form: m = b1*(m - G) + G, gradient untouched.
+  std::vector<float> w2 = {1.0f}, g2 = {4.0f}, m2 = {0.0f}, v2 = {0.0f};
+  ASSERT_TRUE(k::adamw_update(w2.data(), g2.data(), m2.data(), v2.data(), 1, p, true));
+  EXPECT_EQ(g2[0], 4.0f);
+  EXPECT_EQ(m2[0], 0.9f * (0.0f - G) + G);
+  // rescale_grad 0 or non-finite: nothing happens.
+  p.rescale_grad = 0.0f;
+  EXPECT_FALSE(k::adamw_update(w2.data(), g2.data(), m2.data(), v2.data(), 1, p, true));
+  p.rescale_grad = std::numeric_limits<float>::infinity();
+  EXPECT_FALSE(k::adamw_update(w2.data(), g2.data(), m2.data(), v2.data(), 1, p, true));
+}
+
+TEST(AdamaxKernel, PClipZeroGivesNaNLikeMXNet) {
+  // nd.clip(x, -0, 0) zeroes the gradient; with u = 0 the update is 0/0 = NaN.
+  std::vector<float> w = {1.0f}, g = {0.3f}, m = {0.0f}, u = {0.0f};
+  k::AdamaxParams p;
+  p.lr = 0.002 / (1 - 0.9);
+  p.clip.active = true;
+  p.clip.lo = -0.0f;
+  p.clip.hi = 0.0f;
+  k::adamax_update(w.data(), g.data(), m.data(), u.data(), 1, p);
+  EXPECT_TRUE(std::isnan(w[0]));
+}
+
+TEST(AdamaxKernel, NegativePClipMapsToPlusMinusBound) {
+  // lo = +0.2, hi = -0.2: x > -0.2 -> -0.2, x <= -0.2 -> +0.2 (then u = |G| = 0.2).
+  std::vector<float> w = {1.0f, 1.0f}, g = {0.5f, -0.5f}, m = {0, 0}, u = {0, 0};
+  k::AdamaxParams p;
+  p.lr = 1.0;
+  p.beta1 = 0.5;
+  p.one_minus_beta1 = 0.5;
+  p.clip.active = true;
+  p.clip.lo = 0.2f;
+  p.clip.hi = -0.2f;
+  k::adamax_update(w.data(), g.data(), m.data(), u.data(), 2, p);
+  EXPECT_EQ(m[0], -0.2f * 0.5f);
+  EXPECT_EQ(m[1], 0.2f * 0.5f);
+  EXPECT_EQ(u[0], 0.2f);
+}
+
+// ---- AdaGrad family, RMSProp, Ftrl, FTML -------------------------------------------------------
+TEST(AdaGradKernel, DenseAndLazySparse) {
+  std::vector<float> w = {1.0f}, g = {0.5f}, hst = {0.0f};
+  k::AdaGradParams p;
+  p.lr = 0.1;
+  p.wd = 0.2;
+  p.epsilon = 1e-7;
+  k::adagrad_update(w.data(), g.data(), hst.data(), 1, p);
+  EXPECT_EQ(hst[0], 0.25f);
+  EXPECT_EQ(w[0], 1.0f + (0.5f / std::sqrt(0.25f + float(1e-7)) + 1.0f * float(0.2)) * float(-0.1));
+
+  std::vector<float> ws = {1, 2}, hs = {0, 0};
+  const std::vector<float> data = {0.5f};
+  const std::vector<std::int64_t> idx = {1};
+  k::adagrad_update_rsp(ws.data(), 2, k::RowSparse<float>{data.data(), idx.data(), 1, 1},
+                        hs.data(), p);
+  EXPECT_EQ(ws[0], 1.0f);
+  EXPECT_EQ(ws[1], 2.0f - 0.5f / std::sqrt(0.25f + float(1e-7)) * float(0.1));
+}
+
+TEST(GroupAdaGradKernel, RowMeanHistory) {
+  std::vector<float> w = {1, 1, 1, 1}, g = {1, 3, 2, 2}, hst = {0, 0};
+  k::AdaGradParams p;
+  p.lr = 0.5;
+  p.epsilon = 1e-5;
+  k::group_adagrad_update(w.data(), g.data(), hst.data(), 2, 2, p);
+  EXPECT_EQ(hst[0], (1.0f + 9.0f) / 2.0f);
+  EXPECT_EQ(hst[1], (4.0f + 4.0f) / 2.0f);
+  EXPECT_EQ(w[1], 1.0f - 3.0f * 0.5f / std::sqrt(5.0f + float(1e-5)));
+}
+
+TEST(AdaDeltaKernel, RescalesTheGradientInPlace) {
+  std::vector<float> w = {1.0f}, g = {2.0f}, ag = {0.0f}, ad = {0.0f};
+  k::AdaDeltaParams p;
+  p.rescale_grad = 0.5;
+  p.wd = 0.1;
+  k::adadelta_update(w.data(), g.data(), ag.data(), ad.data(), 1, p);
+  EXPECT_EQ(g[0], 1.0f);
+  const float accg = 0.0f * float(0.9) + 1.0f * float(0.1) * 1.0f;
+  EXPECT_EQ(ag[0], accg);
+  const float d = std::sqrt(0.0f + float(1e-5)) / std::sqrt(accg + float(1e-5)) * 1.0f;
+  EXPECT_EQ(w[0], 1.0f - (d + 1.0f * float(0.1)));
+}
+
+TEST(RMSPropKernel, PlainCenteredAndWeightClip) {
+  std::vector<float> w = {0.5f}, g = {1.0f}, n = {0.0f};
+  k::RMSPropParams p;
+  p.lr = 0.1f;
+  p.clip_weights = 0.45f;
+  k::rmsprop_update(w.data(), g.data(), n.data(), 1, p);
+  EXPECT_EQ(n[0], (1.0f - 0.9f) * (1.0f * 1.0f) + 0.9f * 0.0f);
+  EXPECT_EQ(w[0], kclip(0.5f - 0.1f * (1.0f / std::sqrt(n[0] + 1e-8f)), 0.45f));
+  std::vector<float> wc = {0.5f}, nc = {0}, gb = {0}, dl = {0};
+  p.clip_weights = k::kNoClip;
+  k::rmspropalex_update(wc.data(), g.data(), nc.data(), gb.data(), dl.data(), 1, p);
+  EXPECT_EQ(gb[0], (1.0f - 0.9f) * 1.0f + 0.9f * 0.0f);
+  EXPECT_EQ(dl[0], 0.9f * 0.0f - 0.1f * 1.0f / std::sqrt(nc[0] - gb[0] * gb[0] + 1e-8f));
+  EXPECT_EQ(wc[0], 0.5f + dl[0]);
+}
+
+TEST(FtrlKernel, ZeroWeightInsideTheL1Ball) {
+  std::vector<float> w = {1.0f, 1.0f}, g = {0.001f, 2.0f}, z = {0, 0}, n = {0, 0};
+  k::FtrlParams p;
+  p.lr = 0.1f;
+  p.lamda1 = 0.01f;
+  k::ftrl_update(w.data(), g.data(), z.data(), n.data(), 2, p);
+  // element 0: z = 0.001 - (sqrt(1e-6) - 0)*1/0.1 = -0.009, |z| <= 0.01 -> w = 0
+  EXPECT_EQ(w[0], 0.0f);
+  const float z1 = 0.0f + (2.0f - (std::sqrt(0.0f + 4.0f) - std::sqrt(0.0f)) * 1.0f / 0.1f);
+  EXPECT_EQ(z[1], z1);
+  EXPECT_EQ(n[1], 4.0f);
+  EXPECT_EQ(w[1], (-1.0f * 0.01f - z1) / ((1.0f + std::sqrt(4.0f)) / 0.1f + 0.0f));
+}
+
+TEST(FTMLKernel, FirstStep) {
+  std::vector<float> w = {1.0f}, g = {0.5f}, d = {0}, v = {0}, z = {0};
+  k::FTMLParams p;
+  p.lr = 0.01f;
+  p.t = 1;
+  k::ftml_update(w.data(), g.data(), d.data(), v.data(), z.data(), 1, p);
+  const float vv = 0.999f * 0.0f + (1.0f - 0.999f) * (0.5f * 0.5f);
+  const float dt = (1.0f - std::pow(0.6f, 1.0f)) / 0.01f *
+                   (std::sqrt(vv / (1.0f - std::pow(0.999f, 1.0f))) + float(1e-8f));
+  const float zz = 0.6f * 0.0f + (1.0f - 0.6f) * 0.5f - (dt - 0.6f * 0.0f) * 1.0f;
+  EXPECT_EQ(d[0], dt);
+  EXPECT_EQ(z[0], zz);
+  EXPECT_EQ(w[0], -zz / dt);
+}
+
+// ---- LAMB, reductions ---------------------------------------------------------------------------
+TEST(Reductions, SumOfSquaresIsSequentialFloat32) {
+  // 1e4^2 + 1 + 1: sequential float32 keeps 1e8 (ulp 8), an exact sum would give 100000002.
+  std::vector<float> x = {1e4f, 1.0f, 1.0f};
+  EXPECT_EQ(k::sum_sq(x.data(), 3), 1e8f);
+  std::vector<double> xd = {3.0, 4.0};
+  EXPECT_EQ(k::sum_sq(xd.data(), 2), 25.0f);
+  std::vector<float> y = {3.0f, 0.0f, 4.0f};
+  EXPECT_EQ(k::nrm2(y.data(), 3), 5.0);
+  EXPECT_EQ(k::dot_norm(y.data(), 3), 5.0);
+}
+
+TEST(LAMBKernel, TrustRatioAndZeroWeight) {
+  // One element: m = 0.1*G, v = 0.001*G^2; bias-corrected u = G/(|G| + eps) (+ 0 decay).
+  std::vector<float> w = {0.0f}, g = {2.0f}, m = {0}, v = {0};
+  k::LAMBParams p;
+  p.lr = 0.5f;
+  p.t = 1;
+  k::lamb_update(w.data(), g.data(), m.data(), v.data(), 1, p, /*aggregated=*/true);
+  // r1 = |w| = 0 -> ratio 1: w = 0 - lr*u with u = 2/(2 + eps) (m^ = 2, v^ = 4)
+  EXPECT_NEAR(w[0], -0.5f, 1e-5f);
+  // Lower bound applies to |w|.
+  std::vector<float> w2 = {3.0f, 4.0f}, g2 = {1.0f, 1.0f}, m2 = {0, 0}, v2 = {0, 0};
+  p.upper_bound = 1.0f;  // |w| = 5 bounded to 1: the step becomes lr*1/|u|*u
+  k::lamb_update(w2.data(), g2.data(), m2.data(), v2.data(), 2, p, true);
+  EXPECT_NEAR(w2[0], 3.0f - 0.5f / std::sqrt(2.0f), 1e-5f);
+}
+
+// ---- hyper-parameter conversions ------------------------------------------------------------------
+TEST(Params, PythonReprAndDmlcParsing) {
+  EXPECT_EQ(mxopt::python_repr(0.1), "0.1");
+  EXPECT_EQ(mxopt::python_repr(1e-05), "1e-05");
+  EXPECT_EQ(mxopt::python_repr(0.0001), "0.0001");
+  EXPECT_EQ(mxopt::python_repr(1e16), "1e+16");
+  EXPECT_EQ(mxopt::python_repr(123.0), "123.0");
+  EXPECT_EQ(mxopt::python_repr(-2.5e-07), "-2.5e-07");
+  // dmlc's parser is not correctly rounded: this value lands one float ulp above the nearest.
+  EXPECT_EQ(mxopt::parse_mxnet_float("8.624942345226406e-05"), 8.624942711321637e-05f);
+  EXPECT_NE(mxopt::parse_mxnet_float("8.624942345226406e-05"),
+            static_cast<float>(8.624942345226406e-05));
+  EXPECT_EQ(mxopt::parse_mxnet_float("0.5"), 0.5f);
+  EXPECT_TRUE(std::isinf(mxopt::parse_mxnet_float("inf")));
+  EXPECT_THROW(mxopt::parse_mxnet_float("True"), std::invalid_argument);
+  EXPECT_THROW(mxopt::parse_mxnet_float("1.5x"), std::invalid_argument);
+  EXPECT_THROW(mxopt::parse_mxnet_float("1e99"), std::invalid_argument);
+  EXPECT_EQ(mxopt::parse_mxnet_double("1e-08"), 1e-08);
+}
+
+// ---- threads ---------------------------------------------------------------------------------------
+TEST(Threads, ResultsDoNotDependOnTheThreadCount) {
+#if defined(_OPENMP)
+  const std::size_t n = 200003;
+  std::vector<float> w1(n), w2, g(n), m1(n, 0.0f), v1(n, 0.0f), m2, v2;
+  for (std::size_t i = 0; i < n; ++i) {
+    w1[i] = std::sin(0.001f * float(i));
+    g[i] = std::cos(0.0007f * float(i));
+  }
+  w2 = w1;
+  m2 = m1;
+  v2 = v1;
+  k::AdamParams p{0.01f, 0.9f, 0.999f, 1e-8f, 0.01f, 1.0f, 0.5f};
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  k::adam_update(w1.data(), g.data(), m1.data(), v1.data(), n, p);
+  omp_set_num_threads(4);
+  k::adam_update(w2.data(), g.data(), m2.data(), v2.data(), n, p);
+  omp_set_num_threads(saved);
+  EXPECT_EQ(w1, w2);
+  EXPECT_EQ(v1, v2);
+#else
+  GTEST_SKIP() << "built without OpenMP";
+#endif
+}
+
+// ---- the C++ optimizer classes --------------------------------------------------------------------
+TEST(OptimizerClass, CountsMultipliersAndDefaultWeightDecayRule) {
+  mxopt::OptimizerOptions o;
+  o.learning_rate = 0.5;
+  o.wd = 0.1;
+  o.begin_num_update = 5;
+  mxopt::SGD opt(o);
+  opt.set_param_name(0, "fc_weight");
+  opt.set_param_name(1, "fc_bias");
+  opt.set_param_name(2, "bn_beta");
+  opt.set_lr_mult(0, 3.0);
+  opt.set_wd_mult("bn_beta", 4.0);
+  EXPECT_EQ(opt.effective_lr(0), 1.5);
+  EXPECT_EQ(opt.effective_wd(0), 0.1);
+  EXPECT_EQ(opt.effective_wd(1), 0.0);  // bias: no weight decay by default
+  EXPECT_EQ(opt.effective_wd(2), 0.1 * 4.0);
+  EXPECT_EQ(opt.effective_wd(99), 0.1);  // unknown index
+  std::vector<float> w = {1.0f}, g = {1.0f};
+  opt.update(0, w.data(), g.data(), 1);
+  opt.update(1, w.data(), g.data(), 1);
+  opt.update(0, w.data(), g.data(), 1);
+  EXPECT_EQ(opt.update_count(0), 7);
+  EXPECT_EQ(opt.update_count(1), 6);
+  EXPECT_EQ(opt.num_update(), 7);
+  std::vector<float> big(2);
+  EXPECT_THROW(opt.update(0, big.data(), big.data(), 2), std::invalid_argument);
+  EXPECT_EQ(opt.update_count(0), 7);  // rejected before counting
+}
+
+TEST(OptimizerClass, SchedulerDrivesTheRateAndForbidsSetLearningRate) {
+  mxopt::OptimizerOptions o;
+  o.lr_scheduler = std::make_shared<mxopt::FactorScheduler>(2, 0.5, 1e-8, 1.0);
+  mxopt::SGD opt(o);
+  EXPECT_THROW(opt.set_learning_rate(0.1), std::logic_error);
+  std::vector<double> w = {0.0}, g = {1.0};
+  for (int i = 0; i < 3; ++i) opt.update(0, w.data(), g.data(), 1);  // lr 1, 1, 0.5
+  EXPECT_EQ(w[0], -(1.0 + 1.0 + double(0.5f)));
+}
+
+TEST(OptimizerClass, AdamFirstStepIsBiasCorrected) {
+  mxopt::Adam opt;  // lr 0.001
+  std::vector<float> w = {1.0f}, g = {0.2f};
+  opt.update(0, w.data(), g.data(), 1);
+  const double lr_t = 0.001 * std::sqrt(1.0 - 0.999) / (1.0 - 0.9);
+  const float lr = mxopt::mxnet_float(lr_t);
+  const float m = 0.9f * 0.0f + (1.0f - 0.9f) * 0.2f;
+  const float v = 0.999f * 0.0f + (1.0f - 0.999f) * 0.2f * 0.2f;
+  EXPECT_EQ(w[0], 1.0f - lr * m / (std::sqrt(v) + 1e-8f));
+  EXPECT_EQ(opt.states_f32(0)[0][0], m);
+  EXPECT_EQ(opt.states_f32(0)[1][0], v);
+}
+
+TEST(OptimizerClass, EveryOptimizerTrainsAQuadratic) {
+  // Minimise sum((w - 3)^2) from w = 0: every optimizer must reduce the loss.
+  std::vector<std::unique_ptr<mxopt::Optimizer>> opts;
+  mxopt::OptimizerOptions o;
+  o.learning_rate = 0.05;
+  opts.emplace_back(new mxopt::SGD(o, 0.9));
+  opts.emplace_back(new mxopt::NAG(o, 0.9));
+  opts.emplace_back(new mxopt::Adam(o));
+  opts.emplace_back(new mxopt::AdamW(o));
+  opts.emplace_back(new mxopt::AdaGrad(o));
+  opts.emplace_back(new mxopt::RMSProp(o));
+  opts.emplace_back(new mxopt::AdaDelta(o));
+  opts.emplace_back(new mxopt::Ftrl(o, 0.0));
+  opts.emplace_back(new mxopt::Adamax(o));
+  opts.emplace_back(new mxopt::Nadam(o));
+  opts.emplace_back(new mxopt::FTML(o));
+  opts.emplace_back(new mxopt::Signum(o));
+  opts.emplace_back(new mxopt::LAMB(o));
+  for (std::size_t which = 0; which < opts.size(); ++which) {
+    auto& opt = opts[which];
+    std::vector<float> w = {0.0f, 0.5f, -1.0f}, g(3);
+    auto loss = [&] {
+      float s = 0;
+      for (float x : w) s += (x - 3) * (x - 3);
+      return s;
+    };
+    const float before = loss();
+    for (int it = 0; it < 50; ++it) {
+      for (int i = 0; i < 3; ++i) g[i] = 2 * (w[i] - 3);
+      opt->update(0, w.data(), g.data(), 3);
+    }
+    EXPECT_LT(loss(), before) << "optimizer #" << which;
+    EXPECT_EQ(opt->update_count(0), 50);
+  }
+}
+
+// ---- remaining kernels ----------------------------------------------------------------------------
+TEST(SGDKernel, PreloadedHalfKeepsLearningRateInFloat32) {
+  // preloaded_multi_sgd: lr*wd is a float32 product; float32 x half products round once.
+  const std::vector<float> w0 = {0.7f}, g0 = {0.3f};
+  auto w = to_half(w0);
+  const auto g = to_half(g0);
+  k::preloaded_sgd_mom_update(w.data(), g.data(), static_cast<float16*>(nullptr), 1,
+                              sgd(0.0123f, 0.05f, 0.5f, k::kNoClip));
+  const float wi = h(0.7f), gi = h(0.3f);
+  const float lr_wd = 0.0123f * 0.05f;
+  const float step = h(h(h(0.0f) - h(lr_wd * wi)) - h(h(0.0123f * h(0.5f)) * gi));
+  EXPECT_EQ(to_float(w)[0], h(wi + step));
+}
+
+TEST(NAGKernel, MultiPrecision) {
+  auto w = to_half({1.0f});
+  const auto g = to_half({0.5f});
+  std::vector<float> mom = {0.2f}, w32 = {1.0f};
+  k::mp_nag_mom_update(w.data(), g.data(), mom.data(), w32.data(), 1,
+                       sgd(0.1f, 0.3f, 1.0f, k::kNoClip, 0.9f));
+  const float m = 0.9f * 0.2f;
+  const float wn = (1.0f - m) + (0.9f + 1.0f) * (m - 0.1f * (0.5f + 0.3f * 1.0f));
+  EXPECT_EQ(w32[0], wn);
+  EXPECT_EQ(to_float(w)[0], h(wn));
+}
+
+TEST(NadamKernel, OneStep) {
+  std::vector<float> w = {1.0f}, g = {0.4f}, m = {0}, v = {0};
+  k::NadamParams p;
+  p.lr = 0.01;
+  p.one_minus_momentum_t = 0.55;
+  p.momentum_t1 = 0.44;
+  p.one_minus_m_schedule = 0.6;
+  p.one_minus_m_schedule_next = 0.7;
+  p.one_minus_beta2_t = 0.001;
+  k::nadam_update(w.data(), g.data(), m.data(), v.data(), 1, p);
+  const float G = 0.4f * 1.0f + 1.0f * 0.0f;
+  EXPECT_EQ(m[0], 0.0f * 0.9f + G * float(0.1));
+  EXPECT_EQ(v[0], 0.0f * 0.999f + G * float(0.001) * G);
+  const float mbar = G / 0.6f * 0.55f + m[0] / 0.7f * 0.44f;
+  EXPECT_EQ(w[0], 1.0f - mbar * 0.01f / (std::sqrt(v[0] / 0.001f) + float(1e-8)));
+}
+
+TEST(SGLDKernel, DeterministicPartPlusGivenNoise) {
+  std::vector<float> w = {1.0f}, g = {2.0f}, noise = {0.25f};
+  k::SGLDParams p;
+  p.neg_half_lr = -0.05;
+  p.wd = 0.1;
+  p.rescale_grad = 0.5;
+  k::sgld_update(w.data(), g.data(), noise.data(), 1, p);
+  EXPECT_EQ(w[0], (1.0f + (2.0f * 0.5f + 1.0f * 0.1f) * -0.05f) + 0.25f);
+}
+
+TEST(DCASGDKernel, CompensationUsesPreviousWeight) {
+  std::vector<float> w = {1.0f}, g = {0.5f}, prev = {0.8f};
+  k::DCASGDParams p;
+  p.lr = 0.1;
+  p.lamda = 0.04;
+  k::dcasgd_update(w.data(), g.data(), prev.data(), 1, p);
+  EXPECT_EQ(prev[0], 1.0f);
+  EXPECT_EQ(w[0], 1.0f + ((0.5f + 1.0f * 0.0f) + 0.5f * 0.04f * 0.5f * (1.0f - 0.8f)) * -0.1f);
+}
+
+TEST(TestKernel, CopiesTheWeightIntoAFloat32State) {
+  std::vector<double> w = {1.0};
+  const std::vector<double> g = {0.1};
+  std::vector<float> st = {0.0f};
+  k::test_update(w.data(), g.data(), st.data(), 1, 2.0);
+  EXPECT_EQ(w[0], 1.0 + 0.1 * 2.0);
+  EXPECT_EQ(st[0], static_cast<float>(1.2));
+}
+
+TEST(AdaBeliefKernel, SingleAndAggregatedForms) {
+  std::vector<float> w = {1.0f}, g = {0.4f}, m = {0}, s = {0};
+  k::AdamWParams p;
+  p.eta = 0.01f;
+  p.wd = 0.1f;
+  ASSERT_TRUE(k::adabelief_update(w.data(), g.data(), m.data(), s.data(), 1, p, false));
+  const float G = 1.0f * 0.4f + 0.1f * 1.0f;
+  EXPECT_EQ(g[0], G);
+  const float mm = 0.9f * 0.0f + (1.0f - 0.9f) * G;
+  EXPECT_EQ(m[0], mm);
+  const float ss = 0.999f * 0.0f + (1.0f - 0.999f) * ((G - mm) * (G - mm)) + 1e-6f;
+  EXPECT_EQ(s[0], ss);
+  EXPECT_EQ(w[0], 1.0f - 0.01f * (1.0f * mm / (std::sqrt(ss) + 1e-6f)));
+  std::vector<float> w2 = {1.0f}, g2 = {0.4f}, m2 = {0}, s2 = {0};
+  ASSERT_TRUE(k::adabelief_update(w2.data(), g2.data(), m2.data(), s2.data(), 1, p, true));
+  EXPECT_EQ(m2[0], 0.9f * (0.0f - G) + G);
+  const float d = m2[0] - G;
+  EXPECT_EQ(s2[0], 0.999f * (0.0f - d * d) + d * d + 1e-6f);
+}
+
+TEST(AdamStepKernels, AdamWAndAdaBeliefStepArithmetic) {
+  std::vector<float> w = {1.0f}, g = {0.4f}, m = {0}, v = {0};
+  k::AdamStepParams p;
+  p.lr = 0.01;
+  p.wd = 0.1;
+  p.lr_wd = 0.01 * 0.1;
+  p.rescale_grad = 0.5;
+  k::adamw_step_update(w.data(), g.data(), m.data(), v.data(), 1, p);
+  EXPECT_EQ(g[0], 0.2f);  // rescaled in place
+  const float mm = 0.0f * 0.9f + 0.2f * float(0.1);
+  const float vv = 0.0f * 0.999f + 0.2f * 0.2f * float(0.001);
+  const float w1 = 1.0f - mm / (std::sqrt(vv) + float(1e-6)) * 0.01f;
+  EXPECT_EQ(w[0], w1 - w1 * float(0.01 * 0.1));
+  std::vector<float> wb = {1.0f}, gb = {0.4f}, mb = {0}, sb = {0};
+  k::adabelief_step_update(wb.data(), gb.data(), mb.data(), sb.data(), 1, p);
+  const float G = 0.4f * 0.5f + 1.0f * 0.1f;
+  EXPECT_EQ(gb[0], G);
+  const float m2 = 0.0f * 0.9f + G * float(0.1);
+  const float s2 = (0.0f * 0.999f + (G - m2) * (G - m2) * float(0.001)) + float(1e-6);
+  EXPECT_EQ(sb[0], s2);
+  EXPECT_EQ(wb[0], 1.0f - m2 / (std::sqrt(s2) + float(1e-6)) * 0.01f);
+}
+
+TEST(LAMBKernel, MultiPrecisionSinglePathKeepsTheMaster) {
+  auto w = to_half({1.0f, 2.0f});
+  const auto g = to_half({0.5f, 0.25f});
+  std::vector<float> m = {0, 0}, v = {0, 0}, w32 = {1.0f, 2.0f};
+  k::LAMBParams p;
+  p.lr = 0.01f;
+  k::mp_lamb_update(w.data(), g.data(), m.data(), v.data(), w32.data(), 2, p, false);
+  EXPECT_EQ(w32, (std::vector<float>{1.0f, 2.0f}));
+  EXPECT_LT(to_float(w)[0], 1.0f);
+  k::mp_lamb_update(w.data(), g.data(), m.data(), v.data(), w32.data(), 2, p, true);
+  EXPECT_LT(w32[0], 1.0f);  // the list path writes the master
+  EXPECT_EQ(to_float(w)[0], h(w32[0]));
+}
+
+TEST(LANSKernel, ZeroGradientGivesNaNAndTrustRatiosApply) {
+  std::vector<float> w = {1.0f, 1.0f}, g = {0.0f, 0.0f}, m = {0, 0}, v = {0, 0};
+  k::LANSParams p;
+  k::lans_update(w.data(), g.data(), m.data(), v.data(), 2, p, true);
+  EXPECT_TRUE(std::isnan(w[0]));
+  // g = (3, 4): g^ = (0.6, 0.8); at t = 1, m^ = g^ and sqrt(v^) = |g^_i|, so
+  // u_m = u_g = (1, 1) (up to eps), |u| = sqrt(2), |w| = 5:
+  // w - lr*b1*(5/sqrt2)*(1,1) - lr*(1-b1)*(5/sqrt2)*(1,1) = w - 0.1*5/sqrt(2)
+  std::vector<float> w2 = {3.0f, 4.0f}, g2 = {3.0f, 4.0f}, m2 = {0, 0}, v2 = {0, 0};
+  p.lr = 0.1f;
+  k::lans_update(w2.data(), g2.data(), m2.data(), v2.data(), 2, p, true);
+  EXPECT_NEAR(w2[0], 3.0f - 0.5f / std::sqrt(2.0f), 1e-5f);
+  EXPECT_NEAR(w2[1], 4.0f - 0.5f / std::sqrt(2.0f), 1e-5f);
+}
+
+TEST(RowSparseKernels, FtrlAndGroupAdaGradTouchOnlyGradientRows) {
+  std::vector<float> w = {1, 1, 2, 2}, z = {0, 0, 0, 0}, n = {0, 0, 0, 0};
+  const std::vector<float> data = {2.0f, 2.0f};
+  const std::vector<std::int64_t> idx = {1};
+  k::FtrlParams fp;
+  fp.lr = 0.1f;
+  k::ftrl_update_rsp(w.data(), 2, k::RowSparse<float>{data.data(), idx.data(), 1, 2}, z.data(),
+                     n.data(), fp);
+  EXPECT_EQ(w[0], 1.0f);
+  EXPECT_EQ(n[2], 4.0f);
+  std::vector<float> wg = {1, 1, 2, 2}, hg = {0, 0};
+  k::AdaGradParams gp;
+  gp.lr = 0.5;
+  gp.epsilon = 1e-5;
+  k::group_adagrad_update_rsp(wg.data(), 2, k::RowSparse<float>{data.data(), idx.data(), 1, 2},
+                              hg.data(), gp);
+  EXPECT_EQ(hg[0], 0.0f);
+  EXPECT_EQ(hg[1], (4.0f + 4.0f) / 2.0f);
+  EXPECT_EQ(wg[2], 2.0f - 0.5f * 2.0f / std::sqrt(4.0f + float(1e-5)));
+}
+
+TEST(Casts, RoundToNearestEven) {
+  const std::vector<float> x = {1.0f, 1.0f + 1.0f / 4096, 65504.0f, 1e-8f};
+  const auto y = to_float(to_half(x));
+  EXPECT_EQ(y[0], 1.0f);
+  EXPECT_EQ(y[1], 1.0f);  // halfway between 1 and 1+2^-10 -> even
+  EXPECT_EQ(y[2], 65504.0f);
+  EXPECT_EQ(y[3], 0.0f);
+}
