@@ -13,6 +13,9 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
         "package with `pip install .` (did you forget to compile?)"
     ) from exc
 
-from . import lr_scheduler
+from . import context, lr_scheduler, ndarray
+from . import ndarray as nd
+from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
 
-__all__ = ["lr_scheduler", "__version__"]
+__all__ = ["lr_scheduler", "ndarray", "nd", "context", "Context", "cpu", "cpu_pinned", "gpu",
+           "num_gpus", "current_context", "__version__"]

@@ -1,0 +1,72 @@
+"""``mx.nd``: CPU NDArrays backed by numpy buffers, plus row-sparse arrays (``mx.nd.sparse``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import sparse
+from .ndarray import (NDArray, _as_nd, _buffer, arange, array, clip, concat, empty, full, ones,
+                      waitall, zeros)
+from .sparse import RowSparseNDArray
+
+__all__ = ["NDArray", "RowSparseNDArray", "array", "zeros", "ones", "empty", "full", "arange",
+           "concat", "clip", "waitall", "sparse", "sqrt", "square", "abs", "sign", "exp", "log",
+           "maximum", "minimum", "dot", "sum", "mean", "norm", "zeros_like", "ones_like",
+           "argmax"]
+
+
+def _unary(fn: Any, name: str) -> Any:
+    def op(data: Any, out: Any = None) -> NDArray:
+        res = fn(_buffer(data))
+        if out is not None:
+            _buffer(out)[...] = res
+            return out
+        return _as_nd(res)
+    op.__name__ = name
+    op.__doc__ = f"Element-wise {name} (numpy semantics, same dtype)."
+    return op
+
+
+sqrt = _unary(np.sqrt, "sqrt")
+square = _unary(np.square, "square")
+abs = _unary(np.abs, "abs")  # noqa: A001 - MXNet's name
+sign = _unary(np.sign, "sign")
+exp = _unary(np.exp, "exp")
+log = _unary(np.log, "log")
+zeros_like = _unary(np.zeros_like, "zeros_like")
+ones_like = _unary(np.ones_like, "ones_like")
+
+
+def _operand(x: Any) -> Any:
+    return _buffer(x) if isinstance(x, (NDArray, np.ndarray)) else x
+
+
+def maximum(lhs: Any, rhs: Any) -> NDArray:
+    return _as_nd(np.maximum(_operand(lhs), _operand(rhs)))
+
+
+def minimum(lhs: Any, rhs: Any) -> NDArray:
+    return _as_nd(np.minimum(_operand(lhs), _operand(rhs)))
+
+
+def dot(lhs: NDArray, rhs: NDArray, transpose_a: bool = False, transpose_b: bool = False) -> NDArray:
+    a, b = _buffer(lhs), _buffer(rhs)
+    return _as_nd((a.T if transpose_a else a) @ (b.T if transpose_b else b))
+
+
+def sum(data: NDArray, axis: Any = None, keepdims: bool = False) -> NDArray:  # noqa: A001
+    return data.sum(axis=axis, keepdims=keepdims)
+
+
+def mean(data: NDArray, axis: Any = None, keepdims: bool = False) -> NDArray:
+    return data.mean(axis=axis, keepdims=keepdims)
+
+
+def norm(data: NDArray) -> NDArray:
+    return data.norm()
+
+
+def argmax(data: NDArray, axis: Any = None) -> NDArray:
+    return data.argmax(axis=axis)
