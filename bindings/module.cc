@@ -20,4 +20,6 @@ PYBIND11_MODULE(_core, m) {
   });
 
   mxopt::bindings::register_lr_scheduler(m);
+  mxopt::bindings::register_random(m);
+  mxopt::bindings::register_initializers(m);
 }

@@ -15,7 +15,10 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
 
 from . import context, lr_scheduler, ndarray
 from . import ndarray as nd
+from . import random
+from . import initializer
+from . import initializer as init
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
 
-__all__ = ["lr_scheduler", "ndarray", "nd", "context", "Context", "cpu", "cpu_pinned", "gpu",
+__all__ = ["lr_scheduler", "ndarray", "nd", "random", "initializer", "init", "context", "Context", "cpu", "cpu_pinned", "gpu",
            "num_gpus", "current_context", "__version__"]

@@ -134,6 +134,9 @@ void seed_global(std::uint64_t seed, const std::string& kind = "mxnet");
 // 1.9100001f). parse_mxnet_float reproduces that parser; python_repr reproduces Python's
 // repr(float); mxnet_param(x) == parse_mxnet_float(python_repr(x)).
 float parse_mxnet_float(const std::string& text);
+// The same parser for double parameters (MXNet's scalar fills, e.g. arr[:] = 1.91 on a float64
+// NDArray stores 1.9100000000000001).
+double parse_mxnet_double(const std::string& text);
 std::string python_repr(double x);
 float mxnet_param(double x);
 

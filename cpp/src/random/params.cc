@@ -1,21 +1,26 @@
-// MXNet's parameter round trip: Python sends str(value), dmlc-core parses it to float32.
+// MXNet's parameter round trip: Python sends str(value), dmlc-core parses it.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <string>
 
 #include "mxopt/random.h"
 
 namespace mxopt::random {
 
-// dmlc-core's ParseFloat<float> as used for float operator parameters: integer part accumulated
-// in uint64 and converted to float; up to 19 fraction digits accumulated in uint64, divided in
-// double by 10^digits, the quotient rounded to float and added in float; a decimal exponent
-// applied by multiplying/dividing by a float power of ten built from 1e8 and 10 steps.
-float parse_mxnet_float(const std::string& text) {
+namespace {
+// dmlc-core's ParseFloat<F> (F = float or double) as used for operator parameters: integer part
+// accumulated in uint64 and converted to F; up to 19 fraction digits accumulated in uint64,
+// divided in double by 10^digits, the quotient rounded to F and added in F; a decimal exponent
+// applied by multiplying/dividing by a power of ten built in F from 1e8 and 10 steps.
+template <class F>
+F parse_dmlc(const std::string& text) {
+  constexpr bool kDouble = sizeof(F) == 8;
+  constexpr unsigned kMaxExp = kDouble ? 308u : 38u;
   const char* p = text.c_str();
   while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f') ++p;
   bool negative = false;
@@ -27,13 +32,14 @@ float parse_mxnet_float(const std::string& text) {
   }
   auto lower = [](char c) { return static_cast<char>(c | 32); };
   if (lower(p[0]) == 'i' && lower(p[1]) == 'n' && lower(p[2]) == 'f')
-    return negative ? -HUGE_VALF : HUGE_VALF;
-  if (lower(p[0]) == 'n' && lower(p[1]) == 'a' && lower(p[2]) == 'n') return NAN;
+    return negative ? -std::numeric_limits<F>::infinity() : std::numeric_limits<F>::infinity();
+  if (lower(p[0]) == 'n' && lower(p[1]) == 'a' && lower(p[2]) == 'n')
+    return std::numeric_limits<F>::quiet_NaN();
 
   auto digit = [](char c) { return c >= '0' && c <= '9'; };
   std::uint64_t int_part = 0;
   for (; digit(*p); ++p) int_part = int_part * 10u + static_cast<std::uint64_t>(*p - '0');
-  float value = static_cast<float>(int_part);
+  F value = static_cast<F>(int_part);
   if (*p == '.') {
     ++p;
     std::uint64_t frac = 0, pow10 = 1;
@@ -43,7 +49,7 @@ float parse_mxnet_float(const std::string& text) {
         pow10 *= 10u;
       }
     }
-    value += static_cast<float>(static_cast<double>(frac) / static_cast<double>(pow10));
+    value += static_cast<F>(static_cast<double>(frac) / static_cast<double>(pow10));
   }
   if (*p == 'e' || *p == 'E') {
     ++p;
@@ -58,7 +64,7 @@ float parse_mxnet_float(const std::string& text) {
     for (; digit(*p); ++p) expon = expon * 10u + static_cast<unsigned>(*p - '0');
     if (expon > 38u) expon = 38u;
     if (expon == 38u) {
-      if (!divide && value > 3.402823466f) return negative ? -HUGE_VALF : HUGE_VALF;
+      if (!divide && value > 3.402823466f) return negative ? -std::numeric_limits<F>::infinity() : std::numeric_limits<F>::infinity();
       if (divide && value < 1.175494351f) value = 1.175494351f;
     }
     float scale = 1.0f;
@@ -68,6 +74,11 @@ float parse_mxnet_float(const std::string& text) {
   }
   return negative ? -value : value;
 }
+
+}  // namespace
+
+float parse_mxnet_float(const std::string& text) { return parse_dmlc<float>(text); }
+double parse_mxnet_double(const std::string& text) { return parse_dmlc<double>(text); }
 
 // Python's repr(float): the shortest digits that round-trip, positional for exponents
 // -4 <= e < 16, else d.ddde[+-]XX.
