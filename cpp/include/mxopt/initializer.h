@@ -114,7 +114,7 @@ class MSRAPrelu : public Xavier {
 };
 
 // Draws T (nout x nin, nout = shape[0], nin = prod(shape[1:])) as float32 from U(-1, 1)
-// ("uniform") or N(0, 1) ("normal"), takes T = U S V^T (thin SVD, Eigen, in double) and fills
+// ("uniform") or N(0, 1) ("normal"), takes T = U S V^T (thin SVD, Eigen, float32) and fills
 // scale * U if nout >= nin else scale * V^T: orthonormal columns or rows times `scale`.
 // Singular vectors are unique up to sign only, so signs may differ from MXNet's LAPACK SVD.
 class Orthogonal : public Initializer {

@@ -1,4 +1,4 @@
-// Orthogonal: SVD (Eigen) of a random float32 matrix drawn from the generator.
+// Orthogonal: SVD (Eigen, float32) of a random float32 matrix drawn from the generator.
 // Eigen's own threading is off so the result cannot depend on the thread count.
 #define EIGEN_DONT_PARALLELIZE
 #include <Eigen/Dense>
@@ -29,16 +29,22 @@ void Orthogonal::fill(Buffer out, const Shape& shape, Generator& rng) const {
   } else {
     rng.normal(0.0, 1.0, Buffer(t.data(), t.size()));
   }
+  // In float32 like MXNet (numpy's float32 LAPACK SVD); only the factor that is used.
   using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  const Eigen::MatrixXd a = Eigen::Map<const RowMajorF>(t.data(), nout, nin).cast<double>();
-  Eigen::BDCSVD<Eigen::MatrixXd> svd(a, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  const Eigen::MatrixXf a = Eigen::Map<const RowMajorF>(t.data(), nout, nin);
   // MXNet: u if u has T's shape (nout >= nin) else v (= V^T), times float32(scale) in float32.
-  const Eigen::MatrixXd r =
-      nout >= nin ? Eigen::MatrixXd(svd.matrixU()) : Eigen::MatrixXd(svd.matrixV().transpose());
+  Eigen::MatrixXf r;
+  if (nout >= nin) {
+    Eigen::BDCSVD<Eigen::MatrixXf> svd(a, Eigen::ComputeThinU);
+    r = svd.matrixU();
+  } else {
+    Eigen::BDCSVD<Eigen::MatrixXf> svd(a, Eigen::ComputeThinV);
+    r = svd.matrixV().transpose();
+  }
   const float s = static_cast<float>(scale);
   for (Eigen::Index i = 0; i < nout; ++i) {
     for (Eigen::Index j = 0; j < nin; ++j) {
-      const float v = s * static_cast<float>(r(i, j));
+      const float v = s * r(i, j);
       const std::size_t k = static_cast<std::size_t>(i * nin + j);
       switch (out.dtype) {
         case DType::kFloat32: static_cast<float*>(out.data)[k] = v; break;

@@ -20,7 +20,6 @@ namespace {
 template <class F>
 F parse_dmlc(const std::string& text) {
   constexpr bool kDouble = sizeof(F) == 8;
-  constexpr unsigned kMaxExp = kDouble ? 308u : 38u;
   const char* p = text.c_str();
   while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f') ++p;
   bool negative = false;
@@ -62,14 +61,18 @@ F parse_dmlc(const std::string& text) {
     }
     unsigned expon = 0;
     for (; digit(*p); ++p) expon = expon * 10u + static_cast<unsigned>(*p - '0');
-    if (expon > 38u) expon = 38u;
-    if (expon == 38u) {
-      if (!divide && value > 3.402823466f) return negative ? -std::numeric_limits<F>::infinity() : std::numeric_limits<F>::infinity();
-      if (divide && value < 1.175494351f) value = 1.175494351f;
+    constexpr unsigned kMaxExp = kDouble ? 308u : 38u;
+    if (expon > kMaxExp) expon = kMaxExp;
+    // At the largest exponent, dmlc clips the significand so the value stays finite.
+    const F max_sig = static_cast<F>(kDouble ? 1.79769313486231570 : 3.402823466);
+    const F min_sig = static_cast<F>(kDouble ? 2.22507385850720139 : 1.175494351);
+    if (expon == kMaxExp) {
+      if (!divide && value > max_sig) value = max_sig;
+      if (divide && value < min_sig) value = min_sig;
     }
-    float scale = 1.0f;
-    for (; expon >= 8u; expon -= 8u) scale *= 1e8f;
-    for (; expon > 0u; --expon) scale *= 10.0f;
+    F scale = 1;
+    for (; expon >= 8u; expon -= 8u) scale *= static_cast<F>(1e8f);
+    for (; expon > 0u; --expon) scale *= static_cast<F>(10.0f);
     value = divide ? value / scale : value * scale;
   }
   return negative ? -value : value;
