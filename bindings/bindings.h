@@ -7,6 +7,8 @@
 
 namespace mxopt::bindings {
 void register_lr_scheduler(pybind11::module_& m);
+void register_io(pybind11::module_& m);
+void register_executor(pybind11::module_& m);
 void register_random(pybind11::module_& m);
 void register_initializers(pybind11::module_& m);
 

@@ -13,12 +13,14 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
         "package with `pip install .` (did you forget to compile?)"
     ) from exc
 
-from . import context, lr_scheduler, ndarray
+from . import base, context, executor, lr_scheduler, ndarray, symbol
 from . import ndarray as nd
+from . import symbol as sym
 from . import random
 from . import initializer
 from . import initializer as init
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
 
-__all__ = ["lr_scheduler", "ndarray", "nd", "random", "initializer", "init", "context", "Context", "cpu", "cpu_pinned", "gpu",
+__all__ = ["base", "lr_scheduler", "ndarray", "nd", "symbol", "sym", "executor", "random",
+           "initializer", "init", "context", "Context", "cpu", "cpu_pinned", "gpu",
            "num_gpus", "current_context", "__version__"]

@@ -376,10 +376,7 @@ class Load:
     def __init__(self, param: Any, default_init: Optional[Any] = None,
                  verbose: bool = False) -> None:
         if isinstance(param, str):
-            from . import ndarray as nd
-            load = getattr(nd, "load", None)
-            if load is None:  # pragma: no cover - until mx.nd.load exists
-                raise NotImplementedError("mx.nd.load is not available in this build")
+            from .ndarray import load
             param = load(param)
         if not isinstance(param, dict):
             raise AssertionError()

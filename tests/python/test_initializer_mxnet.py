@@ -497,3 +497,41 @@ def test_fused_rnn_layout_and_values(cfg, inner):
     go(MOI.InitDesc("rnn_parameters", {"__init__": io.dumps()}), oa) if inner is None else \
         io(MOI.InitDesc("rnn_weight", global_init=go), oa)
     assert bits(ma) == bits(oa)
+
+
+def test_load_from_params_file_written_by_mxnet(tmp_path, caplog):
+    fname = str(tmp_path / "net-0001.params")
+    rng = np.random.RandomState(0)
+    saved = {"arg:fc1_weight": rng.randn(4, 3).astype(np.float32),
+             "arg:fc1_bias": rng.randn(4).astype(np.float32),
+             "aux:bn_moving_var": rng.rand(4).astype(np.float32) + 1}
+    mxnet.nd.save(fname, {k: mxnet.nd.array(v) for k, v in saved.items()})
+    results = []
+    for I, nd in [(MXI, mxnet.nd), (MOI, mxopt.nd)]:
+        load = I.Load(fname, default_init=I.Constant(0.5), verbose=True)
+        caplog.clear()
+        outs = []
+        with caplog.at_level(logging.INFO):
+            for name, shape in [("fc1_weight", (4, 3)), ("fc1_bias", (4,)),
+                                ("bn_moving_var", (4,)), ("fc2_weight", (2, 4))]:
+                a = nd.zeros(shape)
+                load(name, a)
+                outs.append(a.asnumpy())
+        results.append((outs, [r.getMessage() for r in caplog.records]))
+    for a, b in zip(results[0][0], results[1][0]):
+        assert np.array_equal(a, b)
+    assert results[0][1] == results[1][1]
+    assert np.array_equal(results[1][0][0], saved["arg:fc1_weight"])
+    # a list-format file is rejected, as in MXNet
+    lname = str(tmp_path / "list.params")
+    mxnet.nd.save(lname, [mxnet.nd.zeros((2,))])
+    with pytest.raises(AssertionError):
+        MXI.Load(lname)
+    with pytest.raises(AssertionError):
+        MOI.Load(lname)
+    # and a file written by mxopt loads the same way
+    oname = str(tmp_path / "mxopt.params")
+    mxopt.nd.save(oname, {k: mxopt.nd.array(v) for k, v in saved.items()})
+    a = mxopt.nd.zeros((4, 3))
+    MOI.Load(oname)("fc1_weight", a)
+    assert np.array_equal(a.asnumpy(), saved["arg:fc1_weight"])

@@ -10,11 +10,12 @@ from . import sparse
 from .ndarray import (NDArray, _as_nd, _buffer, arange, array, clip, concat, empty, full, ones,
                       waitall, zeros)
 from .sparse import RowSparseNDArray
+from .utils import load, load_frombuffer, save
 
 __all__ = ["NDArray", "RowSparseNDArray", "array", "zeros", "ones", "empty", "full", "arange",
            "concat", "clip", "waitall", "sparse", "sqrt", "square", "abs", "sign", "exp", "log",
            "maximum", "minimum", "dot", "sum", "mean", "norm", "zeros_like", "ones_like",
-           "argmax"]
+           "argmax", "save", "load", "load_frombuffer"]
 
 
 def _unary(fn: Any, name: str) -> Any:

@@ -1,0 +1,41 @@
+// Private helpers of the operator kernels: OpenMP only above a size threshold.
+#pragma once
+
+#include <cstdint>
+
+#ifdef MXOPT_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+namespace mxopt::ops::detail {
+
+// Element-wise loops below this size run on one thread (thread start-up would dominate).
+inline constexpr std::int64_t kParallelElements = 32768;
+// GEMM tiles are distributed over threads when m*n*k reaches this many multiply-adds.
+inline constexpr std::int64_t kParallelFlops = 1 << 18;
+
+// Runs fn(begin, end) over [0, n) in fixed chunks of `grain` (the partition never depends on
+// the number of threads, so neither do the results).
+template <class Fn>
+void parallel_chunks(std::int64_t n, std::int64_t grain, bool parallel, Fn&& fn) {
+  const std::int64_t chunks = (n + grain - 1) / grain;
+#ifdef MXOPT_HAVE_OPENMP
+#pragma omp parallel for schedule(static) if (parallel && chunks > 1)
+#endif
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    const std::int64_t b = c * grain;
+    fn(b, b + grain < n ? b + grain : n);
+  }
+  (void)parallel;
+}
+
+// Element-wise loop body over [0, size), parallel above kParallelElements.
+template <class Fn>
+void for_each_index(std::int64_t size, Fn&& fn) {
+#ifdef MXOPT_HAVE_OPENMP
+#pragma omp parallel for schedule(static) if (size >= kParallelElements)
+#endif
+  for (std::int64_t i = 0; i < size; ++i) fn(i);
+}
+
+}  // namespace mxopt::ops::detail
