@@ -213,16 +213,21 @@ TEST(PhiloxGenerator, KnownAnswers) {
 }
 
 TEST(PhiloxGenerator, ValueDependsOnlyOnSeedAndIndex) {
-  // Uniform value i of the first call = word (i / 16) % 4 of block 16 (i / 64) + i % 16.
+  // Uniform value i of the first call: tile k = i / 80, v = i % 80 comes from block
+  // 16 k + v % 16; slot v / 16 < 4 is the top 24 bits of that word, slot 4 packs the low bytes of
+  // words 0, 1, 2.
   mr::PhiloxGenerator g(0x1234567890abcdefull);
-  std::vector<float> x(130);
+  std::vector<float> x(170);
   g.uniform(0, 1, mr::Buffer(x.data(), x.size()));
   for (std::uint32_t i = 0; i < x.size(); ++i) {
-    const std::uint32_t ctr[4] = {16 * (i / 64) + i % 16, 0, 0, 0};
+    const std::uint32_t v = i % 80, slot = v / 16;
+    const std::uint32_t ctr[4] = {16 * (i / 80) + v % 16, 0, 0, 0};
     const std::uint32_t key[2] = {0x90abcdefu, 0x12345678u};
     std::uint32_t w[4];
     mr::PhiloxGenerator::block(ctr, key, w);
-    EXPECT_EQ(x[i], static_cast<float>(w[(i / 16) % 4] >> 8) * 0x1p-24f) << i;
+    const std::uint32_t m = slot < 4 ? w[slot] >> 8
+                                     : (w[0] & 0xffu) | (w[1] & 0xffu) << 8 | (w[2] & 0xffu) << 16;
+    EXPECT_EQ(x[i], static_cast<float>(m) * 0x1p-24f) << i;
   }
   EXPECT_EQ(g.offset(), 48u);  // whole tiles of 16 blocks; the next call starts on a fresh one
   // A prefix of a longer call equals a shorter call, whatever the size (SIMD body vs tail).

@@ -1,7 +1,7 @@
 // Counter-based generator: Philox-4x32-10. Block b is Philox(ctr = {lo(b), hi(b), 0, 0},
 // key = {lo(seed), hi(seed)}). A call starts at block `offset` and uses tiles of 16 blocks; in
-// tile k the value v comes from block offset + 16 k + v % 16 and slot v / 16 (see "tiles"
-// below). So every value is a function of (seed, offset, index) only: never of the thread count,
+// tile k the value v comes from block offset + 16 k + v % 16 and slot v / 16 (see "tiles" in
+// philox_kernels.inc; float32 uniforms have 5 slots per tile, the others 4 or 2). So every value is a function of (seed, offset, index) only: never of the thread count,
 // the instruction set used (AVX-512, AVX2 or portable code, picked at run time), or where
 // the call is split.
 #include <algorithm>
@@ -165,18 +165,19 @@ void PhiloxGenerator::uniform(double low, double high, Buffer out) {
       const float lo = static_cast<float>(low), hi = static_cast<float>(high);
       const float range = hi - lo;
       const float hmax = hi > lo ? std::nextafter(hi, lo) : lo;
+      constexpr std::size_t kPerTile = isa_generic::kUniformF32PerTile;
       if (out.dtype == DType::kFloat32) {
-        run_tiles<float, 64>(out.size, static_cast<float*>(out.data),
-                             [&](std::size_t t0, std::size_t t1, float* dst) {
-                               kernels().uniform_f32(P, t0, t1, lo, range, hmax, dst);
-                             });
+        run_tiles<float, kPerTile>(out.size, static_cast<float*>(out.data),
+                                   [&](std::size_t t0, std::size_t t1, float* dst) {
+                                     kernels().uniform_f32(P, t0, t1, lo, range, hmax, dst);
+                                   });
       } else {
-        run_tiles<Half, 64>(out.size, static_cast<Half*>(out.data),
-                            [&](std::size_t t0, std::size_t t1, Half* dst) {
-                              kernels().uniform_f16(P, t0, t1, lo, range, hmax, dst);
-                            });
+        run_tiles<Half, kPerTile>(out.size, static_cast<Half*>(out.data),
+                                  [&](std::size_t t0, std::size_t t1, Half* dst) {
+                                    kernels().uniform_f16(P, t0, t1, lo, range, hmax, dst);
+                                  });
       }
-      offset_ += blocks_for(out.size, 64);
+      offset_ += blocks_for(out.size, kPerTile);
       break;
     }
     case DType::kFloat64: {
