@@ -535,3 +535,33 @@ def test_load_from_params_file_written_by_mxnet(tmp_path, caplog):
     a = mxopt.nd.zeros((4, 3))
     MOI.Load(oname)("fc1_weight", a)
     assert np.array_equal(a.asnumpy(), saved["arg:fc1_weight"])
+
+
+def test_init_params_walk_over_a_symbol_like_module():
+    # What Module.init_params does: sorted argument names, InitDesc(name, attr_dict()[name]).
+    def net(S, I):
+        data = S.Variable("data")
+        w1 = S.Variable("fc1_weight", init=I.Xavier(rnd_type="gaussian", magnitude=2))
+        h = S.FullyConnected(data, weight=w1, num_hidden=16, name="fc1")
+        b2 = S.Variable("fc2_bias", init=I.Constant(0.1))
+        out = S.FullyConnected(h, bias=b2, num_hidden=4, name="fc2")
+        return S.SoftmaxOutput(out, S.Variable("softmax_label"), name="softmax")
+
+    results = []
+    for lib, I in [(mxnet, MXI), (mxopt, MOI)]:
+        sym = net(lib.sym, I)
+        shapes, _, _ = sym.infer_shape(data=(8, 10), softmax_label=(8,))
+        attrs = sym.attr_dict()
+        lib.random.seed(2024)
+        init = I.Uniform(0.01)
+        out = {}
+        for name, shape in sorted(zip(sym.list_arguments(), shapes)):
+            if name in ("data", "softmax_label"):
+                continue
+            arr = lib.nd.zeros(shape)
+            init(I.InitDesc(name, attrs.get(name, None)), arr)
+            out[name] = arr.asnumpy()
+        results.append(out)
+    assert sorted(results[0]) == sorted(results[1])
+    for name in results[0]:
+        assert bits(results[0][name]) == bits(results[1][name]), name
