@@ -33,8 +33,6 @@ random::Buffer writable_float_buffer(py::array& out, const char* name) {
 
 namespace {
 
-bool global_is_mxnet() { return random::global().name() == "mxnet"; }
-
 // MXNet's generator takes its parameters as MXNet does: str(value) parsed to float32.
 float mxnet_float(const py::handle& v) {
   return random::parse_mxnet_float(py::str(v).cast<std::string>());
@@ -82,7 +80,6 @@ void register_random(py::module_& m) {
         },
         py::arg("loc"), py::arg("scale"), py::arg("out").noconvert(),
         "Fill `out` in place with N(loc, scale^2) from the global generator.");
-  m.def("random_uses_mxnet_stream", &global_is_mxnet);
   m.def("parse_mxnet_float", &random::parse_mxnet_float, py::arg("text"),
         "MXNet's (dmlc-core's) parsing of a float parameter string.");
   m.def("parse_mxnet_double", &random::parse_mxnet_double, py::arg("text"));
