@@ -73,6 +73,14 @@ MXOPT_SIMD_CLONES void polar_f32_block(const std::uint32_t* s, std::size_t pairs
   }
 }
 
+// z = y sqrt(-2 log(r2) / r2), out = z scale + loc, from precomputed logs (same operations
+// and order as polar_f32_value).
+MXOPT_SIMD_CLONES void polar_f32_finish(const float* ys, const float* r2s, const float* logs,
+                                        std::size_t k, float scale, float loc, float* out) {
+  for (std::size_t q = 0; q < k; ++q)
+    out[q] = ys[q] * std::sqrt(-2.0f * logs[q] / r2s[q]) * scale + loc;
+}
+
 inline float polar_f32_value(float y, float r2) {
   const float mult = std::sqrt(-2.0f * std::log(r2) / r2);  // float overloads: sqrtf, logf
   return y * mult;
@@ -144,7 +152,7 @@ struct MXNetGenerator::Engine {
   }
 
   void normal_f32(float loc, float scale, float* out, std::size_t n) {
-    float ys[kN / 2], r2s[kN / 2];
+    float ys[kN / 2], r2s[kN / 2], logs[kN / 2];
     std::uint16_t accepted[kN / 2];
     while (n > 0) {
       if (idx >= kN) {
@@ -163,6 +171,8 @@ struct MXNetGenerator::Engine {
         }
         continue;
       }
+      // All attempts of the rest of this state block at once (vectorised), then the accepted
+      // ones in order: glibc's logf for each, then the remaining float math vectorised.
       const std::size_t pairs = static_cast<std::size_t>(kN - idx) / 2;
       polar_f32_block(mt + idx, pairs, ys, r2s);
       std::size_t na = 0;
@@ -172,9 +182,11 @@ struct MXNetGenerator::Engine {
       }
       const std::size_t take = std::min(na, n);
       for (std::size_t q = 0; q < take; ++q) {
-        const std::size_t j = accepted[q];
-        out[q] = polar_f32_value(ys[j], r2s[j]) * scale + loc;
+        ys[q] = ys[accepted[q]];
+        r2s[q] = r2s[accepted[q]];
       }
+      for (std::size_t q = 0; q < take; ++q) logs[q] = std::log(r2s[q]);  // logf
+      polar_f32_finish(ys, r2s, logs, take, scale, loc, out);
       // Consume exactly the attempts MXNet would have made.
       const std::size_t used = take < n ? pairs : static_cast<std::size_t>(accepted[take - 1]) + 1;
       idx += static_cast<int>(2 * used);
