@@ -6,11 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${MXOPT_VENV:-.venv}"
 
-# GoogleTest comes from Debian's libgtest-dev.
-if [ ! -f /usr/include/gtest/gtest.h ]; then
+# From Debian: GoogleTest; clang with its sanitizer/libFuzzer runtimes and OpenMP (the
+# sanitizer + fuzz build).
+DEB_PKGS="libgtest-dev clang libclang-rt-14-dev libomp-14-dev"
+if ! dpkg -s $DEB_PKGS > /dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libgtest-dev
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $DEB_PKGS > /dev/null
 fi
 
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
@@ -30,3 +32,11 @@ CMAKE="$VENV/bin/cmake"
   -DMXOPT_BUILD_TESTS=ON -DCMAKE_PREFIX_PATH="$EIGEN_PREFIX" -DPython_EXECUTABLE="$PY" > /dev/null
 "$CMAKE" --build build/ctest
 "$VENV/bin/ctest" --test-dir build/ctest --output-on-failure -j2
+
+# The same C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang), then bounded
+# fuzz runs of every fuzz target (C++ libFuzzer and atheris).
+"$CMAKE" --preset sanitize -DCMAKE_MAKE_PROGRAM="$VENV/bin/ninja" \
+  -DCMAKE_PREFIX_PATH="$EIGEN_PREFIX" -DPython_EXECUTABLE="$PY" > /dev/null
+"$CMAKE" --build --preset sanitize
+"$VENV/bin/ctest" --preset sanitize -j2
+MXOPT_VENV="$VENV" bash scripts/fuzz.sh "${MXOPT_FUZZ_SECONDS:-30}"

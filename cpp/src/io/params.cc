@@ -196,6 +196,55 @@ void fix_sparse_layout(Array* a) {
   }
 }
 
+// Index arrays of sparse records are int64 (or int32); read element i as int64.
+std::int64_t index_at(const AuxArray& aux, std::uint64_t i) {
+  if (aux.type_flag == 6) {
+    std::int64_t v;
+    std::memcpy(&v, aux.data.data() + i * 8, 8);
+    return v;
+  }
+  std::int32_t v;
+  std::memcpy(&v, aux.data.data() + i * 4, 4);
+  return v;
+}
+
+// The index arrays must describe a valid layout, or readers of the record (densification,
+// lazy updates) would index out of bounds: row_sparse rows strictly increasing in
+// [0, rows); csr indptr starting at 0, non-decreasing, ending at nnz, columns in [0, cols).
+void check_sparse_indices(const Array& a) {
+  for (const auto& aux : a.aux)
+    if (aux.type_flag != 6 && aux.type_flag != 4)
+      throw FormatError("sparse index arrays must be int64 or int32 (type flag " +
+                        std::to_string(aux.type_flag) + ")");
+  if (a.stype == kRowSparseStorage) {
+    const AuxArray& idx = a.aux[0];
+    const auto n = static_cast<std::uint64_t>(idx.shape[0]);
+    std::int64_t prev = -1;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const std::int64_t r = index_at(idx, i);
+      if (r <= prev || r >= a.shape[0])
+        throw FormatError("row_sparse row indices must be strictly increasing and in [0, " +
+                          std::to_string(a.shape[0]) + ")");
+      prev = r;
+    }
+    return;
+  }
+  const AuxArray& indptr = a.aux[0];
+  const AuxArray& cols = a.aux[1];
+  const auto rows = static_cast<std::uint64_t>(a.shape[0]);
+  const std::int64_t nnz = cols.shape[0];
+  if (index_at(indptr, 0) != 0 || index_at(indptr, rows) != nnz)
+    throw FormatError("csr indptr must start at 0 and end at the number of stored values");
+  for (std::uint64_t i = 1; i <= rows; ++i)
+    if (index_at(indptr, i) < index_at(indptr, i - 1))
+      throw FormatError("csr indptr must be non-decreasing");
+  for (std::int64_t i = 0; i < nnz; ++i) {
+    const std::int64_t c = index_at(cols, static_cast<std::uint64_t>(i));
+    if (c < 0 || c >= a.shape[1])
+      throw FormatError("csr column indices must be in [0, " + std::to_string(a.shape[1]) + ")");
+  }
+}
+
 Array read_record(Source& src) {
   Array a;
   const auto magic = src.pod<std::uint32_t>("record magic");
@@ -227,6 +276,7 @@ Array read_record(Source& src) {
     for (auto& aux : a.aux)
       read_payload(src, &aux.data, checked_bytes(aux.shape, aux.type_flag, "sparse aux data"),
                    "sparse aux data");
+    check_sparse_indices(a);
     return a;
   }
   if (magic == kMagicV3)

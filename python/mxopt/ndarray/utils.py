@@ -94,6 +94,11 @@ def save(fname: str, data: Any) -> None:
     _core.params_save(fname, arrays, names)
 
 
+# CSR records become dense NDArrays; refuse shapes whose dense form is absurd (>= 1 GiB of
+# float32) instead of attempting the allocation.
+_MAX_DENSE_CSR = 1 << 28
+
+
 def _from_core(obj: Any) -> Loaded:
     if obj is None:  # MXNet's empty "none" array
         return NDArray(np.empty((0,), dtype=np.float32))
@@ -103,12 +108,13 @@ def _from_core(obj: Any) -> Loaded:
     if stype == _ROW_SPARSE:
         return RowSparseNDArray(values, aux[0].astype(np.int64, copy=False), tuple(shape))
     # csr: mxopt has no CSR array type; the record is materialised densely.
+    # The C++ reader has validated indptr (0 .. nnz, non-decreasing) and the column indices.
     indptr, indices = (a.astype(np.int64, copy=False) for a in aux)
+    if int(shape[0]) * int(shape[1]) > _MAX_DENSE_CSR:
+        raise MXNetError(f"csr array of shape {tuple(shape)} is too large to materialise densely "
+                         "(mxopt has no CSR array type)")
     dense = np.zeros(tuple(shape), dtype=values.dtype)
     rows = np.repeat(np.arange(shape[0]), np.diff(indptr))
-    if indices.size and (indices.min() < 0 or indices.max() >= shape[1]
-                         or rows.size != indices.size):
-        raise MXNetError("Invalid NDArray file format: csr column indices out of range")
     dense[rows, indices] = values
     return NDArray(dense)
 

@@ -656,7 +656,7 @@ def load_json(json_str: str) -> Symbol:
     if isinstance(gattrs, dict) and "mxnet_version" in gattrs:
         try:
             version = int(gattrs["mxnet_version"][1])
-        except (TypeError, ValueError, IndexError, KeyError):
+        except (TypeError, ValueError, IndexError, KeyError, OverflowError):
             raise MXNetError("Invalid symbol JSON: bad mxnet_version") from None
     if version > MXNET_VERSION:
         import logging

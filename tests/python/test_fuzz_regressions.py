@@ -1,0 +1,32 @@
+"""Every input a fuzzer ever found a problem with (tests/fuzz/regressions/) stays fixed:
+each is rejected with a clear error, never a crash or a huge allocation.
+File names say which entry point they were found in: params_* (mx.nd.load), symbol_* (JSON)."""
+import os
+
+import pytest
+
+import mxopt as mx
+from mxopt.base import MXNetError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REGRESSIONS = os.path.join(HERE, "..", "fuzz", "regressions")
+FILES = sorted(os.listdir(REGRESSIONS))
+
+
+def _reject(name):
+    path = os.path.join(REGRESSIONS, name)
+    if name.startswith("params_"):
+        with pytest.raises(MXNetError, match="Invalid NDArray file format|too large"):
+            mx.nd.load(path)
+    elif name.startswith("symbol_"):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        with pytest.raises((MXNetError, ValueError, TypeError)):
+            mx.sym.load_json(text)
+    else:
+        raise AssertionError(f"regression file {name} has no known prefix")
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_fuzz_finding_is_rejected_cleanly(name):
+    _reject(name)
