@@ -4,11 +4,11 @@
     python bench/bench_initializers.py [--quick]     (threads: OMP_NUM_THREADS)
 
 Every figure is the median of 7 timed runs after warm-up. Each library runs in its own worker
-process (one after the other, same run): OpenMP runtimes of different libraries in one process
-slow each other down (e.g. importing torch makes every other libgomp parallel region wait for
-CPU time), which would measure the mix instead of the library. "%fill" is the share of the
-STREAM fill bandwidth (a parallel store loop, same thread count) that writing the float32
-output at the measured speed represents.
+process, one after the other in the same run, so that no library's thread pool or OpenMP
+runtime shares the process with another's. "%fill" is the share of the STREAM fill bandwidth
+(a parallel store loop, same thread count) that writing the float32 output at the measured
+speed represents. On a shared machine, run it when the cores are idle: a parallel region whose
+second thread has to wait for a busy core costs a scheduler time slice (~8 ms).
 """
 
 from __future__ import annotations
