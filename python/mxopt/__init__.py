@@ -17,8 +17,12 @@ from . import base, context, executor, lr_scheduler, ndarray, optimizer, symbol
 from . import ndarray as nd
 from . import optimizer as opt
 from . import symbol as sym
+from . import random
+from . import initializer
+from . import initializer as init
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
 
 __all__ = ["base", "lr_scheduler", "ndarray", "nd", "optimizer", "opt", "symbol", "sym",
-           "executor", "context", "Context", "cpu", "cpu_pinned", "gpu",
+           "executor", "random", "initializer", "init", "context", "Context", "cpu",
+           "cpu_pinned", "gpu",
            "num_gpus", "current_context", "__version__"]
