@@ -19,9 +19,14 @@ from . import monitor as mon
 from . import ndarray as nd
 from . import optimizer as opt
 from . import symbol as sym
+from . import random
+from . import initializer
+from . import initializer as init
+from . import module  # after optimizer/initializer: Module uses both
+from . import module as mod
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
 
 __all__ = ["base", "lr_scheduler", "ndarray", "nd", "optimizer", "opt", "symbol", "sym",
-           "executor", "io", "metric", "callback", "model", "monitor", "mon", "context",
-           "Context", "cpu", "cpu_pinned", "gpu",
+           "executor", "io", "metric", "callback", "model", "module", "mod", "monitor", "mon",
+           "random", "initializer", "init", "context", "Context", "cpu", "cpu_pinned", "gpu",
            "num_gpus", "current_context", "__version__"]

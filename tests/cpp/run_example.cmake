@@ -9,11 +9,11 @@ function(run)
   endif()
 endfunction()
 run(${CMAKE_COMMAND} --install "${MXOPT_BUILD_DIR}" --prefix "${prefix}" --component dev)
-# The static library's OpenMP runtime (libgomp for GCC, libomp for clang) must match the
-# example's, so the example is built with the compiler that built the library.
+# Same compiler as the library: its OpenMP runtime (libgomp / libomp) and sanitizer runtimes
+# must match what the installed static library was built with.
 run(${CMAKE_COMMAND} -S "${MXOPT_SOURCE_DIR}/examples/cpp" -B "${SCRATCH}/build" -G "${GENERATOR}"
-    -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=${prefix};${EXTRA_PREFIX}"
-    "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
+    -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}"
+    "-DCMAKE_PREFIX_PATH=${prefix};${EXTRA_PREFIX}")
 run(${CMAKE_COMMAND} --build "${SCRATCH}/build")
 if(EXISTS "${SCRATCH}/build/mxopt_example")
   run("${SCRATCH}/build/mxopt_example")
