@@ -73,7 +73,9 @@ def train(mx, build, x, y, batch, optimizer, opt_params, epochs, init, label_nam
     ev = None
     if eval_data is not None:
         ev = mx.io.NDArrayIter(eval_data[0], eval_data[1], batch, label_name=label_name)
-    mod.fit(it, num_epoch=epochs, eval_data=ev, eval_metric=metric, **fit_kw)
+    with warnings.catch_warnings():  # "Parameters already initialized": expected, as in MXNet
+        warnings.simplefilter("ignore", UserWarning)
+        mod.fit(it, num_epoch=epochs, eval_data=ev, eval_metric=metric, **fit_kw)
     return mod, {k: v.asnumpy() for k, v in mod.get_params()[0].items()}
 
 
