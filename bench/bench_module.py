@@ -15,24 +15,24 @@ the iterator, and the remaining Python overhead of fit's loop.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Dict, List
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-import mxopt  # noqa: E402
-
-mxnet = common.optional_import("mxnet")
-torch = common.optional_import("torch")
-
 BATCH = 128
+IMPLS = ["mxopt", "mxnet", "torch", "numpy"]
+NAMES = {"mxopt": "mxopt Module.fit", "mxnet": "MXNet 1.9.1 Module.fit",
+         "torch": "PyTorch loop", "numpy": "numpy loop"}
 
 
 def make_data(n: int, d: int, k: int, seed: int = 0) -> Any:
@@ -83,6 +83,8 @@ def module_fit(mx: Any, workload: str, x: np.ndarray, y: np.ndarray, epochs: int
 
 def torch_loop(workload: str, x: np.ndarray, y: np.ndarray, epochs: int) -> Dict[str, Any]:
     """A plain PyTorch training loop (forward, mean cross-entropy, backward, SGD step)."""
+    import torch
+    torch.set_num_threads(common.threads())
     nn = torch.nn
     if workload == "acceptance":
         model = nn.Linear(20, 10)
@@ -151,6 +153,7 @@ def numpy_loop(workload: str, x: np.ndarray, y: np.ndarray, epochs: int) -> Dict
 def optimizer_kernels(mod: Any, workload: str) -> Any:
     """Seconds per batch of just the compiled SGD kernels on this module's parameters (None if
     the optimizer's private kernel API is not the expected one)."""
+    import mxopt
     core = mxopt._core
     ex = mod._exec
     params = [(ex.arg_dict[n]._data.copy(), ex.grad_dict[n]._data) for n in mod._param_names]
@@ -172,6 +175,7 @@ def optimizer_kernels(mod: Any, workload: str) -> Any:
 
 def breakdown(mod: Any, it: Any, workload: str) -> Dict[str, float]:
     """Per-batch seconds of the pieces of mxopt's fit loop, on a bound, trained module."""
+    import mxopt
     it.reset()
     batch = next(it)
     ex = mod._exec
@@ -205,44 +209,71 @@ def breakdown(mod: Any, it: Any, workload: str) -> Dict[str, float]:
     return parts
 
 
+def worker(impl: str, quick: bool) -> Dict[str, Any]:
+    """Run one implementation on both workloads (in its own process); JSON-able results."""
+    n = 12800 if quick else 60000
+    epochs = 1 if quick else 3
+    out: Dict[str, Any] = {}
+    for workload, d in (("acceptance", 20), ("mlp", 784)):
+        x, y = make_data(n, d, 10)
+        if impl in ("mxopt", "mxnet"):
+            mx = __import__(impl)
+            r = module_fit(mx, workload, x, y, epochs)
+            res = {"samples_per_s": r["samples_per_s"], "sec_per_batch": r["sec_per_batch"]}
+            if impl == "mxopt":
+                parts = breakdown(r["module"], r["iter"], workload)
+                compiled = (parts["compiled forward+backward"] +
+                            parts["batch copy into the executor"] +
+                            (parts["compiled optimizer kernels"] or 0.0))
+                parts["fit loop total"] = r["sec_per_batch"]
+                parts["Python overhead per batch (total - compiled work - copies)"] = \
+                    r["sec_per_batch"] - compiled
+                res["breakdown"] = parts
+        elif impl == "torch":
+            res = torch_loop(workload, x, y, epochs)
+            import torch
+            res["version"] = torch.__version__.split("+")[0]
+        else:
+            res = numpy_loop(workload, x, y, epochs)
+        out[workload] = res
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="12800 samples, 1 timed epoch")
+    ap.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.quick)))
+        return 0
     n = 12800 if args.quick else 60000
-    epochs = 1 if args.quick else 3
-    if torch is not None:
-        torch.set_num_threads(common.threads())
     results: Dict[str, Any] = {"threads": common.threads(), "samples": n, "batch": BATCH}
+    per_impl: Dict[str, Any] = {}
+    for impl in IMPLS:  # one process each: OpenMP runtimes and thread pools never mix
+        if impl != "numpy" and impl != "mxopt" and common.optional_import(
+                {"mxnet": "mxnet", "torch": "torch"}[impl]) is None:
+            continue
+        cmd = [sys.executable, __file__, "--worker", impl] + (["--quick"] if args.quick else [])
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"worker {impl} failed:\n{proc.stderr[-2000:]}")
+            return 1
+        per_impl[impl] = json.loads(proc.stdout.strip().splitlines()[-1])
     rows = []
-    for workload, d in (("acceptance", 20), ("mlp", 784)):
-        x, y = make_data(n, d, 10)
-        res: Dict[str, Dict[str, Any]] = {}
-        res["mxopt Module.fit"] = module_fit(mxopt, workload, x, y, epochs)
-        if mxnet is not None:
-            res["MXNet 1.9.1 Module.fit"] = module_fit(mxnet, workload, x, y, epochs)
-        if torch is not None:
-            res["PyTorch %s loop" % torch.__version__.split("+")[0]] = torch_loop(workload, x, y, epochs)
-        res["numpy loop"] = numpy_loop(workload, x, y, epochs)
-        ref = res.get("MXNet 1.9.1 Module.fit", {}).get("samples_per_s")
-        for name, r in res.items():
+    for workload in ("acceptance", "mlp"):
+        ref = per_impl.get("mxnet", {}).get(workload, {}).get("samples_per_s")
+        for impl, res in per_impl.items():
+            r = res[workload]
+            name = NAMES[impl] + (f" {r['version']}" if "version" in r else "")
             rows.append([workload, name, r["samples_per_s"], r["sec_per_batch"] * 1e6,
                          r["samples_per_s"] / ref if ref else None])
-        parts = breakdown(res["mxopt Module.fit"]["module"], res["mxopt Module.fit"]["iter"],
-                          workload)
-        fit_batch = res["mxopt Module.fit"]["sec_per_batch"]
-        compiled = (parts["compiled forward+backward"] + parts["batch copy into the executor"] +
-                    (parts["compiled optimizer kernels"] or 0.0))
-        parts["fit loop total"] = fit_batch
-        parts["Python overhead per batch (total - compiled work - copies)"] = fit_batch - compiled
-        results[workload] = {"throughput": {k: {kk: vv for kk, vv in v.items()
-                                                if kk in ("samples_per_s", "sec_per_batch")}
-                                            for k, v in res.items()},
-                             "mxopt_breakdown_sec_per_batch": parts}
+        parts = per_impl["mxopt"][workload]["breakdown"]
         print(common.table(f"mxopt fit loop per batch, {workload} ({common.threads()} threads)",
                            ["piece", "us/batch"],
                            [[k, None if v is None else v * 1e6] for k, v in parts.items()]),
               flush=True)
+        results[workload] = {impl: res[workload] for impl, res in per_impl.items()}
     print(common.table(f"Module.fit throughput ({n} samples, batch {BATCH}, "
                        f"{common.threads()} threads)",
                        ["workload", "implementation", "samples/s", "us/batch", "vs MXNet"], rows))
