@@ -29,25 +29,25 @@ from .ndarray import NDArray
 from .symbol.op import known
 from .symbol.symbol import Symbol
 
-__all__ = ["Executor", "seed"]
+__all__ = ["Executor"]
 
 _REQ_CODES = {"null": 0, "write": 1, "inplace": 1, "add": 3}
 _ACT_CODES = {"relu": 0, "sigmoid": 1, "tanh": 2, "softrelu": 3, "softsign": 4}
 _NORM_CODES = {"null": 0, "batch": 1, "valid": 2}
 _FLOAT_TYPES = (np.float32, np.float64)
 
-# Dropout masks come from a per-executor mt19937 seeded from this process-wide sequence.
-_seed_state = {"base": 0, "counter": itertools.count()}
-
-
-def seed(value: int) -> None:
-    """Reseed the Dropout streams of executors bound from now on (reproducible masks)."""
-    _seed_state["base"] = int(value)
-    _seed_state["counter"] = itertools.count()
+# Dropout masks come from a per-executor mt19937 whose seed follows ``mx.random.seed``: the
+# k-th executor bound after ``mx.random.seed(s)`` always gets the same stream (binding draws
+# nothing from the global generator, so initial weights stay MXNet's).
+_seed_state: Dict[str, Any] = {"base": None, "counter": itertools.count()}
 
 
 def _next_seed() -> int:
-    return (_seed_state["base"] * 1000003 + next(_seed_state["counter"])) & 0xFFFFFFFF
+    base = int(_core.random_current_seed())
+    if base != _seed_state["base"]:
+        _seed_state["base"] = base
+        _seed_state["counter"] = itertools.count()
+    return (base * 1000003 + next(_seed_state["counter"])) & 0xFFFFFFFF
 
 
 def _kernel_params(node: Any) -> Dict[str, Any]:

@@ -287,3 +287,15 @@ def test_float64_data_binds_a_float64_module():
     mod = mx.mod.Module(net())
     mod.fit(it, num_epoch=2, optimizer_params=(("learning_rate", 0.1),))
     assert mod.get_params()[0]["fc_weight"].dtype == np.float64
+
+
+def test_dropout_masks_follow_mx_random_seed():
+    def masks(seed):
+        mx.random.seed(seed)
+        ex = mx.sym.Dropout(mx.sym.var("x"), p=0.5).simple_bind(mx.cpu(), x=(50, 40))
+        ex.arg_dict["x"][:] = 1.0
+        return [ex.forward(is_train=True)[0].asnumpy() for _ in range(2)]
+    a, b, c = masks(3), masks(3), masks(4)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], a[1]) and not np.array_equal(a[0], c[0])
