@@ -37,8 +37,9 @@ _NORM_CODES = {"null": 0, "batch": 1, "valid": 2}
 _FLOAT_TYPES = (np.float32, np.float64)
 
 # Dropout masks come from a per-executor mt19937 whose seed follows ``mx.random.seed``: the
-# k-th executor bound after ``mx.random.seed(s)`` always gets the same stream (binding draws
-# nothing from the global generator, so initial weights stay MXNet's).
+# k-th executor bound after the seed changes to s always gets the same stream (binding draws
+# nothing from the global generator, so initial weights stay MXNet's). Re-seeding with the
+# same value does not restart the count (mx.random exposes only the current seed).
 _seed_state: Dict[str, Any] = {"base": None, "counter": itertools.count()}
 
 
