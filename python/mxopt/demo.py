@@ -36,7 +36,8 @@ def synthetic_data(num_samples: int, seed: int) -> Tuple[np.ndarray, np.ndarray]
 
 
 class ProgressDisplay:
-    """Batch-end callback drawing a live progress bar on a terminal (``\\r``-updated)."""
+    """Batch-end callback: a live progress bar on a terminal (redrawn at most every 0.05 s),
+    or one summary line per epoch when stderr is not a terminal."""
 
     def __init__(self, batches_per_epoch: int, num_epoch: int, stream: Any = None,
                  width: int = 30) -> None:
@@ -44,18 +45,24 @@ class ProgressDisplay:
         self.num_epoch = num_epoch
         self.stream = stream or sys.stderr
         self.width = width
-        self.tic = time.time()
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.tic = self.last_draw = time.time()
 
     def __call__(self, param: Any) -> None:
         done = param.nbatch + 1
+        end = done >= self.total
+        now = time.time()
+        if not end and (not self.live or now - self.last_draw < 0.05):
+            return
+        self.last_draw = now
         filled = int(round(self.width * done / self.total))
         name, value = param.eval_metric.get_global_name_value()[0]
-        rate = done / max(time.time() - self.tic, 1e-9)
-        self.stream.write("\r  epoch %d/%d [%s%s] %3d%%  %s=%.4f  %.0f batches/s " % (
-            param.epoch + 1, self.num_epoch, "#" * filled, "." * (self.width - filled),
-            100 * done // self.total, name, value, rate))
-        if done >= self.total:
-            self.stream.write("\n")
+        rate = done / max(now - self.tic, 1e-9)
+        self.stream.write("%s  epoch %d/%d [%s%s] %3d%%  %s=%.4f  %.0f batches/s %s" % (
+            "\r" if self.live else "", param.epoch + 1, self.num_epoch, "#" * filled,
+            "." * (self.width - filled), 100 * done // self.total, name, value, rate,
+            "\n" if end else ""))
+        if end:
             self.tic = time.time()
         self.stream.flush()
 
