@@ -645,7 +645,7 @@ def load_json(json_str: str) -> Symbol:
     if not isinstance(json_str, str):
         raise TypeError("fname required to be string")
     try:
-        doc = json.loads(json_str)
+        doc = json.loads(json_str, strict=False)  # raw control characters, as MXNet writes them
     except ValueError as exc:
         raise MXNetError(f"Invalid symbol JSON: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list) or \
