@@ -18,7 +18,7 @@ run_target() {  # name, corpus, command...
   local dir="$WORK/$name"
   mkdir -p "$dir"; cp -r "tests/fuzz/corpus/$corpus/." "$dir/"
   local log="$WORK/$name.log"
-  if "$@" -max_total_time="$SECS" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
+  if "$@" -max_total_time="$SECS" -max_len=65536 -timeout=25 -rss_limit_mb=4096 \
       -artifact_prefix="$FIND/$name-" "$dir" > "$log" 2>&1; then
     echo "fuzz $name: $(grep -oE 'Done [0-9]+ runs' "$log" | tail -1 | cut -d' ' -f2) executions, 0 findings"
   else
