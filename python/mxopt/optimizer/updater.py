@@ -9,16 +9,29 @@ Example::
     >>> w, g = np.ones(2, np.float32), np.ones(2, np.float32)
     >>> updater(0, g, w)
     >>> blob = updater.get_states()          # restore later with set_states(blob)
+    >>> safe = updater.get_states(dump_optimizer=True, format="safe")   # no pickle
+    >>> updater.set_states(safe, format="safe")
+
+Security: like MXNet, the default format is a pickle, and ``set_states`` UNPICKLES its input,
+which can execute arbitrary code: only load pickled states you wrote yourself. For states from
+untrusted sources use ``format="safe"`` (an MXNet ``.params`` image plus a JSON manifest; see
+``_state_format``), which only ever builds arrays, numbers and containers.
+
+Thread safety: one ``Updater`` may be called from several threads; its calls (and
+``get_states`` / ``set_states``) are serialised by a lock. Different ``Updater`` objects on
+different parameters run concurrently (the C++ kernels release the GIL).
 """
 
 from __future__ import annotations
 
 import pickle
+import threading
 from typing import Any, Dict, List
 
 import numpy as np
 
 from . import _arrays as A
+from . import _state_format
 from .base import Optimizer
 
 __all__ = ["Updater", "get_updater"]
@@ -38,8 +51,13 @@ class Updater:
         self.states: Dict[Any, Any] = {}
         self.states_synced: Dict[Any, bool] = {}
         self.aggregate_updates = optimizer.aggregate_num > 0
+        self._lock = threading.RLock()
 
     def __call__(self, index: Any, grad: Any, weight: Any) -> None:
+        with self._lock:
+            self._call(index, grad, weight)
+
+    def _call(self, index: Any, grad: Any, weight: Any) -> None:
         if not isinstance(index, (list, tuple)):
             indices: List[Any] = [index]
             grads = [grad]
@@ -86,18 +104,62 @@ class Updater:
             return tuple(synced) if isinstance(state, tuple) else list(synced)
         return state
 
-    def set_states(self, states: bytes) -> None:
-        """Restore states (and the optimizer, if dumped with it) from ``get_states``."""
-        loaded = pickle.loads(states)
-        if isinstance(loaded, tuple) and len(loaded) == 2:
-            self.states, self.optimizer = loaded
-        else:
-            self.states = loaded
-        self.states_synced = dict.fromkeys(self.states.keys(), False)
+    def set_states(self, states: bytes, format: str = "pickle") -> None:  # noqa: A002
+        """Restore states (and the optimizer, if dumped with it) from ``get_states``.
 
-    def get_states(self, dump_optimizer: bool = False) -> bytes:
-        """Pickled states (with the optimizer when ``dump_optimizer``)."""
-        return pickle.dumps((self.states, self.optimizer) if dump_optimizer else self.states)
+        Args:
+            states: the bytes ``get_states`` returned.
+            format: ``"pickle"`` (MXNet's format: UNPICKLES ``states``, which can run arbitrary
+                code: never use it on untrusted bytes) or ``"safe"`` (no code execution; an
+                optimizer section restores the update counts and scalar attributes such as
+                Nadam's ``m_schedule`` into this Updater's optimizer, which must be of the
+                same class). Bad safe-format bytes raise ``ValueError`` and change nothing.
+        """
+        if format == "safe":
+            loaded, opt_manifest = _state_format.loads(states)
+            with self._lock:
+                if opt_manifest is not None:
+                    _state_format.apply_optimizer(self.optimizer, opt_manifest)
+                self.states = loaded
+                self.states_synced = dict.fromkeys(self.states.keys(), False)
+            return
+        if format != "pickle":
+            raise ValueError(f"format must be 'pickle' or 'safe', got {format!r}")
+        if isinstance(states, (bytes, bytearray)) and bytes(states[:len(_state_format.MAGIC)]) \
+                == _state_format.MAGIC:
+            raise ValueError("these states were written with format='safe': "
+                             "call set_states(states, format='safe')")
+        loaded = pickle.loads(states)
+        with self._lock:
+            if isinstance(loaded, tuple) and len(loaded) == 2:
+                self.states, self.optimizer = loaded
+            else:
+                self.states = loaded
+            self.states_synced = dict.fromkeys(self.states.keys(), False)
+
+    def get_states(self, dump_optimizer: bool = False, format: str = "pickle") -> bytes:  # noqa: A002
+        """The states as bytes: pickled (MXNet's format) or ``format="safe"`` (no pickle).
+
+        With ``dump_optimizer`` the pickle holds the whole optimizer; the safe format holds its
+        update counts and scalar attributes (enough to continue training bit-identically with
+        an optimizer created with the same arguments).
+        """
+        with self._lock:
+            if format == "safe":
+                return _state_format.dumps(self.states,
+                                           self.optimizer if dump_optimizer else None)
+            if format != "pickle":
+                raise ValueError(f"format must be 'pickle' or 'safe', got {format!r}")
+            return pickle.dumps((self.states, self.optimizer) if dump_optimizer else self.states)
+
+    def __getstate__(self) -> dict:
+        ret = self.__dict__.copy()
+        del ret["_lock"]
+        return ret
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__ = state
+        self._lock = threading.RLock()
 
 
 def get_updater(optimizer: Optimizer) -> Updater:
