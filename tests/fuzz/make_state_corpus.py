@@ -10,7 +10,7 @@ import mxopt as mx
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "updater_states")
 os.makedirs(OUT, exist_ok=True)
 for name, kw in [("adam", {}), ("sgd", {"momentum": 0.9}), ("nadam", {"multi_precision": True}),
-                 ("rmsprop", {"centered": True}), ("sgd", {})]:
+                 ("rmsprop", {"centered": True, "multi_precision": True}), ("sgd", {})]:
     up = mx.optimizer.get_updater(mx.optimizer.create(name, **kw))
     up(0, np.ones((2, 3), np.float16), np.ones((2, 3), np.float16))
     up("bias", mx.nd.ones((3,)), mx.nd.ones((3,)))

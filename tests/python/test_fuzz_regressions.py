@@ -1,7 +1,10 @@
 """Every input a fuzzer ever found a problem with (tests/fuzz/regressions/) stays fixed:
 each is rejected with a clear error, never a crash or a huge allocation.
-File names say which entry point they were found in: params_* (mx.nd.load), symbol_* (JSON)."""
+File names say which entry point they were found in: params_* (mx.nd.load), symbol_* (JSON),
+update_* (the optimizer_update atheris target: replayed through the target itself, which
+asserts that a rejected update wrote nothing) and states_* (Updater.set_states, safe format)."""
 import os
+import sys
 
 import pytest
 
@@ -23,6 +26,17 @@ def _reject(name):
             text = f.read()
         with pytest.raises((MXNetError, ValueError, TypeError)):
             mx.sym.load_json(text)
+    elif name.startswith(("update_", "states_")):
+        sys.path.insert(0, os.path.join(HERE, "..", "fuzz"))
+        try:
+            import fuzz_python
+        finally:
+            sys.path.pop(0)
+        with open(path, "rb") as f:
+            data = f.read()
+        target = fuzz_python.optimizer_update if name.startswith("update_") \
+            else fuzz_python.updater_states
+        target(data)  # raises AssertionError (or a non-clear exception) if the bug is back
     else:
         raise AssertionError(f"regression file {name} has no known prefix")
 

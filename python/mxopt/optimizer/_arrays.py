@@ -170,6 +170,21 @@ def device_id(x: Any) -> int:
     return int(getattr(ctx, "device_id", 0)) if ctx is not None else 0
 
 
+def check_mp_pair(fn: str, weight: Any, master: Any) -> None:
+    """Raise (before the master copy is updated) unless ``weight[...] = float16(master)`` can
+    be written afterwards: a writeable C-contiguous float16 weight of the master's shape."""
+    w, m = buf(weight, "weight"), buf(master, "weight32")
+    if not w.flags.c_contiguous:
+        raise ValueError(f"{fn}: weight must be C-contiguous (got a strided view of shape "
+                         f"{w.shape})")
+    if not w.flags.writeable:
+        raise ValueError(f"{fn}: weight is read-only; it is updated in place")
+    if w.shape != m.shape:
+        raise ValueError(f"{fn}: weight32 has shape {m.shape} but weight has shape {w.shape}")
+    if m.dtype != np.float32:
+        raise TypeError(f"{fn}: weight32 has dtype {m.dtype} but must be float32")
+
+
 def check_like(fn: str, weight: np.ndarray, **others: np.ndarray) -> None:
     """Raise (before anything is written) unless every array matches the weight's shape and
     dtype. For updates that also change Python-side state or draw random numbers."""

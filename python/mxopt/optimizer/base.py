@@ -235,6 +235,7 @@ class Optimizer:
         (then ``weight[:] = float16(master)``), else ``update``."""
         if self.multi_precision and A.dtype(weight) == A.FLOAT16:
             weight_master_copy, original_state = state[0], state[1]
+            A.check_mp_pair(type(self).__name__.lower(), weight, weight_master_copy)
             grad32 = A.astype(grad, np.float32)
             self.update(index, weight_master_copy, grad32, original_state)
             _core.cast_into(A.buf(weight_master_copy, "weight32"), A.buf(weight))

@@ -180,6 +180,8 @@ class LANS(Optimizer):
             self._run(list(index), weight, grad, state, [None] * len(weight))
             return
         masters = [s[0] for s in state]
+        for w16, w32 in zip(weight, masters):
+            A.check_mp_pair(type(self).__name__.lower(), w16, w32)
         self._run(list(index), masters, [A.astype(g, np.float32) for g in grad],
                   [s[1] for s in state], weight if self.use_fused_step else [None] * len(weight))
         for w16, w32 in zip(weight, masters):
