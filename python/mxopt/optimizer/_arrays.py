@@ -35,6 +35,17 @@ def dtype(x: Any) -> np.dtype:
     return np.dtype(x.dtype)
 
 
+class InputAssertionError(AssertionError, ValueError):
+    """An input MXNet rejects with an ``assert`` (AssertionError there); also a ValueError, and
+    raised explicitly, so it survives ``python -O``."""
+
+
+def require(cond: bool, msg: str) -> None:
+    """``assert cond, msg`` that is never stripped: raises InputAssertionError."""
+    if not cond:
+        raise InputAssertionError(msg)
+
+
 class ParameterError(MXNetError, ValueError):
     """An operator hyper-parameter MXNet rejects (it raises MXNetError; this is also a
     ValueError)."""

@@ -125,8 +125,8 @@ class LANS(Optimizer):
     def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  epsilon: float = 1e-6, lower_bound: Any = None, upper_bound: Any = None,
                  aggregate_num: int = 4, use_fused_step: bool = True, **kwargs: Any) -> None:
-        assert aggregate_num <= 45, ("When use_fused_step=True, LAMB only supports "
-                                     f"aggregate_num <= 45, and receives {aggregate_num}")
+        A.require(aggregate_num <= 45, "When use_fused_step=True, LAMB only supports "
+                  f"aggregate_num <= 45, and receives {aggregate_num}")
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.beta1 = beta1
         self.beta2 = beta2

@@ -66,16 +66,30 @@ class Updater:
             indices = list(index)
             grads = list(grad)
             weights = list(weight)
+            if not len(indices) == len(grads) == len(weights):
+                raise ValueError(f"Updater: got {len(indices)} indices, {len(grads)} gradients "
+                                 f"and {len(weights)} weights; the lengths must match")
+        for i, w, g in zip(indices, weights, grads):
+            _check_pair(i, w, g)
         if weights:
             self.optimizer._set_current_context(A.device_id(weights[0]))
+        new_states: Dict[Any, Any] = {}
         for i, idx in enumerate(indices):
             if isinstance(idx, bytes):
                 indices[i] = idx.decode("utf-8")
                 idx = indices[i]
-            if idx not in self.states:
-                self.states[idx] = self.optimizer.create_state_multi_precision(idx, weights[i])
-                self.states_synced[idx] = True
-            elif not self.states_synced[idx]:
+            if idx not in self.states and idx not in new_states:
+                new_states[idx] = self.optimizer.create_state_multi_precision(idx, weights[i])
+            elif idx in self.states and not self.states_synced[idx]:
+                # States restored by set_states must fit this weight: compare with a fresh one.
+                _check_state(idx, self.states[idx],
+                             self.optimizer.create_state_multi_precision(idx, weights[i]))
+        # Everything is validated: only now does the Updater change.
+        for idx, state in new_states.items():
+            self.states[idx] = state
+            self.states_synced[idx] = True
+        for i, idx in enumerate(indices):
+            if not self.states_synced[idx]:
                 self.states[idx] = self.sync_state_context(self.states[idx],
                                                            getattr(weights[i], "context", None))
                 self.states_synced[idx] = True
@@ -160,6 +174,54 @@ class Updater:
     def __setstate__(self, state: dict) -> None:
         self.__dict__ = state
         self._lock = threading.RLock()
+
+
+def _check_pair(index: Any, weight: Any, grad: Any) -> None:
+    """Reject (before any state is created or any weight written) a weight/gradient pair that
+    no optimizer accepts, so that a bad item in a list leaves every item unchanged."""
+    for name, x in (("weight", weight), ("grad", grad)):
+        if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+            raise TypeError(f"Updater: {name} of index {index!r} must be an mx.nd.NDArray or a "
+                            f"numpy.ndarray, got {type(x).__name__}")
+    if tuple(grad.shape) != tuple(weight.shape):
+        raise ValueError(f"Updater: grad of index {index!r} has shape {tuple(grad.shape)} but "
+                         f"weight has shape {tuple(weight.shape)}")
+    if np.dtype(grad.dtype) != np.dtype(weight.dtype):
+        raise TypeError(f"Updater: grad of index {index!r} has dtype {np.dtype(grad.dtype)} but "
+                        f"weight has dtype {np.dtype(weight.dtype)}")
+    if A.is_rsp(grad) and len(weight.shape) >= 1:
+        A.check_rows(np.asarray(grad._indices), int(weight.shape[0]), f"grad of index {index!r}")
+    if A.is_rsp(weight):
+        return
+    buf = A.buf(weight)
+    if not buf.flags.writeable:
+        raise ValueError(f"Updater: weight of index {index!r} is read-only; it is updated in place")
+    if not buf.flags.c_contiguous:
+        raise ValueError(f"Updater: weight of index {index!r} must be C-contiguous (got a "
+                         f"strided view of shape {buf.shape})")
+
+
+def _check_state(index: Any, got: Any, fresh: Any, where: str = "state") -> None:
+    """A restored state must have the layout of a freshly created one (arrays: shape, dtype)."""
+    def bad(msg: str) -> ValueError:
+        return ValueError(f"Updater: the restored {where} of index {index!r} does not fit the "
+                          f"weight: {msg} (were the states saved for another model or optimizer?)")
+    if isinstance(fresh, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(fresh):
+            raise bad(f"expected a sequence of {len(fresh)} entries, got {type(got).__name__}")
+        for k, (g, f) in enumerate(zip(got, fresh)):
+            _check_state(index, g, f, f"{where}[{k}]")
+    elif fresh is None:
+        if got is not None:
+            raise bad(f"expected no state (None), got {type(got).__name__}")
+    elif hasattr(fresh, "shape") and hasattr(fresh, "dtype"):
+        if not hasattr(got, "shape") or not hasattr(got, "dtype"):
+            raise bad(f"expected an array, got {type(got).__name__}")
+        if tuple(got.shape) != tuple(fresh.shape) or np.dtype(got.dtype) != np.dtype(fresh.dtype):
+            raise bad(f"expected shape {tuple(fresh.shape)} dtype {np.dtype(fresh.dtype)}, got "
+                      f"shape {tuple(got.shape)} dtype {np.dtype(got.dtype)}")
+        if A.is_rsp(fresh) != A.is_rsp(got):
+            raise bad(f"expected stype {A.stype(fresh)}, got {A.stype(got)}")
 
 
 def get_updater(optimizer: Optimizer) -> Updater:
