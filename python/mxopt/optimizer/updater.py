@@ -176,6 +176,9 @@ class Updater:
         self._lock = threading.RLock()
 
 
+_FLOAT_DTYPES = tuple(np.dtype(t) for t in ("=f2", "=f4", "=f8"))
+
+
 def _check_pair(index: Any, weight: Any, grad: Any) -> None:
     """Reject (before any state is created or any weight written) a weight/gradient pair that
     no optimizer accepts, so that a bad item in a list leaves every item unchanged."""
@@ -191,6 +194,12 @@ def _check_pair(index: Any, weight: Any, grad: Any) -> None:
                         f"weight has dtype {np.dtype(weight.dtype)}")
     if A.is_rsp(grad) and len(weight.shape) >= 1:
         A.check_rows(np.asarray(grad._indices), int(weight.shape[0]), f"grad of index {index!r}")
+    if np.dtype(weight.dtype) not in _FLOAT_DTYPES:
+        raise TypeError(f"Updater: weight of index {index!r} must have dtype float16, float32 or "
+                        f"float64 (native byte order), got {np.dtype(weight.dtype)}")
+    if not A.is_rsp(grad) and not A.buf(grad, "grad").flags.c_contiguous:
+        raise ValueError(f"Updater: grad of index {index!r} must be C-contiguous (got a strided "
+                         f"view of shape {tuple(grad.shape)})")
     if A.is_rsp(weight):
         return
     buf = A.buf(weight)
