@@ -100,6 +100,10 @@ AUDIT = [
      "native byte order"),
     ("Optimizer.update_multi_precision", "read-only float16 weight (master must stay unchanged)",
      lambda e: _mp_readonly(), ValueError, "read-only"),
+    ("Optimizer.update", "adam beta1=1: zero bias correction (MXNet: ZeroDivisionError)",
+     lambda e: _adam_beta1_one(e), ZeroDivisionError, "bias correction 1 - beta1\\*\\*t is 0"),
+    ("Optimizer.update", "DCASGD with momentum (MXNet: assert)",
+     lambda e: _dcasgd_momentum(), ValueError, "non-zero momentum cannot run"),
     ("Updater.set_states", "safe format: not our header",
      lambda e: e.up.set_states(b"\x80\x04garbage", format="safe"), ValueError, "header"),
     ("Updater.set_states", "safe format: not bytes",
@@ -128,6 +132,27 @@ def _mp_readonly():
         opt.update_multi_precision(0, w16, np.ones((3,), np.float16), state)
     finally:
         assert np.array_equal(state[0], master), "master copy written before the failure"
+
+
+def _adam_beta1_one(env):
+    opt = OPT.create("adam", beta1=1.0)
+    w = _w()
+    state = opt.create_state(0, w)
+    try:
+        opt.update(0, w, _w(), state)
+    finally:
+        assert np.array_equal(w, _w()) and not any(s.any() for s in state)
+    raise AssertionError("not reached")
+
+
+def _dcasgd_momentum():
+    opt = OPT.create("dcasgd", momentum=0.9)
+    w = np.ones((1,), np.float32)
+    state = (np.zeros((1,), np.float32), w.copy())
+    try:
+        opt.update(0, w, np.ones((1,), np.float32), state)
+    finally:
+        assert np.array_equal(w, np.ones((1,), np.float32))
 
 
 def _sgd_states():

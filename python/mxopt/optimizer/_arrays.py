@@ -46,6 +46,19 @@ def require(cond: bool, msg: str) -> None:
         raise InputAssertionError(msg)
 
 
+class BiasCorrectionError(ZeroDivisionError, ValueError):
+    """A zero bias correction ``1 - beta**t`` (beta == 1): MXNet raises ZeroDivisionError;
+    this is also a ValueError with a message naming the parameter."""
+
+
+def bias_div(num: float, coef: float, fn: str, beta_name: str, beta: Any, t: int) -> float:
+    """``num / coef`` for a bias correction ``coef = 1 - beta**t``, with a clear error at 0."""
+    if coef == 0:
+        raise BiasCorrectionError(f"{fn}: the bias correction 1 - {beta_name}**t is 0 "
+                                  f"({beta_name}={beta}, t={t}): float division by zero")
+    return num / coef
+
+
 class ParameterError(MXNetError, ValueError):
     """An operator hyper-parameter MXNet rejects (it raises MXNetError; this is also a
     ValueError)."""
