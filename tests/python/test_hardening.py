@@ -150,7 +150,7 @@ def test_safe_format_rejects_mismatched_optimizer_and_corrupt_bytes():
 
 
 # ---- 2. property tests -----------------------------------------------------------------------
-PROP = settings(max_examples=6, deadline=None, derandomize=True,
+PROP = settings(max_examples=6, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 
 
