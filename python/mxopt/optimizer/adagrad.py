@@ -74,8 +74,8 @@ class GroupAdaGrad(Optimizer):
         self.float_stable_eps = eps
 
     def create_state(self, index: Any, weight: Any) -> Any:
-        assert len(weight.shape) == 2, \
-            f"GroupAdaGrad needs a 2-D weight, got shape {tuple(weight.shape)}"
+        A.require(len(weight.shape) == 2,
+                  f"GroupAdaGrad needs a 2-D weight, got shape {tuple(weight.shape)}")
         if isinstance(weight, np.ndarray):
             return np.zeros((weight.shape[0], 1), dtype=np.float32)
         from ..ndarray import zeros
@@ -87,7 +87,7 @@ class GroupAdaGrad(Optimizer):
         self._update_count(index)
         lr = self._get_lr(index)
         wd = self._get_wd(index)
-        assert wd == 0, "Weight decay is not supported for GroupAdaGrad"
+        A.require(wd == 0, "Weight decay is not supported for GroupAdaGrad")
         w = A.buf(weight)
         h = A.buf(state, "history")
         if A.is_rsp(grad):

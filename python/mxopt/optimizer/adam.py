@@ -48,7 +48,7 @@ class Adam(Optimizer):
         t = self._index_update_count[index]
         coef1 = 1. - self.beta1 ** t
         coef2 = 1. - self.beta2 ** t
-        lr *= math.sqrt(coef2) / coef1
+        lr *= A.bias_div(math.sqrt(coef2), coef1, "adam", "beta1", self.beta1, t)
         kw = dict(lr=A.fp(lr, "lr"), beta1=A.fp(self.beta1, "beta1"),
                   beta2=A.fp(self.beta2, "beta2"), epsilon=A.fp(self.epsilon, "epsilon"),
                   wd=A.fp(wd, "wd"), rescale_grad=A.fp(self.rescale_grad, "rescale_grad"),
@@ -89,7 +89,7 @@ class Adamax(Optimizer):
         lr = self._get_lr(index)
         wd = self._get_wd(index)
         t = self._index_update_count[index]
-        lr /= (1. - self.beta1 ** t)
+        lr = A.bias_div(lr, 1. - self.beta1 ** t, "adamax", "beta1", self.beta1, t)
         m_t, u_t = state
         w = A.buf(weight)
         _core.adamax_update(w, A.dense(grad, w.shape), A.buf(m_t, "mean"), A.buf(u_t, "u"),
@@ -193,7 +193,8 @@ class _DecoupledAdamBase(Optimizer):
                 t = self._index_update_count[idx]
                 coef1 = 1. - self.beta1 ** t
                 coef2 = 1. - self.beta2 ** t
-                new_lrs.append(lr * math.sqrt(coef2) / coef1)
+                new_lrs.append(A.bias_div(lr * math.sqrt(coef2), coef1, type(self).__name__.lower(),
+                                          "beta1", self.beta1, t))
             lrs = new_lrs
         return lrs, wds
 
@@ -254,6 +255,8 @@ class _DecoupledAdamBase(Optimizer):
             self._run(list(index), weight, grad, state)
             return
         masters = [s[0] for s in state]
+        for w16, w32 in zip(weight, masters):
+            A.check_mp_pair(type(self).__name__.lower(), w16, w32)
         self._run(list(index), masters, [A.astype(g, np.float32) for g in grad],
                   [s[1] for s in state])
         for w16, w32 in zip(weight, masters):

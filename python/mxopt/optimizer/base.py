@@ -82,8 +82,8 @@ class Optimizer:
 
         if param_idx2name is None:
             param_idx2name = {}
-        assert isinstance(param_idx2name, dict), \
-            "param_idx2name should be a dict of param indexes to names."
+        A.require(isinstance(param_idx2name, dict),
+                  "param_idx2name should be a dict of param indexes to names.")
         self.idx2name = param_idx2name.copy()
         self.sym_info = (sym.attr_dict(), sym.list_arguments()) if sym is not None else ()
         self.param_dict = param_dict if param_dict else {}
@@ -108,6 +108,8 @@ class Optimizer:
     @staticmethod
     def create_optimizer(name: str, **kwargs: Any) -> "Optimizer":
         """Instantiate the optimizer registered as ``name`` (case-insensitive)."""
+        if not isinstance(name, str):
+            raise TypeError(f"optimizer name must be a str, got {type(name).__name__}")
         if name.lower() in Optimizer.opt_registry:
             return Optimizer.opt_registry[name.lower()](**kwargs)
         raise ValueError(f"Cannot find optimizer {name}")
@@ -235,6 +237,7 @@ class Optimizer:
         (then ``weight[:] = float16(master)``), else ``update``."""
         if self.multi_precision and A.dtype(weight) == A.FLOAT16:
             weight_master_copy, original_state = state[0], state[1]
+            A.check_mp_pair(type(self).__name__.lower(), weight, weight_master_copy)
             grad32 = A.astype(grad, np.float32)
             self.update(index, weight_master_copy, grad32, original_state)
             _core.cast_into(A.buf(weight_master_copy, "weight32"), A.buf(weight))

@@ -88,7 +88,8 @@ class DCASGD(Optimizer):
         if mom is not None and bool(mom):
             self._momentum_update(w, g, A.buf(mom, "mom"), A.buf(previous_weight), lr, wd)
             return
-        assert self.momentum == 0.0
+        A.require(self.momentum == 0.0, "DCASGD: a non-zero momentum cannot run (as in MXNet "
+                  f"1.9.1, whose momentum branch is unreachable), got momentum={self.momentum}")
         _core.dcasgd_update(w, g, A.buf(previous_weight, "previous_weight"),
                             lr=A.sc(lr, "lr"), wd=A.sc(wd, "wd"),
                             lamda=A.sc(self.lamda, "lamda"),
