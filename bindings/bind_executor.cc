@@ -129,6 +129,7 @@ class PyExecutor {
 }  // namespace
 
 void register_executor(py::module_& m) {
+  m.def("gemm_isa", &ops::gemm_isa, "Instruction set of the FullyConnected GEMM kernels in use.");
   py::class_<PyExecutor>(m, "GraphExecutor")
       .def(py::init<const std::string&, const py::list&, const py::list&, const std::vector<int>&,
                     std::uint64_t>(),

@@ -13,16 +13,20 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
         "package with `pip install .` (did you forget to compile?)"
     ) from exc
 
-from . import base, context, executor, lr_scheduler, ndarray, optimizer, symbol
+from . import (base, callback, context, executor, io, lr_scheduler, metric, model, monitor,
+               ndarray, optimizer, symbol)
+from . import monitor as mon
 from . import ndarray as nd
 from . import optimizer as opt
 from . import symbol as sym
 from . import random
 from . import initializer
 from . import initializer as init
+from . import module  # after optimizer/initializer: Module uses both
+from . import module as mod
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
 
 __all__ = ["base", "lr_scheduler", "ndarray", "nd", "optimizer", "opt", "symbol", "sym",
-           "executor", "random", "initializer", "init", "context", "Context", "cpu",
-           "cpu_pinned", "gpu",
+           "executor", "io", "metric", "callback", "model", "module", "mod", "monitor", "mon",
+           "random", "initializer", "init", "context", "Context", "cpu", "cpu_pinned", "gpu",
            "num_gpus", "current_context", "__version__"]

@@ -131,7 +131,11 @@ class Executor:
         self.outputs = [NDArray(entries[h][0]) for h in heads]
         self._grad_reqs = list(grad_reqs)
         self._head_shapes = [list(o.shape) for o in self.outputs]
+        self._head_needs_grad = [self._core.head_needs_grad(i) for i in range(len(heads))]
+        self._no_head_grads: List[Optional[np.ndarray]] = [None] * len(heads)
         self._names = names
+        self._internal = [(node.output_name(0), NDArray(entries[entry_of[id(node)]][0]))
+                          for node in nodes if node.op is not None]
         self._arg_dict: Optional[Dict[str, NDArray]] = None
         self._grad_dict: Optional[Dict[str, NDArray]] = None
 
@@ -144,10 +148,7 @@ class Executor:
             if len(grad_req) != len(names):
                 raise ValueError(f"grad_req has {len(grad_req)} entries for {len(names)} arguments")
             reqs = list(grad_req)
-        elif isinstance(grad_req, dict):
-            unknown = set(grad_req) - set(names)
-            if unknown:
-                raise ValueError(f"grad_req names unknown arguments {sorted(unknown)}")
+        elif isinstance(grad_req, dict):  # names that are not arguments are ignored (MXNet)
             reqs = [grad_req.get(n, "null" if default_null else "write") for n in names]
         else:
             raise TypeError("grad_req must be a str, a list or a dict")
@@ -261,6 +262,9 @@ class Executor:
     def backward(self, out_grads: Union[None, NDArray, Sequence[NDArray]] = None,
                  is_train: bool = True) -> None:
         """Compute the argument gradients. Loss outputs need no ``out_grads``; other outputs do."""
+        if out_grads is None and not any(self._head_needs_grad):
+            self._core.backward(self._no_head_grads, self._head_shapes)  # loss heads only
+            return
         if out_grads is None:
             out_grads = [None] * len(self.outputs)
         elif isinstance(out_grads, (NDArray, np.ndarray)):
@@ -270,7 +274,7 @@ class Executor:
         heads: List[Optional[np.ndarray]] = []
         for i, g in enumerate(out_grads):
             if g is None:
-                if self._core.head_needs_grad(i):
+                if self._head_needs_grad[i]:
                     raise MXNetError(
                         f"Gradient of output {i} ({self._symbol.list_outputs()[i]}) is required: "
                         "the last operator is not Loss function, head_gradient is required "
@@ -321,6 +325,10 @@ class Executor:
             args.append(np.zeros(shape, dtype=self._dtype))
             grads.append(np.zeros(shape, dtype=self._dtype) if grad is not None else None)
         return Executor(self._symbol, self._dtype.type, args, grads, self._grad_reqs)
+
+    def _internal_outputs(self) -> List[Any]:
+        """``(name, NDArray)`` of every operator output of the last forward, in graph order."""
+        return list(self._internal)
 
     def debug_str(self) -> str:
         lines = [f"Symbol outputs: {self._symbol.list_outputs()}"]

@@ -24,6 +24,9 @@ void fully_connected_backward(const T* gy, const T* x, const T* w, std::int64_t 
                               std::int64_t k, std::int64_t n, T* gx, Req gx_req, T* gw,
                               Req gw_req, T* gbias, Req gbias_req);
 
+// The instruction set of the GEMM kernels picked for this CPU ("avx512", "avx2", "baseline").
+const char* gemm_isa();
+
 // ---- Activation --------------------------------------------------------------------------------
 enum class ActType : int { kRelu = 0, kSigmoid = 1, kTanh = 2, kSoftRelu = 3, kSoftSign = 4 };
 template <class T>

@@ -1,27 +1,19 @@
-// FullyConnected forward/backward on Eigen's GEMM.
+// FullyConnected forward/backward on GEMM (gemm.h: Eigen's GEMM compiled per ISA, picked at
+// run time).
 //
-// Eigen's own GEMM threading is disabled here (EIGEN_DONT_PARALLELIZE): its k-blocking depends
-// on the thread count, which would change rounding. Instead the output is cut into fixed tiles
-// (independent of the thread count), each computed by a single-threaded GEMM over the full
-// reduction dimension, and the tiles are spread over OpenMP threads.
-#define EIGEN_DONT_PARALLELIZE
-#include <Eigen/Core>
-
+// Eigen's own GEMM threading is not used: its k-blocking depends on the thread count, which
+// would change rounding. Instead the output is cut into fixed tiles (independent of the thread
+// count), each computed by a single-threaded GEMM over the full reduction dimension, and the
+// tiles are spread over OpenMP threads. Results are therefore identical for any thread count.
 #include <algorithm>
 #include <vector>
 
+#include "gemm.h"
 #include "mxopt/ops.h"
 #include "parallel.h"
 
 namespace mxopt::ops {
 namespace {
-
-template <class T>
-using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using Map = Eigen::Map<RowMat<T>>;
-template <class T>
-using CMap = Eigen::Map<const RowMat<T>>;
 
 constexpr std::int64_t kTileRows = 64;
 constexpr std::int64_t kTileCols = 256;
@@ -40,24 +32,25 @@ void for_each_tile(std::int64_t rows, std::int64_t cols, std::int64_t depth, Fn&
   });
 }
 
+template <class T>
+gemm::GemmFn<T> kernel();
+template <>
+gemm::GemmFn<float> kernel<float>() { return gemm::best().f32; }
+template <>
+gemm::GemmFn<double> kernel<double>() { return gemm::best().f64; }
+
 }  // namespace
 
 template <class T>
 void fully_connected_forward(const T* x, const T* w, const T* bias, T* y, std::int64_t m,
                              std::int64_t k, std::int64_t n) {
-  CMap<T> X(x, m, k), W(w, n, k);
-  Map<T> Y(y, m, n);
+  const auto gemm = kernel<T>();
   for_each_tile(m, n, k, [&](std::int64_t r0, std::int64_t nr, std::int64_t c0, std::int64_t nc) {
-    auto out = Y.block(r0, c0, nr, nc);
-    if (k == 0) {
-      out.setZero();
-    } else {
-      out.noalias() = X.middleRows(r0, nr) * W.middleRows(c0, nc).transpose();
-    }
-    if (bias) {
+    T* out = y + r0 * n + c0;
+    gemm(false, true, nr, nc, k, x + r0 * k, k, w + c0 * k, k, out, n, false);  // X W^T
+    if (bias)
       for (std::int64_t i = 0; i < nr; ++i)
-        for (std::int64_t j = 0; j < nc; ++j) out(i, j) += bias[c0 + j];
-    }
+        for (std::int64_t j = 0; j < nc; ++j) out[i * n + j] += bias[c0 + j];
   });
 }
 
@@ -65,25 +58,17 @@ template <class T>
 void fully_connected_backward(const T* gy, const T* x, const T* w, std::int64_t m,
                               std::int64_t k, std::int64_t n, T* gx, Req gx_req, T* gw,
                               Req gw_req, T* gbias, Req gbias_req) {
-  CMap<T> G(gy, m, n), X(x, m, k), W(w, n, k);
-  if (gw_req != Req::kNull) {  // dW(n,k) = G^T X
-    Map<T> GW(gw, n, k);
+  const auto gemm = kernel<T>();
+  if (gw_req != Req::kNull) {  // dW(n,k) = G^T X, tiles over (n, k), reduction over the batch m
+    const bool acc = gw_req == Req::kAdd;
     for_each_tile(n, k, m, [&](std::int64_t r0, std::int64_t nr, std::int64_t c0, std::int64_t nc) {
-      auto out = GW.block(r0, c0, nr, nc);
-      if (gw_req == Req::kWrite) {
-        if (m == 0) out.setZero();
-        else out.noalias() = G.middleCols(r0, nr).transpose() * X.middleCols(c0, nc);
-      } else if (m > 0) {
-        out.noalias() += G.middleCols(r0, nr).transpose() * X.middleCols(c0, nc);
-      }
+      gemm(true, false, nr, nc, m, gy + r0, n, x + c0, k, gw + r0 * k + c0, k, acc);
     });
   }
   if (gx_req != Req::kNull) {  // dX(m,k) = G W
-    Map<T> GX(gx, m, k);
+    const bool acc = gx_req == Req::kAdd;
     for_each_tile(m, k, n, [&](std::int64_t r0, std::int64_t nr, std::int64_t c0, std::int64_t nc) {
-      auto out = GX.block(r0, c0, nr, nc);
-      if (gx_req == Req::kWrite) out.noalias() = G.middleRows(r0, nr) * W.middleCols(c0, nc);
-      else out.noalias() += G.middleRows(r0, nr) * W.middleCols(c0, nc);
+      gemm(false, false, nr, nc, n, gy + r0 * n, n, w + c0, k, gx + r0 * k + c0, k, acc);
     });
   }
   if (gbias_req != Req::kNull) {  // db(n) = sum over rows of G, each column summed in row order
@@ -99,6 +84,8 @@ void fully_connected_backward(const T* gy, const T* x, const T* w, std::int64_t 
     });
   }
 }
+
+const char* gemm_isa() { return gemm::best().isa; }
 
 template void fully_connected_forward<float>(const float*, const float*, const float*, float*,
                                              std::int64_t, std::int64_t, std::int64_t);

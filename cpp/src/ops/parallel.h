@@ -19,21 +19,31 @@ inline constexpr std::int64_t kParallelFlops = 1 << 18;
 template <class Fn>
 void parallel_chunks(std::int64_t n, std::int64_t grain, bool parallel, Fn&& fn) {
   const std::int64_t chunks = (n + grain - 1) / grain;
+  if (!parallel || chunks <= 1) {  // no OpenMP region at all: small work stays cheap
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      const std::int64_t b = c * grain;
+      fn(b, b + grain < n ? b + grain : n);
+    }
+    return;
+  }
 #ifdef MXOPT_HAVE_OPENMP
-#pragma omp parallel for schedule(static) if (parallel && chunks > 1)
+#pragma omp parallel for schedule(static)
 #endif
   for (std::int64_t c = 0; c < chunks; ++c) {
     const std::int64_t b = c * grain;
     fn(b, b + grain < n ? b + grain : n);
   }
-  (void)parallel;
 }
 
 // Element-wise loop body over [0, size), parallel above kParallelElements.
 template <class Fn>
 void for_each_index(std::int64_t size, Fn&& fn) {
+  if (size < kParallelElements) {
+    for (std::int64_t i = 0; i < size; ++i) fn(i);
+    return;
+  }
 #ifdef MXOPT_HAVE_OPENMP
-#pragma omp parallel for schedule(static) if (size >= kParallelElements)
+#pragma omp parallel for schedule(static)
 #endif
   for (std::int64_t i = 0; i < size; ++i) fn(i);
 }

@@ -1,0 +1,288 @@
+"""Data iterators (``mx.io``): ``DataDesc``, ``DataBatch``, ``DataIter`` and ``NDArrayIter``
+with MXNet 1.9.1's batching, padding, roll-over and (compounding) shuffling behaviour.
+
+Example::
+
+    >>> import numpy as np, mxopt as mx
+    >>> it = mx.io.NDArrayIter(np.arange(10).reshape(10, 1), np.arange(10), batch_size=4)
+    >>> [b.pad for b in it]
+    [0, 0, 2]
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .ndarray import NDArray, array
+
+__all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter"]
+
+
+class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
+    """Name and shape of an input, plus ``dtype`` and ``layout`` (a ``(name, shape)`` tuple)."""
+
+    def __new__(cls, name: str, shape: Tuple[int, ...], dtype: Any = np.float32,
+                layout: str = "NCHW") -> "DataDesc":
+        ret = super(DataDesc, cls).__new__(cls, name, shape)
+        ret.dtype = dtype
+        ret.layout = layout
+        return ret
+
+    def __repr__(self) -> str:
+        return "DataDesc[%s,%s,%s,%s]" % (self.name, self.shape, self.dtype, self.layout)
+
+    @staticmethod
+    def get_batch_axis(layout: Optional[str]) -> int:
+        """The batch axis of ``layout`` (``layout.find('N')``; 0 when layout is None)."""
+        if layout is None:
+            return 0
+        return layout.find("N")
+
+    @staticmethod
+    def get_list(shapes: Sequence[Tuple[str, Tuple[int, ...]]],
+                 types: Optional[Sequence[Tuple[str, Any]]]) -> List["DataDesc"]:
+        """DataDescs from ``[(name, shape)]`` and optional ``[(name, dtype)]``."""
+        if types is not None:
+            type_dict = dict(types)
+            return [DataDesc(x[0], x[1], type_dict[x[0]]) for x in shapes]
+        return [DataDesc(x[0], x[1]) for x in shapes]
+
+
+class DataBatch:
+    """One batch: lists of data and label arrays, ``pad`` (filler rows at the end), ``index``."""
+
+    def __init__(self, data: Any, label: Any = None, pad: Optional[int] = None,
+                 index: Any = None, bucket_key: Any = None, provide_data: Any = None,
+                 provide_label: Any = None) -> None:
+        if data is not None:
+            assert isinstance(data, (list, tuple)), "Data must be list of NDArrays"
+        if label is not None:
+            assert isinstance(label, (list, tuple)), "Label must be list of NDArrays"
+        self.data = data
+        self.label = label
+        self.pad = pad
+        self.index = index
+        self.bucket_key = bucket_key
+        self.provide_data = provide_data
+        self.provide_label = provide_label
+
+    def __str__(self) -> str:
+        data_shapes = [d.shape for d in self.data]
+        label_shapes = [l.shape for l in self.label] if self.label else None
+        return "{}: data shapes: {} label shapes: {}".format(self.__class__.__name__, data_shapes,
+                                                            label_shapes)
+
+
+class DataIter:
+    """Base class of data iterators: the iterator protocol over ``DataBatch`` objects."""
+
+    def __init__(self, batch_size: int = 0) -> None:
+        self.batch_size = batch_size
+
+    def __iter__(self) -> "DataIter":
+        return self
+
+    def reset(self) -> None:
+        """Rewind to the first batch."""
+
+    def next(self) -> DataBatch:
+        if self.iter_next():
+            return DataBatch(data=self.getdata(), label=self.getlabel(), pad=self.getpad(),
+                             index=self.getindex())
+        raise StopIteration
+
+    def __next__(self) -> DataBatch:
+        return self.next()
+
+    def iter_next(self) -> bool:
+        return False
+
+    def getdata(self) -> Any:
+        return None
+
+    def getlabel(self) -> Any:
+        return None
+
+    def getindex(self) -> Any:
+        return None
+
+    def getpad(self) -> Any:
+        return None
+
+
+def _init_data(data: Any, allow_empty: bool, default_name: str) -> List[Tuple[str, NDArray]]:
+    """Normalise data/label input to a name-sorted list of (name, NDArray)."""
+    assert data is not None or allow_empty
+    if data is None:
+        data = []
+    if isinstance(data, (np.ndarray, NDArray)):
+        data = [data]
+    if isinstance(data, list):
+        if not allow_empty:
+            assert len(data) > 0
+        if len(data) == 1:
+            data = OrderedDict([(default_name, data[0])])
+        else:
+            data = OrderedDict([("_%d_%s" % (i, default_name), d) for i, d in enumerate(data)])
+    if not isinstance(data, dict):
+        raise TypeError("Input must be NDArray, numpy.ndarray, a list of them or dict with them "
+                        "as values")
+    out = {}
+    for k, v in data.items():
+        if isinstance(v, NDArray):
+            out[k] = v
+        else:
+            try:
+                out[k] = array(v)
+            except Exception as exc:
+                raise TypeError(("Invalid type '%s' for %s, " % (type(v), k)) +
+                                "should be NDArray or numpy.ndarray") from exc
+    return list(sorted(out.items()))
+
+
+class NDArrayIter(DataIter):
+    """Iterate over in-memory arrays in batches.
+
+    Args:
+        data: an array, a list of arrays (named ``_<i>_<data_name>``) or a dict name -> array.
+            Non-NDArray inputs become float32 NDArrays.
+        label: same forms as data, or None (no labels).
+        batch_size: rows per batch.
+        shuffle: shuffle with numpy's global RNG at construction and every ``reset()``
+            (permutations compound, as in MXNet).
+        last_batch_handle: ``'pad'`` (fill the last batch from the start, ``pad`` rows),
+            ``'discard'`` (drop it) or ``'roll_over'`` (carry it into the next epoch).
+        data_name, label_name: names of single (or listed) inputs.
+        layout: layout reported by ``provide_data``/``provide_label``.
+    """
+
+    def __init__(self, data: Any, label: Any = None, batch_size: int = 1, shuffle: bool = False,
+                 last_batch_handle: str = "pad", data_name: str = "data",
+                 label_name: str = "softmax_label", layout: str = "NCHW") -> None:
+        super().__init__(batch_size)
+        self.data = _init_data(data, allow_empty=False, default_name=data_name)
+        self.label = _init_data(label, allow_empty=True, default_name=label_name)
+        self.idx = np.arange(self.data[0][1].shape[0])
+        self.shuffle = shuffle
+        self.last_batch_handle = last_batch_handle
+        self.batch_size = batch_size
+        self.cursor = -self.batch_size
+        self.num_data = self.idx.shape[0]
+        self.layout = layout
+        self.reset()
+        self.data_list = [x[1] for x in self.data] + [x[1] for x in self.label]
+        self.num_source = len(self.data_list)
+        self._cache_data: Optional[List[NDArray]] = None
+        self._cache_label: Optional[List[NDArray]] = None
+
+    @property
+    def provide_data(self) -> List[DataDesc]:
+        return [DataDesc(k, tuple([self.batch_size] + list(v.shape[1:])), v.dtype,
+                         layout=self.layout) for k, v in self.data]
+
+    @property
+    def provide_label(self) -> List[DataDesc]:
+        return [DataDesc(k, tuple([self.batch_size] + list(v.shape[1:])), v.dtype,
+                         layout=self.layout) for k, v in self.label]
+
+    def hard_reset(self) -> None:
+        """Reset ignoring roll-over: the next epoch starts at row 0 and the cache is dropped."""
+        if self.shuffle:
+            self._shuffle_data()
+        self.cursor = -self.batch_size
+        self._cache_data = None
+        self._cache_label = None
+
+    def reset(self) -> None:
+        if self.shuffle:
+            self._shuffle_data()
+        if (self.last_batch_handle == "roll_over"
+                and self.num_data - self.batch_size < self.cursor < self.num_data):
+            self.cursor = self.cursor - self.num_data - self.batch_size
+        else:
+            self.cursor = -self.batch_size
+
+    def iter_next(self) -> bool:
+        self.cursor += self.batch_size
+        return self.cursor < self.num_data
+
+    def next(self) -> DataBatch:
+        if not self.iter_next():
+            raise StopIteration
+        data = self.getdata()
+        label = self.getlabel()
+        if data[0].shape[0] != self.batch_size:  # incomplete: cached for roll_over
+            self._cache_data = data
+            self._cache_label = label
+            raise StopIteration
+        return DataBatch(data=data, label=label, pad=self.getpad(), index=None)
+
+    def _getdata(self, data_source: List[Tuple[str, NDArray]], start: Optional[int] = None,
+                 end: Optional[int] = None) -> List[NDArray]:
+        assert start is not None or end is not None, "should at least specify start or end"
+        start = start if start is not None else 0
+        if end is None:
+            end = data_source[0][1].shape[0] if data_source else 0
+        return [x[1][start:end] for x in data_source]
+
+    @staticmethod
+    def _concat(first: List[NDArray], second: List[NDArray]) -> List[NDArray]:
+        assert len(first) == len(second), "data source should contain the same size"
+        if first and second:
+            return [NDArray(np.concatenate([first[i]._data, second[i]._data], axis=0))
+                    for i in range(len(first))]
+        if not first and not second:
+            return []
+        return [first[0] if first else second[0] for _ in range(len(first))]
+
+    @staticmethod
+    def _tile(data: List[NDArray], repeats: int) -> List[NDArray]:
+        return [NDArray(np.tile(d._data, (repeats,) + (1,) * (d.ndim - 1))) for d in data]
+
+    def _batchify(self, data_source: List[Tuple[str, NDArray]]) -> List[NDArray]:
+        assert self.cursor < self.num_data, "DataIter needs reset."
+        if self.last_batch_handle == "roll_over" and -self.batch_size < self.cursor < 0:
+            assert self._cache_data is not None or self._cache_label is not None, \
+                "next epoch should have cached data"
+            cache = self._cache_data if self._cache_data is not None else self._cache_label
+            second = self._getdata(data_source, end=self.cursor + self.batch_size)
+            if self._cache_data is not None:
+                self._cache_data = None
+            else:
+                self._cache_label = None
+            return self._concat(cache, second)
+        if self.last_batch_handle == "pad" and self.cursor + self.batch_size > self.num_data:
+            pad = self.batch_size - self.num_data + self.cursor
+            first = self._getdata(data_source, start=self.cursor)
+            if pad > self.num_data:
+                second = self._tile(self._getdata(data_source, end=self.num_data),
+                                    pad // self.num_data)
+                if pad % self.num_data != 0:
+                    second = self._concat(second, self._getdata(data_source,
+                                                                end=pad % self.num_data))
+            else:
+                second = self._getdata(data_source, end=pad)
+            return self._concat(first, second)
+        end = min(self.cursor + self.batch_size, self.num_data)
+        return self._getdata(data_source, self.cursor, end)
+
+    def getdata(self) -> List[NDArray]:
+        return self._batchify(self.data)
+
+    def getlabel(self) -> List[NDArray]:
+        return self._batchify(self.label)
+
+    def getpad(self) -> int:
+        if self.last_batch_handle == "pad" and self.cursor + self.batch_size > self.num_data:
+            return self.cursor + self.batch_size - self.num_data
+        if self.last_batch_handle == "roll_over" and -self.batch_size < self.cursor < 0:
+            return -self.cursor
+        return 0
+
+    def _shuffle_data(self) -> None:
+        np.random.shuffle(self.idx)
+        self.data = [(k, NDArray(v._data[self.idx])) for k, v in self.data]
+        self.label = [(k, NDArray(v._data[self.idx])) for k, v in self.label]
