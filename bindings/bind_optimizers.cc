@@ -1207,6 +1207,26 @@ void register_optimizers(py::module_& m) {
       py::arg("value"));
   m.def("python_repr", &mxopt::python_repr, "Python's repr() of a float, computed in C++.",
         py::arg("x"));
+  m.def(
+      "optimizer_isa", [] { return std::string(k::isa_name(k::isa_level())); },
+      "The instruction set the optimizer kernels use: 'baseline', 'avx2' or 'avx512'.");
+  m.def(
+      "set_optimizer_isa",
+      [](const std::string& name) {
+        k::IsaLevel want;
+        if (name == "baseline")
+          want = k::IsaLevel::kBaseline;
+        else if (name == "avx2")
+          want = k::IsaLevel::kAVX2;
+        else if (name == "avx512")
+          want = k::IsaLevel::kAVX512;
+        else
+          throw py::value_error("set_optimizer_isa: name must be 'baseline', 'avx2' or "
+                                "'avx512', got '" + name + "'");
+        return std::string(k::isa_name(k::set_isa_level(want)));
+      },
+      "Use the kernels of ISA `name` (clamped to what the CPU supports); returns the one set.",
+      py::arg("name"));
   bind_sgd(m);
   bind_adam(m);
   bind_adagrad_rmsprop_ftrl(m);

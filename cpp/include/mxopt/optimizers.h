@@ -5,6 +5,7 @@
 #include "mxopt/optimizers/adam.h"
 #include "mxopt/optimizers/common.h"
 #include "mxopt/optimizers/ftrl.h"
+#include "mxopt/optimizers/isa.h"
 #include "mxopt/optimizers/lamb.h"
 #include "mxopt/optimizers/rmsprop.h"
 #include "mxopt/optimizers/sgd.h"
