@@ -7,6 +7,7 @@
 #include "mxopt/optimizers/ftrl.h"
 #include "mxopt/optimizers/isa.h"
 #include "mxopt/optimizers/lamb.h"
+#include "mxopt/optimizers/multi.h"
 #include "mxopt/optimizers/rmsprop.h"
 #include "mxopt/optimizers/sgd.h"
 #include "mxopt/optimizers/sgld.h"
