@@ -1201,13 +1201,14 @@ struct MultiArgs {
   Dt dt = Dt::f32;
 };
 
-std::vector<float> float_list(const std::string& fn, const py::sequence& v, const char* name,
-                              std::size_t count) {
+template <class F = float>
+std::vector<F> float_list(const std::string& fn, const py::sequence& v, const char* name,
+                          std::size_t count) {
   if (static_cast<std::size_t>(py::len(v)) != count)
     throw py::value_error(fn + ": " + name + " has " + std::to_string(py::len(v)) +
                           " entries but there are " + std::to_string(count) + " weights");
-  std::vector<float> out(count);
-  for (std::size_t i = 0; i < count; ++i) out[i] = v[i].cast<float>();
+  std::vector<F> out(count);
+  for (std::size_t i = 0; i < count; ++i) out[i] = v[i].cast<F>();
   return out;
 }
 
@@ -1304,6 +1305,69 @@ void bind_multi(py::module_& m) {
       py::arg("lrs"), py::arg("wds"), py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f,
       py::arg("epsilon") = 1e-8f, py::arg("rescale_grad") = 1.0f,
       py::arg("clip_gradient") = k::kNoClip);
+
+  m.def(
+      "multi_rmsprop_update",
+      [](py::sequence weights, py::sequence grads, py::sequence ns, py::sequence lrs,
+         py::sequence wds, float gamma1, float epsilon, float rg, float clip, float clip_weights) {
+        const std::string fn = "multi_rmsprop_update";
+        const MultiArgs a = multi_args(fn, weights, grads, ns, py::none());
+        const std::vector<float> lr = float_list(fn, lrs, "lrs", a.n.size());
+        const std::vector<float> wd = float_list(fn, wds, "wds", a.n.size());
+        py::gil_scoped_release nogil;
+        by_dtype(a.dt, [&](auto t) {
+          using T = decltype(t);
+          k::for_each_slice(a.n.size(), a.n.data(), [&](std::size_t i, std::size_t lo,
+                                                        std::size_t hi) {
+            k::RMSPropParams p;
+            p.lr = lr[i];
+            p.gamma1 = gamma1;
+            p.epsilon = epsilon;
+            p.wd = wd[i];
+            p.rescale_grad = rg;
+            p.clip_gradient = clip;
+            p.clip_weights = clip_weights;
+            k::rmsprop_update(a.w[i].template ptr<T>() + lo, a.g[i].template ptr<T>() + lo,
+                              a.s1[i].template ptr<T>() + lo, hi - lo, p);
+          });
+        });
+      },
+      "rmsprop_update on a list of same-dtype tensors in one call (per-tensor lrs/wds), in "
+      "place.",
+      py::arg("weights"), py::arg("grads"), py::arg("ns"), py::kw_only(), py::arg("lrs"),
+      py::arg("wds"), py::arg("gamma1") = 0.95f, py::arg("epsilon") = 1e-8f,
+      py::arg("rescale_grad") = 1.0f, py::arg("clip_gradient") = k::kNoClip,
+      py::arg("clip_weights") = k::kNoClip);
+
+  m.def(
+      "multi_adagrad_update",
+      [](py::sequence weights, py::sequence grads, py::sequence histories, py::sequence lrs,
+         py::sequence wds, double rg, double eps, py::object clip) {
+        const std::string fn = "multi_adagrad_update";
+        const MultiArgs a = multi_args(fn, weights, grads, histories, py::none());
+        const std::vector<double> lr = float_list<double>(fn, lrs, "lrs", a.n.size());
+        const std::vector<double> wd = float_list<double>(fn, wds, "wds", a.n.size());
+        const k::PClip c = pclip(clip);
+        py::gil_scoped_release nogil;
+        by_dtype(a.dt, [&](auto t) {
+          using T = decltype(t);
+          k::for_each_slice(a.n.size(), a.n.data(), [&](std::size_t i, std::size_t lo,
+                                                        std::size_t hi) {
+            k::AdaGradParams p;
+            p.lr = lr[i];
+            p.wd = wd[i];
+            p.rescale_grad = rg;
+            p.epsilon = eps;
+            p.clip = c;
+            k::adagrad_update(a.w[i].template ptr<T>() + lo, a.g[i].template ptr<T>() + lo,
+                              a.s1[i].template ptr<T>() + lo, hi - lo, p);
+          });
+        });
+      },
+      "Dense AdaGrad on a list of same-dtype tensors in one call (per-tensor lrs/wds), in place.",
+      py::arg("weights"), py::arg("grads"), py::arg("histories"), py::kw_only(), py::arg("lrs"),
+      py::arg("wds"), py::arg("rescale_grad"), py::arg("epsilon"),
+      py::arg("clip_gradient") = py::none());
 }
 
 }  // namespace

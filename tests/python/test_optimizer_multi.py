@@ -17,10 +17,15 @@ CASES = [
     ("ccsgd", dict(momentum=0.5)),
     ("adam", dict(beta1=0.8)),
     ("adam", dict(clip_gradient=0.7, rescale_grad=0.5, lr_scheduler="factor")),
+    ("rmsprop", dict(clip_weights=0.8, clip_gradient=0.3)),
+    ("rmsprop", dict(gamma1=0.8)),
+    ("adagrad", dict(eps=1e-6)),
+    ("adagrad", dict(clip_gradient=0.4, rescale_grad=0.5)),
 ]
 CASE_IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'default'}" for n, kw in CASES]
 KERNEL = {"sgd": "multi_sgd_mom_update", "ccsgd": "multi_sgd_mom_update",
-          "adam": "multi_adam_update"}
+          "adam": "multi_adam_update", "rmsprop": "multi_rmsprop_update",
+          "adagrad": "multi_adagrad_update"}
 
 
 def _make(name, kw):
@@ -82,8 +87,14 @@ def count_calls(monkeypatch):
     return calls
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
-@pytest.mark.parametrize("name,kw", CASES, ids=CASE_IDS)
+# RMSProp keeps float32 states (float32 weights only); AdaGrad rejects float64 like MXNet.
+MULTI = [pytest.param(name, kw, dtype, id=f"{cid}-{np.dtype(dtype).name}")
+         for (name, kw), cid in zip(CASES, CASE_IDS)
+         for dtype in (np.float32, np.float64, np.float16)
+         if not (name in ("rmsprop", "adagrad") and dtype is not np.float32)]
+
+
+@pytest.mark.parametrize("name,kw,dtype", MULTI)
 def test_multi_equals_per_tensor_bit_for_bit(name, kw, dtype, count_calls):
     multi = _run(name, kw, dtype, "multi")
     assert count_calls.get(KERNEL[name]) == 4  # one call per step (4 steps)
