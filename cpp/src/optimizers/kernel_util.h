@@ -142,9 +142,14 @@ inline bool use_threads(std::size_t work) {
 // flatten: the element functor is inlined into each clone (and so vectorized for its ISA).
 #define MXOPT_LOOP __attribute__((noinline, flatten))
 #define MXOPT_TARGET_AVX2 __attribute__((target("avx2"), noinline, flatten))
+#if defined(__clang__)
+#define MXOPT_TARGET_AVX512 \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"), noinline, flatten))
+#else  // GCC: 512-bit vectors (its generic tuning prefers 256)
 #define MXOPT_TARGET_AVX512                                                                 \
   __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,prefer-vector-width=512"), \
                  noinline, flatten))
+#endif
 #else
 #define MXOPT_ISA_DISPATCH 0
 #define MXOPT_LOOP
