@@ -329,7 +329,7 @@ def main() -> int:
         print(common.table(
             f"{title} ({len(shapes)} tensors, {nparam / 1e6:.3g}M params), one optimizer step "
             "through each library's optimizer API: mxopt = Updater with a list (multi-tensor "
-            "path for sgd/sgd_mom/adam), per-idx = one Updater call per tensor (ratios = peer / "
+            "path for sgd/sgd_mom/adam/rmsprop/adagrad), per-idx = one Updater call per tensor (ratios = peer / "
             "mxopt)",
             ["optimizer", "mxopt ms", "us/tensor", "%roof"] + header, rows), flush=True)
     path = common.save_results("optimizers", results)
