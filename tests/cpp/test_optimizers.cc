@@ -763,3 +763,33 @@ TEST(LargeTensors, RowSparseKernelsUse64BitOffsets) {
   EXPECT_EQ(var.p[5 * len], 0.0f);
 }
 #endif
+// ---- runtime ISA dispatch -------------------------------------------------------------------
+TEST(OptimizerIsa, EveryLevelGivesTheSameBits) {
+  const k::IsaLevel before = k::isa_level();
+  const std::size_t n = 70001;  // vector tails and the threaded path
+  std::vector<float> w0(n), g(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    w0[i] = std::sin(0.37f * static_cast<float>(i));
+    g[i] = std::cos(0.11f * static_cast<float>(i)) * 3.0f;
+  }
+  k::AdamParams p;
+  p.lr = 0.01f;
+  p.wd = 0.001f;
+  p.clip_gradient = 1.0f;
+  std::vector<std::vector<float>> out;
+  for (k::IsaLevel level : {k::IsaLevel::kBaseline, k::IsaLevel::kAVX2, k::IsaLevel::kAVX512}) {
+    const k::IsaLevel set = k::set_isa_level(level);
+    EXPECT_LE(static_cast<int>(set), static_cast<int>(k::isa_supported()));
+    EXPECT_EQ(k::isa_level(), set);
+    std::vector<float> w(w0), m(n, 0.0f), v(n, 0.0f);
+    for (int step = 0; step < 3; ++step) k::adam_update(w.data(), g.data(), m.data(), v.data(), n, p);
+    w.insert(w.end(), m.begin(), m.end());
+    w.insert(w.end(), v.begin(), v.end());
+    out.push_back(w);
+  }
+  k::set_isa_level(before);
+  EXPECT_EQ(out[0], out[1]);
+  EXPECT_EQ(out[0], out[2]);
+  EXPECT_STREQ(k::isa_name(k::IsaLevel::kAVX512), "avx512");
+  EXPECT_STREQ(k::isa_name(k::IsaLevel::kBaseline), "baseline");
+}

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _core
 from . import _arrays as A
-from .base import Optimizer, register
+from .base import MultiBatch, Optimizer, multi_dtype, register
 
 __all__ = ["Adam", "AdamW", "AdaBelief", "Adamax", "Nadam"]
 
@@ -41,7 +41,8 @@ class Adam(Optimizer):
         stype = A.stype(weight) if self.lazy_update else "default"
         return (A.zeros_like(weight, stype=stype), A.zeros_like(weight, stype=stype))
 
-    def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
+    def _step_kwargs(self, index: Any) -> dict:
+        """Advance index's count; the adam_update arguments of its step (lr bias-corrected)."""
         self._update_count(index)
         lr = self._get_lr(index)
         wd = self._get_wd(index)
@@ -49,10 +50,30 @@ class Adam(Optimizer):
         coef1 = 1. - self.beta1 ** t
         coef2 = 1. - self.beta2 ** t
         lr *= A.bias_div(math.sqrt(coef2), coef1, "adam", "beta1", self.beta1, t)
-        kw = dict(lr=A.fp(lr, "lr"), beta1=A.fp(self.beta1, "beta1"),
-                  beta2=A.fp(self.beta2, "beta2"), epsilon=A.fp(self.epsilon, "epsilon"),
-                  wd=A.fp(wd, "wd"), rescale_grad=A.fp(self.rescale_grad, "rescale_grad"),
-                  clip_gradient=A.kclip(self.clip_gradient))
+        return dict(lr=A.fp(lr, "lr"), beta1=A.fp(self.beta1, "beta1"),
+                    beta2=A.fp(self.beta2, "beta2"), epsilon=A.fp(self.epsilon, "epsilon"),
+                    wd=A.fp(wd, "wd"), rescale_grad=A.fp(self.rescale_grad, "rescale_grad"),
+                    clip_gradient=A.kclip(self.clip_gradient))
+
+    def _multi_prepare(self, indices, weights, grads, states):
+        dt = multi_dtype(weights, grads, states, indices)
+        if (dt is None or type(self).update is not Adam.update
+                or type(self).update_multi_precision is not Optimizer.update_multi_precision
+                or (self.multi_precision and dt == A.FLOAT16)):
+            return None
+        lrs, wds = [], []
+        kw: dict = {}
+        for index in indices:  # per index, in order, as the per-tensor calls would
+            kw = self._step_kwargs(index)
+            lrs.append(kw.pop("lr"))
+            wds.append(kw.pop("wd"))
+        return MultiBatch(_core.multi_adam_update, dt, kw, [A.buf(w) for w in weights],
+                          [A.buf(g, "grad") for g in grads],
+                          [[A.buf(s[0], "mean") for s in states],
+                           [A.buf(s[1], "var") for s in states]], lrs, wds)
+
+    def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
+        kw = self._step_kwargs(index)
         mean, var = state
         w = A.buf(weight)
         if A.is_rsp(grad):

@@ -244,6 +244,16 @@ class Optimizer:
         else:
             self.update(index, weight, grad, state)
 
+    # ---- multi-tensor path -------------------------------------------------------------------
+    def _multi_prepare(self, indices: Sequence[Any], weights: Sequence[Any],
+                       grads: Sequence[Any], states: Sequence[Any]) -> Optional["MultiBatch"]:
+        """The per-tensor hyper-parameters of one update call over distinct indices with dense,
+        same-dtype tensors, as a ``MultiBatch`` for ONE C++ call (update counts advance exactly
+        as ``update_multi_precision`` would), or None (nothing changed) when this call needs the
+        per-tensor path. Optimizers whose per-tensor kernel is a single element-wise op override
+        it; the batch is bit-identical to the per-tensor updates."""
+        return None
+
     # ---- pickling --------------------------------------------------------------------------
     def __getstate__(self) -> dict:
         ret = self.__dict__.copy()
@@ -264,3 +274,53 @@ def as_list(index: Any, weight: Any, grad: Any, state: Any):
     if isinstance(index, (list, tuple)):
         return list(index), list(weight), list(grad), list(state)
     return [index], [weight], [grad], [state]
+
+
+class MultiBatch:
+    """Pending tensors of one multi-tensor kernel call: ``kernel(weights, grads, *states,
+    lrs=lrs, wds=wds, **shared)``; batches with the same kernel, dtype and shared arguments
+    merge, so that a whole step runs as one call."""
+
+    __slots__ = ("kernel", "dtype", "shared", "weights", "grads", "states", "lrs", "wds")
+
+    def __init__(self, kernel: Callable[..., None], dtype: np.dtype, shared: dict,
+                 weights: list, grads: list, states: list, lrs: list, wds: list) -> None:
+        self.kernel, self.dtype, self.shared = kernel, dtype, shared
+        self.weights, self.grads, self.states = weights, grads, states
+        self.lrs, self.wds = lrs, wds
+
+    def merge(self, other: "MultiBatch") -> bool:
+        """Append ``other`` if it runs the same kernel with the same dtype and arguments."""
+        if (other.kernel is not self.kernel or other.dtype != self.dtype
+                or other.shared != self.shared
+                or [s is None for s in other.states] != [s is None for s in self.states]):
+            return False
+        self.weights += other.weights
+        self.grads += other.grads
+        for mine, theirs in zip(self.states, other.states):
+            if mine is not None:
+                mine += theirs
+        self.lrs += other.lrs
+        self.wds += other.wds
+        return True
+
+    def run(self) -> None:
+        self.kernel(self.weights, self.grads, *self.states, lrs=self.lrs, wds=self.wds,
+                    **self.shared)
+
+
+def multi_dtype(weights: Sequence[Any], grads: Sequence[Any], states: Sequence[Any],
+                indices: Sequence[Any]) -> Optional[np.dtype]:
+    """The common dtype of a list update that the multi-tensor path can take (distinct indices,
+    dense numpy-backed weights/grads/states of one dtype), else None."""
+    if len(weights) == 0 or len(set(indices)) != len(indices):
+        return None
+    dt = A.dtype(weights[0])
+    for w, g in zip(weights, grads):
+        if A.stype(w) != "default" or A.stype(g) != "default" or A.dtype(w) != dt:
+            return None
+    for st in states:
+        for s in (st if isinstance(st, (tuple, list)) else (st,)):
+            if s is not None and A.stype(s) != "default":
+                return None
+    return dt

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import pickle
 import threading
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from . import _arrays as A
 from . import _state_format
-from .base import Optimizer
+from .base import MultiBatch, Optimizer
 
 __all__ = ["Updater", "get_updater"]
 
@@ -100,12 +100,34 @@ class Updater:
             step = self.optimizer.aggregate_num
             for group in type_map.values():
                 idxs, ws, gs = zip(*group)
+                pending: Optional[MultiBatch] = None
                 for start in range(0, len(idxs), step):
                     chunk = slice(start, start + step)
                     # MXNet passes tuples of indices/weights/grads and a list of states.
-                    self.optimizer.update_multi_precision(
-                        idxs[chunk], ws[chunk], gs[chunk], [self.states[i] for i in idxs[chunk]])
+                    states = [self.states[i] for i in idxs[chunk]]
+                    # Chunks keep MXNet's update-count order; their kernels run as one call.
+                    batch = (self.optimizer._multi_prepare(idxs[chunk], ws[chunk], gs[chunk],
+                                                           states)
+                             if len(set(idxs)) == len(idxs) else None)
+                    if batch is not None and (pending is None or not pending.merge(batch)):
+                        if pending is not None:
+                            pending.run()
+                        pending = batch
+                    elif batch is None:
+                        if pending is not None:
+                            pending.run()
+                            pending = None
+                        self.optimizer.update_multi_precision(idxs[chunk], ws[chunk],
+                                                              gs[chunk], states)
+                if pending is not None:
+                    pending.run()
         else:
+            if len(indices) > 1:
+                batch = self.optimizer._multi_prepare(indices, weights, grads,
+                                                      [self.states[i] for i in indices])
+                if batch is not None:
+                    batch.run()
+                    return
             for i, w, g in zip(indices, weights, grads):
                 self.optimizer.update_multi_precision(i, w, g, self.states[i])
 
