@@ -278,3 +278,12 @@ def test_repr_len_iter_getitem():
     assert [repr(s) for s in b] == [repr(s) for s in a]
     assert repr(b.get_internals()["shared_output"]) == repr(a.get_internals()["shared_output"])
     assert b[1].list_outputs() == a[1].list_outputs()
+
+
+def test_control_characters_round_trip_like_mxnet():
+    # MXNet writes bytes other than \n \r \t \" \\ raw, and reads them back (fuzz finding).
+    a = mxnet.sym.Variable("a\x01b\x1fc\x0c", attr={"k": "v\x02"})
+    b = mxopt.sym.Variable("a\x01b\x1fc\x0c", attr={"k": "v\x02"})
+    assert b.tojson() == a.tojson()
+    assert mxopt.sym.load_json(a.tojson()).tojson() == a.tojson()
+    assert mxnet.sym.load_json(b.tojson()).tojson() == a.tojson()
