@@ -6,8 +6,10 @@ implementations, when torch is importable) and numpy, and against the memory roo
 Two workloads, float32:
   * one tensor of 1e3 .. 16e6 elements, per optimizer: sgd, sgd+momentum, adam, lamb, rmsprop,
     adagrad;
-  * a ResNet-50-shaped parameter set (161 tensors, 25.56M parameters) updated through each
-    library's optimizer API (mx.optimizer Updater, MXNet's Updater, torch.optim, a numpy loop).
+  * a ResNet-50-shaped parameter set (161 tensors, 25.56M parameters) and 1000 tiny tensors of
+    64 elements, updated through each library's optimizer API (mx.optimizer Updater with a list,
+    i.e. the multi-tensor path, and with one call per tensor; MXNet's Updater, torch.optim
+    foreach/fused, a numpy loop); us/tensor = step time / tensor count.
 
 Roofline: the bytes an ideal kernel must move per parameter (read weight, gradient and states,
 write weight and states; LAMB needs a second pass for its norms) divided by the measured STREAM
@@ -219,6 +221,16 @@ def make_resnet(lib: str, name: str, shapes: List[tuple]) -> Optional[Callable[[
         upd = mxopt.optimizer.get_updater(_mxopt_optimizer(name))
         idx = list(range(len(shapes)))
         return lambda: upd(idx, gs, ws)
+    if lib == "mxopt-per-index":  # one Updater call per tensor (no multi-tensor path)
+        ws = [mxopt.nd.array(rng.standard_normal(s) * 0.1) for s in shapes]
+        gs = [mxopt.nd.array(rng.standard_normal(s) * 0.01) for s in shapes]
+        upd = mxopt.optimizer.get_updater(_mxopt_optimizer(name))
+        triples = list(zip(range(len(shapes)), gs, ws))
+
+        def per_index() -> None:
+            for i, g, w in triples:
+                upd(i, g, w)
+        return per_index
     if lib == "mxnet":
         if mxnet is None:
             return None
@@ -274,8 +286,10 @@ def main() -> int:
     copy_bw = roof["copy_GBs"] * 1e9
     print(f"\n### bench_optimizers: {t} thread(s), STREAM copy {roof['copy_GBs']:.1f} GB/s, "
           f"torch {'%s' % torch.__version__ if torch else 'not installed'}, "
-          f"mxnet {mxnet.__version__ if mxnet else 'not installed'}")
-    results: Dict[str, Any] = {"threads": t, "roofline": roof, "single": {}, "resnet50": {}}
+          f"mxnet {mxnet.__version__ if mxnet else 'not installed'}, "
+          f"mxopt kernels: {_core.optimizer_isa()}")
+    results: Dict[str, Any] = {"threads": t, "roofline": roof, "isa": _core.optimizer_isa(),
+                               "single": {}, "resnet50": {}, "tiny1000": {}}
     for name in OPTIMIZERS:
         rows = []
         for n in sizes:
@@ -297,21 +311,27 @@ def main() -> int:
             ["n", "mxopt us", "mx.opt us", "%roof", "mxnet x", "torch-fe x", "torch-fu x",
              "numpy x"], rows), flush=True)
 
-    shapes = resnet50_shapes()
-    nparam = sum(int(np.prod(s)) for s in shapes)
-    rows = []
-    libs = ["mxopt", "mxnet", "torch-foreach", "torch-fused", "numpy"]
-    for name in OPTIMIZERS:
-        times = {lib: timed(make_resnet(lib, name, shapes), min_time=0.2) for lib in libs}
-        t_roof = BYTES[name] * nparam / copy_bw
-        results["resnet50"][name] = dict(times, roofline=t_roof)
-        rows.append([name, times["mxopt"] * 1e3, t_roof / times["mxopt"] * 100]
-                    + [ratio(times[lib], times["mxopt"]) for lib in libs[1:]])
-    print(common.table(
-        f"ResNet-50 parameter set ({len(shapes)} tensors, {nparam / 1e6:.2f}M params), one "
-        "optimizer step through each library's optimizer API (ratios = peer / mxopt)",
-        ["optimizer", "mxopt ms", "%roof", "mxnet x", "torch-fe x", "torch-fu x", "numpy x"],
-        rows), flush=True)
+    libs = ["mxopt", "mxopt-per-index", "mxnet", "torch-foreach", "torch-fused", "numpy"]
+    header = ["per-idx x", "mxnet x", "torch-fe x", "torch-fu x", "numpy x"]
+    for key, shapes, title in (
+            ("resnet50", resnet50_shapes(), "ResNet-50 parameter set"),
+            ("tiny1000", [(64,)] * 1000, "1000 tiny tensors of 64 elements")):
+        nparam = sum(int(np.prod(s)) for s in shapes)
+        rows = []
+        for name in OPTIMIZERS:
+            times = {lib: timed(make_resnet(lib, name, shapes), min_time=0.2) for lib in libs}
+            t_roof = BYTES[name] * nparam / copy_bw
+            results[key] = results.get(key, {})
+            results[key][name] = dict(times, roofline=t_roof)
+            rows.append([name, times["mxopt"] * 1e3, times["mxopt"] * 1e6 / len(shapes),
+                         t_roof / times["mxopt"] * 100]
+                        + [ratio(times[lib], times["mxopt"]) for lib in libs[1:]])
+        print(common.table(
+            f"{title} ({len(shapes)} tensors, {nparam / 1e6:.3g}M params), one optimizer step "
+            "through each library's optimizer API: mxopt = Updater with a list (multi-tensor "
+            "path for sgd/sgd_mom/adam/rmsprop/adagrad), per-idx = one Updater call per tensor (ratios = peer / "
+            "mxopt)",
+            ["optimizer", "mxopt ms", "us/tensor", "%roof"] + header, rows), flush=True)
     path = common.save_results("optimizers", results)
     print(f"results: {path}")
     return 0

@@ -1192,6 +1192,184 @@ void bind_misc(py::module_& m) {
       py::arg("src"), py::arg("dst"));
 }
 
+// ---- multi-tensor steps ------------------------------------------------------------------------
+// A validated list of same-dtype tensors: weights, gradients, up to two states per tensor, and the
+// per-tensor lr / wd. Every tensor is checked before anything is written.
+struct MultiArgs {
+  std::vector<Buf> w, g, s1, s2;
+  std::vector<std::size_t> n;
+  Dt dt = Dt::f32;
+};
+
+template <class F = float>
+std::vector<F> float_list(const std::string& fn, const py::sequence& v, const char* name,
+                          std::size_t count) {
+  if (static_cast<std::size_t>(py::len(v)) != count)
+    throw py::value_error(fn + ": " + name + " has " + std::to_string(py::len(v)) +
+                          " entries but there are " + std::to_string(count) + " weights");
+  std::vector<F> out(count);
+  for (std::size_t i = 0; i < count; ++i) out[i] = v[i].cast<F>();
+  return out;
+}
+
+MultiArgs multi_args(const std::string& fn, const py::sequence& weights, const py::sequence& grads,
+                     const py::object& states1, const py::object& states2) {
+  MultiArgs a;
+  const std::size_t count = static_cast<std::size_t>(py::len(weights));
+  auto check_len = [&](const py::sequence& v, const char* name) {
+    if (static_cast<std::size_t>(py::len(v)) != count)
+      throw py::value_error(fn + ": " + name + " has " + std::to_string(py::len(v)) +
+                            " entries but weights has " + std::to_string(count));
+  };
+  check_len(grads, "grads");
+  const bool has1 = !states1.is_none(), has2 = !states2.is_none();
+  if (has1) check_len(states1, "states1");
+  if (has2) check_len(states2, "states2");
+  a.w.reserve(count);
+  a.g.reserve(count);
+  a.n.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string ix = "[" + std::to_string(i) + "]";
+    a.w.push_back(buf(fn, weights[i], ("weights" + ix).c_str(), true));
+    a.g.push_back(buf(fn, grads[i], ("grads" + ix).c_str(), false));
+    like(fn, a.w[i], a.g[i]);
+    if (i == 0) a.dt = a.w[0].dt;
+    if (a.w[i].dt != a.dt)
+      throw py::type_error(fn + ": weights" + ix + " has dtype " + dt_name(a.w[i].dt) +
+                           " but weights[0] has dtype " + dt_name(a.dt) +
+                           " (group tensors by dtype)");
+    if (has1) {
+      a.s1.push_back(buf(fn, py::sequence(states1)[i], ("states1" + ix).c_str(), true));
+      like(fn, a.w[i], a.s1[i]);
+    }
+    if (has2) {
+      a.s2.push_back(buf(fn, py::sequence(states2)[i], ("states2" + ix).c_str(), true));
+      like(fn, a.w[i], a.s2[i]);
+    }
+    a.n.push_back(a.w[i].size());
+  }
+  return a;
+}
+
+void bind_multi(py::module_& m) {
+  m.def(
+      "multi_sgd_mom_update",
+      [](py::sequence weights, py::sequence grads, py::object moms, py::sequence lrs,
+         py::sequence wds, float rg, float clip, float momentum) {
+        const std::string fn = "multi_sgd_mom_update";
+        const MultiArgs a = multi_args(fn, weights, grads, moms, py::none());
+        const std::vector<float> lr = float_list(fn, lrs, "lrs", a.n.size());
+        const std::vector<float> wd = float_list(fn, wds, "wds", a.n.size());
+        const bool has = !moms.is_none();
+        py::gil_scoped_release nogil;
+        by_dtype(a.dt, [&](auto t) {
+          using T = decltype(t);
+          k::for_each_slice(a.n.size(), a.n.data(), [&](std::size_t i, std::size_t lo,
+                                                        std::size_t hi) {
+            const auto p = sgd_params(lr[i], wd[i], rg, clip, momentum);
+            k::sgd_mom_update(a.w[i].template ptr<T>() + lo, a.g[i].template ptr<T>() + lo,
+                              has ? a.s1[i].template ptr<T>() + lo : nullptr, hi - lo, p);
+          });
+        });
+      },
+      "sgd_mom_update on a list of same-dtype tensors in one call (per-tensor lrs/wds; "
+      "moms=None: no momentum state), parallel across and within tensors, in place.",
+      py::arg("weights"), py::arg("grads"), py::arg("moms"), py::kw_only(), py::arg("lrs"),
+      py::arg("wds"), py::arg("rescale_grad") = 1.0f, py::arg("clip_gradient") = k::kNoClip,
+      py::arg("momentum") = 0.0f);
+
+  m.def(
+      "multi_adam_update",
+      [](py::sequence weights, py::sequence grads, py::sequence means, py::sequence vars,
+         py::sequence lrs, py::sequence wds, float beta1, float beta2, float epsilon, float rg,
+         float clip) {
+        const std::string fn = "multi_adam_update";
+        const MultiArgs a = multi_args(fn, weights, grads, means, vars);
+        const std::vector<float> lr = float_list(fn, lrs, "lrs", a.n.size());
+        const std::vector<float> wd = float_list(fn, wds, "wds", a.n.size());
+        py::gil_scoped_release nogil;
+        by_dtype(a.dt, [&](auto t) {
+          using T = decltype(t);
+          k::for_each_slice(a.n.size(), a.n.data(), [&](std::size_t i, std::size_t lo,
+                                                        std::size_t hi) {
+            const k::AdamParams p{lr[i], beta1, beta2, epsilon, wd[i], rg, clip};
+            k::adam_update(a.w[i].template ptr<T>() + lo, a.g[i].template ptr<T>() + lo,
+                           a.s1[i].template ptr<T>() + lo, a.s2[i].template ptr<T>() + lo,
+                           hi - lo, p);
+          });
+        });
+      },
+      "adam_update on a list of same-dtype tensors in one call (per-tensor bias-corrected lrs "
+      "and wds), parallel across and within tensors, in place.",
+      py::arg("weights"), py::arg("grads"), py::arg("means"), py::arg("vars"), py::kw_only(),
+      py::arg("lrs"), py::arg("wds"), py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f,
+      py::arg("epsilon") = 1e-8f, py::arg("rescale_grad") = 1.0f,
+      py::arg("clip_gradient") = k::kNoClip);
+
+  m.def(
+      "multi_rmsprop_update",
+      [](py::sequence weights, py::sequence grads, py::sequence ns, py::sequence lrs,
+         py::sequence wds, float gamma1, float epsilon, float rg, float clip, float clip_weights) {
+        const std::string fn = "multi_rmsprop_update";
+        const MultiArgs a = multi_args(fn, weights, grads, ns, py::none());
+        const std::vector<float> lr = float_list(fn, lrs, "lrs", a.n.size());
+        const std::vector<float> wd = float_list(fn, wds, "wds", a.n.size());
+        py::gil_scoped_release nogil;
+        by_dtype(a.dt, [&](auto t) {
+          using T = decltype(t);
+          k::for_each_slice(a.n.size(), a.n.data(), [&](std::size_t i, std::size_t lo,
+                                                        std::size_t hi) {
+            k::RMSPropParams p;
+            p.lr = lr[i];
+            p.gamma1 = gamma1;
+            p.epsilon = epsilon;
+            p.wd = wd[i];
+            p.rescale_grad = rg;
+            p.clip_gradient = clip;
+            p.clip_weights = clip_weights;
+            k::rmsprop_update(a.w[i].template ptr<T>() + lo, a.g[i].template ptr<T>() + lo,
+                              a.s1[i].template ptr<T>() + lo, hi - lo, p);
+          });
+        });
+      },
+      "rmsprop_update on a list of same-dtype tensors in one call (per-tensor lrs/wds), in "
+      "place.",
+      py::arg("weights"), py::arg("grads"), py::arg("ns"), py::kw_only(), py::arg("lrs"),
+      py::arg("wds"), py::arg("gamma1") = 0.95f, py::arg("epsilon") = 1e-8f,
+      py::arg("rescale_grad") = 1.0f, py::arg("clip_gradient") = k::kNoClip,
+      py::arg("clip_weights") = k::kNoClip);
+
+  m.def(
+      "multi_adagrad_update",
+      [](py::sequence weights, py::sequence grads, py::sequence histories, py::sequence lrs,
+         py::sequence wds, double rg, double eps, py::object clip) {
+        const std::string fn = "multi_adagrad_update";
+        const MultiArgs a = multi_args(fn, weights, grads, histories, py::none());
+        const std::vector<double> lr = float_list<double>(fn, lrs, "lrs", a.n.size());
+        const std::vector<double> wd = float_list<double>(fn, wds, "wds", a.n.size());
+        const k::PClip c = pclip(clip);
+        py::gil_scoped_release nogil;
+        by_dtype(a.dt, [&](auto t) {
+          using T = decltype(t);
+          k::for_each_slice(a.n.size(), a.n.data(), [&](std::size_t i, std::size_t lo,
+                                                        std::size_t hi) {
+            k::AdaGradParams p;
+            p.lr = lr[i];
+            p.wd = wd[i];
+            p.rescale_grad = rg;
+            p.epsilon = eps;
+            p.clip = c;
+            k::adagrad_update(a.w[i].template ptr<T>() + lo, a.g[i].template ptr<T>() + lo,
+                              a.s1[i].template ptr<T>() + lo, hi - lo, p);
+          });
+        });
+      },
+      "Dense AdaGrad on a list of same-dtype tensors in one call (per-tensor lrs/wds), in place.",
+      py::arg("weights"), py::arg("grads"), py::arg("histories"), py::kw_only(), py::arg("lrs"),
+      py::arg("wds"), py::arg("rescale_grad"), py::arg("epsilon"),
+      py::arg("clip_gradient") = py::none());
+}
+
 }  // namespace
 
 void register_optimizers(py::module_& m) {
@@ -1207,8 +1385,29 @@ void register_optimizers(py::module_& m) {
       py::arg("value"));
   m.def("python_repr", &mxopt::python_repr, "Python's repr() of a float, computed in C++.",
         py::arg("x"));
+  m.def(
+      "optimizer_isa", [] { return std::string(k::isa_name(k::isa_level())); },
+      "The instruction set the optimizer kernels use: 'baseline', 'avx2' or 'avx512'.");
+  m.def(
+      "set_optimizer_isa",
+      [](const std::string& name) {
+        k::IsaLevel want;
+        if (name == "baseline")
+          want = k::IsaLevel::kBaseline;
+        else if (name == "avx2")
+          want = k::IsaLevel::kAVX2;
+        else if (name == "avx512")
+          want = k::IsaLevel::kAVX512;
+        else
+          throw py::value_error("set_optimizer_isa: name must be 'baseline', 'avx2' or "
+                                "'avx512', got '" + name + "'");
+        return std::string(k::isa_name(k::set_isa_level(want)));
+      },
+      "Use the kernels of ISA `name` (clamped to what the CPU supports); returns the one set.",
+      py::arg("name"));
   bind_sgd(m);
   bind_adam(m);
+  bind_multi(m);
   bind_adagrad_rmsprop_ftrl(m);
   bind_misc(m);
 }

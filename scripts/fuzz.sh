@@ -18,7 +18,7 @@ run_target() {  # name, corpus, command...
   local dir="$WORK/$name"
   mkdir -p "$dir"; cp -r "tests/fuzz/corpus/$corpus/." "$dir/"
   local log="$WORK/$name.log"
-  if "$@" -max_total_time="$SECS" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
+  if "$@" -max_total_time="$SECS" -max_len=65536 -timeout=25 -rss_limit_mb=4096 \
       -artifact_prefix="$FIND/$name-" "$dir" > "$log" 2>&1; then
     echo "fuzz $name: $(grep -oE 'Done [0-9]+ runs' "$log" | tail -1 | cut -d' ' -f2) executions, 0 findings"
   else
@@ -27,7 +27,8 @@ run_target() {  # name, corpus, command...
 }
 
 run_target params_cpp params build/sanitize/tests/fuzz/fuzz_params
-for t in nd_load:params symbol_json:symbol_json; do
+for t in nd_load:params symbol_json:symbol_json updater_states:updater_states \
+    optimizer_update:optimizer_update; do
   run_target "${t%%:*}" "${t##*:}" "$PY" tests/fuzz/fuzz_python.py "${t%%:*}"
 done
 exit $status

@@ -20,18 +20,17 @@ VENV="$(cd "$VENV" && pwd)"
 PY="$VENV/bin/python"
 "$PY" -m pip install -q --upgrade pip
 "$PY" -m pip install -q -r requirements-test.txt
-"$PY" -m pip install -q --no-build-isolation .
+# One Release build serves both the Python package and the C++ tests (build/test).
+"$PY" -m pip install -q --no-build-isolation -Cbuild-dir=build/test \
+  -Ccmake.define.MXOPT_BUILD_TESTS=ON .
 
 # Python tests run against the installed package, from outside the source tree.
 (cd tests && "$PY" -m pytest -q -p no:cacheprovider python)
 
-# C++ tests.
+# C++ tests (GoogleTest + the C++ example against the installed CMake package).
 EIGEN_PREFIX="$("$PY" -c 'import cmeel, os; print(os.path.join(os.path.dirname(os.path.dirname(cmeel.__file__)), "cmeel.prefix"))')"
 CMAKE="$VENV/bin/cmake"
-"$CMAKE" -S . -B build/ctest -G Ninja -DCMAKE_MAKE_PROGRAM="$VENV/bin/ninja" \
-  -DMXOPT_BUILD_TESTS=ON -DCMAKE_PREFIX_PATH="$EIGEN_PREFIX" -DPython_EXECUTABLE="$PY" > /dev/null
-"$CMAKE" --build build/ctest
-"$VENV/bin/ctest" --test-dir build/ctest --output-on-failure -j2
+"$VENV/bin/ctest" --test-dir build/test --output-on-failure -j2
 
 # The same C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang), then bounded
 # fuzz runs of every fuzz target (C++ libFuzzer and atheris).

@@ -69,7 +69,7 @@ class GraphExecutor:
     def seed(self, seed: int) -> None: ...
 
 # ---- optimizer kernels (bind_optimizers.cc): in-place updates of numpy buffers ---------------
-from typing import Optional
+from typing import Optional, Sequence
 import numpy as np
 _A = np.ndarray
 _Clip = Optional[float]
@@ -241,3 +241,21 @@ class BilinearRule(InitRule):
 class LSTMBiasRule(InitRule):
     forget_bias: float
     def __init__(self, forget_bias: float = ...) -> None: ...
+# ---- optimizer kernels: ISA dispatch and multi-tensor steps ------------------------------------
+def optimizer_isa() -> str: ...
+def set_optimizer_isa(name: str) -> str: ...
+def multi_sgd_mom_update(weights: Sequence[_A], grads: Sequence[_A],
+                         moms: Optional[Sequence[_A]], *, lrs: Sequence[float],
+                         wds: Sequence[float], rescale_grad: float = ...,
+                         clip_gradient: float = ..., momentum: float = ...) -> None: ...
+def multi_adam_update(weights: Sequence[_A], grads: Sequence[_A], means: Sequence[_A],
+                      vars: Sequence[_A], *, lrs: Sequence[float], wds: Sequence[float],
+                      beta1: float = ..., beta2: float = ..., epsilon: float = ...,
+                      rescale_grad: float = ..., clip_gradient: float = ...) -> None: ...
+def multi_rmsprop_update(weights: Sequence[_A], grads: Sequence[_A], ns: Sequence[_A], *,
+                         lrs: Sequence[float], wds: Sequence[float], gamma1: float = ...,
+                         epsilon: float = ..., rescale_grad: float = ...,
+                         clip_gradient: float = ..., clip_weights: float = ...) -> None: ...
+def multi_adagrad_update(weights: Sequence[_A], grads: Sequence[_A], histories: Sequence[_A], *,
+                         lrs: Sequence[float], wds: Sequence[float], rescale_grad: float,
+                         epsilon: float, clip_gradient: Optional[float] = ...) -> None: ...

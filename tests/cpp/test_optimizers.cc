@@ -718,3 +718,78 @@ TEST(Casts, RoundToNearestEven) {
   EXPECT_EQ(y[2], 65504.0f);
   EXPECT_EQ(y[3], 0.0f);
 }
+
+// 64-bit offsets (issue 7): a (2^29 + 8) x 4 float32 weight spans 2^31 + 32 elements (8 GiB of
+// address space, reserved with MAP_NORESERVE so only the touched pages are ever allocated).
+// Row 2^29 + 5 starts at element 2^31 + 20: a 32-bit offset would wrap around to row 5.
+#if defined(__unix__)
+#include <sys/mman.h>
+namespace {
+
+struct HugeZeros {
+  std::size_t bytes;
+  float* p;
+  explicit HugeZeros(std::size_t n) : bytes(n * sizeof(float)) {
+    void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    p = m == MAP_FAILED ? nullptr : static_cast<float*>(m);
+  }
+  ~HugeZeros() {
+    if (p) munmap(p, bytes);
+  }
+};
+}  // namespace
+
+TEST(LargeTensors, RowSparseKernelsUse64BitOffsets) {
+  const std::size_t rows = (std::size_t{1} << 29) + 8, len = 4;
+  const std::size_t row = (std::size_t{1} << 29) + 5;
+  ASSERT_GT(row * len, std::size_t{1} << 31);
+  HugeZeros w(rows * len), mom(rows * len), var(rows * len);
+  ASSERT_TRUE(w.p && mom.p && var.p) << "cannot reserve address space";
+  const std::vector<float> data = {2, 2, 2, 2};
+  const std::vector<std::int64_t> idx = {static_cast<std::int64_t>(row)};
+  k::sgd_mom_update_rsp(w.p, rows, k::RowSparse<float>{data.data(), idx.data(), 1, len}, mom.p,
+                        sgd(0.5f, 0.0f, 1.0f, k::kNoClip, 0.9f), /*lazy=*/true);
+  for (std::size_t j = 0; j < len; ++j) {
+    EXPECT_EQ(w.p[row * len + j], -1.0f);
+    EXPECT_EQ(mom.p[row * len + j], -1.0f);
+    EXPECT_EQ(w.p[5 * len + j], 0.0f);  // where a wrapped 32-bit offset would have written
+  }
+  k::AdamParams ap;
+  ap.lr = 0.1f;
+  k::adam_update_rsp(w.p, rows, k::RowSparse<float>{data.data(), idx.data(), 1, len}, mom.p,
+                     var.p, ap, /*lazy=*/true);
+  EXPECT_NE(var.p[row * len], 0.0f);
+  EXPECT_EQ(var.p[5 * len], 0.0f);
+}
+#endif
+// ---- runtime ISA dispatch -------------------------------------------------------------------
+TEST(OptimizerIsa, EveryLevelGivesTheSameBits) {
+  const k::IsaLevel before = k::isa_level();
+  const std::size_t n = 70001;  // vector tails and the threaded path
+  std::vector<float> w0(n), g(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    w0[i] = std::sin(0.37f * static_cast<float>(i));
+    g[i] = std::cos(0.11f * static_cast<float>(i)) * 3.0f;
+  }
+  k::AdamParams p;
+  p.lr = 0.01f;
+  p.wd = 0.001f;
+  p.clip_gradient = 1.0f;
+  std::vector<std::vector<float>> out;
+  for (k::IsaLevel level : {k::IsaLevel::kBaseline, k::IsaLevel::kAVX2, k::IsaLevel::kAVX512}) {
+    const k::IsaLevel set = k::set_isa_level(level);
+    EXPECT_LE(static_cast<int>(set), static_cast<int>(k::isa_supported()));
+    EXPECT_EQ(k::isa_level(), set);
+    std::vector<float> w(w0), m(n, 0.0f), v(n, 0.0f);
+    for (int step = 0; step < 3; ++step) k::adam_update(w.data(), g.data(), m.data(), v.data(), n, p);
+    w.insert(w.end(), m.begin(), m.end());
+    w.insert(w.end(), v.begin(), v.end());
+    out.push_back(w);
+  }
+  k::set_isa_level(before);
+  EXPECT_EQ(out[0], out[1]);
+  EXPECT_EQ(out[0], out[2]);
+  EXPECT_STREQ(k::isa_name(k::IsaLevel::kAVX512), "avx512");
+  EXPECT_STREQ(k::isa_name(k::IsaLevel::kBaseline), "baseline");
+}

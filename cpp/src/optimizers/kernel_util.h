@@ -2,6 +2,7 @@
 // the loop drivers (dense, multi-precision, row-sparse) with OpenMP above a size threshold.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <Eigen/Core>
 
 #include "mxopt/optimizers/common.h"
+#include "mxopt/optimizers/isa.h"
 
 #if defined(MXOPT_HAVE_OPENMP)
 #include <omp.h>
@@ -130,15 +132,74 @@ inline bool use_threads(std::size_t work) {
 #endif
 }
 
-// f(i) for i in [0, n).
-// Each thread runs a private copy of `f`, so that (with by-value captures) the compiler sees no
+// ---- runtime ISA dispatch ---------------------------------------------------------------------
+// The element loops are compiled three times (baseline, AVX2, AVX-512) with GCC/Clang target
+// attributes; the level is chosen once at run time (cpuid, see isa.cc; MXOPT_ISA forces it).
+// -ffp-contract=off still holds inside the clones, so no FMA is formed and every level gives
+// bit-identical results (the same IEEE operations in the same order, only wider registers).
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define MXOPT_ISA_DISPATCH 1
+// flatten: the element functor is inlined into each clone (and so vectorized for its ISA).
+#define MXOPT_LOOP __attribute__((noinline, flatten))
+#define MXOPT_TARGET_AVX2 __attribute__((target("avx2"), noinline, flatten))
+#if defined(__clang__)
+#define MXOPT_TARGET_AVX512 \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"), noinline, flatten))
+#else  // GCC: 512-bit vectors (its generic tuning prefers 256)
+#define MXOPT_TARGET_AVX512                                                                 \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,prefer-vector-width=512"), \
+                 noinline, flatten))
+#endif
+#else
+#define MXOPT_ISA_DISPATCH 0
+#define MXOPT_LOOP
+#endif
+
+// f(i) for i in [lo, hi) on the calling thread.
+// Each call runs a private copy of `f`, so that (with by-value captures) the compiler sees no
 // aliasing between the functor's parameters and the arrays it writes, and vectorizes.
 template <class F>
-inline void serial_for(std::int64_t n, const F& f) {
+MXOPT_LOOP void loop_baseline(std::int64_t lo, std::int64_t hi, const F& f) {
   const F local(f);
-  for (std::int64_t i = 0; i < n; ++i) local(static_cast<std::size_t>(i));
+  for (std::int64_t i = lo; i < hi; ++i) local(static_cast<std::size_t>(i));
+}
+#if MXOPT_ISA_DISPATCH
+template <class F>
+MXOPT_TARGET_AVX2 void loop_avx2(std::int64_t lo, std::int64_t hi, const F& f) {
+  const F local(f);
+  for (std::int64_t i = lo; i < hi; ++i) local(static_cast<std::size_t>(i));
+}
+template <class F>
+MXOPT_TARGET_AVX512 void loop_avx512(std::int64_t lo, std::int64_t hi, const F& f) {
+  const F local(f);
+  for (std::int64_t i = lo; i < hi; ++i) local(static_cast<std::size_t>(i));
+}
+#endif
+
+template <class F>
+inline void run_range(std::int64_t lo, std::int64_t hi, const F& f) {
+#if MXOPT_ISA_DISPATCH
+  switch (isa_level()) {
+    case IsaLevel::kAVX512:
+      loop_avx512(lo, hi, f);
+      return;
+    case IsaLevel::kAVX2:
+      loop_avx2(lo, hi, f);
+      return;
+    default:
+      break;
+  }
+#endif
+  loop_baseline(lo, hi, f);
 }
 
+// f(i) for i in [0, n) on the calling thread.
+template <class F>
+inline void serial_for(std::int64_t n, const F& f) {
+  run_range(0, n, f);
+}
+
+// f(i) for i in [0, n), split into one contiguous block per thread above the threshold.
 template <class F>
 inline void parallel_for(std::size_t n, const F& f) {
   const std::int64_t nn = static_cast<std::int64_t>(n);
@@ -146,9 +207,13 @@ inline void parallel_for(std::size_t n, const F& f) {
   if (use_threads(n)) {
 #pragma omp parallel
     {
-      const F local(f);
-#pragma omp for schedule(static)
-      for (std::int64_t i = 0; i < nn; ++i) local(static_cast<std::size_t>(i));
+      const std::int64_t nt = omp_get_num_threads();
+      const std::int64_t t = omp_get_thread_num();
+      // Blocks aligned to 16 elements (64 bytes of float32).
+      const std::int64_t block = ((nn + nt - 1) / nt + 15) / 16 * 16;
+      const std::int64_t lo = std::min(nn, t * block);
+      const std::int64_t hi = std::min(nn, lo + block);
+      if (lo < hi) run_range(lo, hi, f);
     }
     return;
   }

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import optimizer as opt
-from ..base import MXNetError
+from ..base import MXNetError, atomic_write
 from ..context import Context, cpu
 from ..executor import Executor
 from ..initializer import InitDesc, Uniform
@@ -550,10 +550,7 @@ class Module(BaseModule):
         """Write the updater's states (``updater.get_states()``) to ``fname``."""
         assert self.optimizer_initialized, "call init_optimizer first"
         data = self._updater.get_states()
-        tmp = "%s.tmp%d" % (fname, os.getpid())
-        with open(tmp, "wb") as fout:
-            fout.write(data)
-        os.replace(tmp, fname)
+        atomic_write(fname, data)
 
     def load_optimizer_states(self, fname: str) -> None:
         """Restore updater states saved by ``save_optimizer_states`` (mxopt's or MXNet's)."""

@@ -35,6 +35,30 @@ def dtype(x: Any) -> np.dtype:
     return np.dtype(x.dtype)
 
 
+class InputAssertionError(AssertionError, ValueError):
+    """An input MXNet rejects with an ``assert`` (AssertionError there); also a ValueError, and
+    raised explicitly, so it survives ``python -O``."""
+
+
+def require(cond: bool, msg: str) -> None:
+    """``assert cond, msg`` that is never stripped: raises InputAssertionError."""
+    if not cond:
+        raise InputAssertionError(msg)
+
+
+class BiasCorrectionError(ZeroDivisionError, ValueError):
+    """A zero bias correction ``1 - beta**t`` (beta == 1): MXNet raises ZeroDivisionError;
+    this is also a ValueError with a message naming the parameter."""
+
+
+def bias_div(num: float, coef: float, fn: str, beta_name: str, beta: Any, t: int) -> float:
+    """``num / coef`` for a bias correction ``coef = 1 - beta**t``, with a clear error at 0."""
+    if coef == 0:
+        raise BiasCorrectionError(f"{fn}: the bias correction 1 - {beta_name}**t is 0 "
+                                  f"({beta_name}={beta}, t={t}): float division by zero")
+    return num / coef
+
+
 class ParameterError(MXNetError, ValueError):
     """An operator hyper-parameter MXNet rejects (it raises MXNetError; this is also a
     ValueError)."""
@@ -168,6 +192,21 @@ def astype(x: Any, dt: Any) -> Any:
 def device_id(x: Any) -> int:
     ctx = getattr(x, "context", None)
     return int(getattr(ctx, "device_id", 0)) if ctx is not None else 0
+
+
+def check_mp_pair(fn: str, weight: Any, master: Any) -> None:
+    """Raise (before the master copy is updated) unless ``weight[...] = float16(master)`` can
+    be written afterwards: a writeable C-contiguous float16 weight of the master's shape."""
+    w, m = buf(weight, "weight"), buf(master, "weight32")
+    if not w.flags.c_contiguous:
+        raise ValueError(f"{fn}: weight must be C-contiguous (got a strided view of shape "
+                         f"{w.shape})")
+    if not w.flags.writeable:
+        raise ValueError(f"{fn}: weight is read-only; it is updated in place")
+    if w.shape != m.shape:
+        raise ValueError(f"{fn}: weight32 has shape {m.shape} but weight has shape {w.shape}")
+    if m.dtype != np.float32:
+        raise TypeError(f"{fn}: weight32 has dtype {m.dtype} but must be float32")
 
 
 def check_like(fn: str, weight: np.ndarray, **others: np.ndarray) -> None:

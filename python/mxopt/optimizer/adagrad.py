@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _core
 from . import _arrays as A
-from .base import Optimizer, register
+from .base import MultiBatch, Optimizer, multi_dtype, register
 
 __all__ = ["AdaGrad", "GroupAdaGrad", "AdaDelta"]
 
@@ -35,6 +35,25 @@ class AdaGrad(Optimizer):
 
     def create_state(self, index: Any, weight: Any) -> Any:
         return A.zeros_like(weight, dtype=np.float32, stype=A.stype(weight))
+
+    def _multi_prepare(self, indices, weights, grads, states):
+        dt = multi_dtype(weights, grads, states, indices)
+        if (dt is None or type(self).update is not AdaGrad.update
+                or type(self).update_multi_precision is not Optimizer.update_multi_precision
+                or (self.multi_precision and dt == A.FLOAT16)
+                or any(A.dtype(s) != dt for s in states)):
+            return None
+        lrs, wds = [], []
+        for index in indices:  # per index, in order, as the per-tensor calls would
+            self._update_count(index)
+            lrs.append(A.sc(self._get_lr(index), "lr"))
+            wds.append(A.sc(self._get_wd(index), "wd"))
+        kw = dict(rescale_grad=A.sc(self.rescale_grad, "rescale_grad"),
+                  epsilon=A.sc(self.float_stable_eps, "eps"),
+                  clip_gradient=A.pclip(self.clip_gradient))
+        return MultiBatch(_core.multi_adagrad_update, dt, kw, [A.buf(w) for w in weights],
+                          [A.buf(g, "grad") for g in grads],
+                          [[A.buf(s, "history") for s in states]], lrs, wds)
 
     def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
         self._update_count(index)
@@ -74,8 +93,8 @@ class GroupAdaGrad(Optimizer):
         self.float_stable_eps = eps
 
     def create_state(self, index: Any, weight: Any) -> Any:
-        assert len(weight.shape) == 2, \
-            f"GroupAdaGrad needs a 2-D weight, got shape {tuple(weight.shape)}"
+        A.require(len(weight.shape) == 2,
+                  f"GroupAdaGrad needs a 2-D weight, got shape {tuple(weight.shape)}")
         if isinstance(weight, np.ndarray):
             return np.zeros((weight.shape[0], 1), dtype=np.float32)
         from ..ndarray import zeros
@@ -87,7 +106,7 @@ class GroupAdaGrad(Optimizer):
         self._update_count(index)
         lr = self._get_lr(index)
         wd = self._get_wd(index)
-        assert wd == 0, "Weight decay is not supported for GroupAdaGrad"
+        A.require(wd == 0, "Weight decay is not supported for GroupAdaGrad")
         w = A.buf(weight)
         h = A.buf(state, "history")
         if A.is_rsp(grad):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _core
 from . import _arrays as A
-from .base import Optimizer, register
+from .base import MultiBatch, Optimizer, multi_dtype, register
 
 __all__ = ["Adam", "AdamW", "AdaBelief", "Adamax", "Nadam"]
 
@@ -41,18 +41,39 @@ class Adam(Optimizer):
         stype = A.stype(weight) if self.lazy_update else "default"
         return (A.zeros_like(weight, stype=stype), A.zeros_like(weight, stype=stype))
 
-    def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
+    def _step_kwargs(self, index: Any) -> dict:
+        """Advance index's count; the adam_update arguments of its step (lr bias-corrected)."""
         self._update_count(index)
         lr = self._get_lr(index)
         wd = self._get_wd(index)
         t = self._index_update_count[index]
         coef1 = 1. - self.beta1 ** t
         coef2 = 1. - self.beta2 ** t
-        lr *= math.sqrt(coef2) / coef1
-        kw = dict(lr=A.fp(lr, "lr"), beta1=A.fp(self.beta1, "beta1"),
-                  beta2=A.fp(self.beta2, "beta2"), epsilon=A.fp(self.epsilon, "epsilon"),
-                  wd=A.fp(wd, "wd"), rescale_grad=A.fp(self.rescale_grad, "rescale_grad"),
-                  clip_gradient=A.kclip(self.clip_gradient))
+        lr *= A.bias_div(math.sqrt(coef2), coef1, "adam", "beta1", self.beta1, t)
+        return dict(lr=A.fp(lr, "lr"), beta1=A.fp(self.beta1, "beta1"),
+                    beta2=A.fp(self.beta2, "beta2"), epsilon=A.fp(self.epsilon, "epsilon"),
+                    wd=A.fp(wd, "wd"), rescale_grad=A.fp(self.rescale_grad, "rescale_grad"),
+                    clip_gradient=A.kclip(self.clip_gradient))
+
+    def _multi_prepare(self, indices, weights, grads, states):
+        dt = multi_dtype(weights, grads, states, indices)
+        if (dt is None or type(self).update is not Adam.update
+                or type(self).update_multi_precision is not Optimizer.update_multi_precision
+                or (self.multi_precision and dt == A.FLOAT16)):
+            return None
+        lrs, wds = [], []
+        kw: dict = {}
+        for index in indices:  # per index, in order, as the per-tensor calls would
+            kw = self._step_kwargs(index)
+            lrs.append(kw.pop("lr"))
+            wds.append(kw.pop("wd"))
+        return MultiBatch(_core.multi_adam_update, dt, kw, [A.buf(w) for w in weights],
+                          [A.buf(g, "grad") for g in grads],
+                          [[A.buf(s[0], "mean") for s in states],
+                           [A.buf(s[1], "var") for s in states]], lrs, wds)
+
+    def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
+        kw = self._step_kwargs(index)
         mean, var = state
         w = A.buf(weight)
         if A.is_rsp(grad):
@@ -89,7 +110,7 @@ class Adamax(Optimizer):
         lr = self._get_lr(index)
         wd = self._get_wd(index)
         t = self._index_update_count[index]
-        lr /= (1. - self.beta1 ** t)
+        lr = A.bias_div(lr, 1. - self.beta1 ** t, "adamax", "beta1", self.beta1, t)
         m_t, u_t = state
         w = A.buf(weight)
         _core.adamax_update(w, A.dense(grad, w.shape), A.buf(m_t, "mean"), A.buf(u_t, "u"),
@@ -193,7 +214,8 @@ class _DecoupledAdamBase(Optimizer):
                 t = self._index_update_count[idx]
                 coef1 = 1. - self.beta1 ** t
                 coef2 = 1. - self.beta2 ** t
-                new_lrs.append(lr * math.sqrt(coef2) / coef1)
+                new_lrs.append(A.bias_div(lr * math.sqrt(coef2), coef1, type(self).__name__.lower(),
+                                          "beta1", self.beta1, t))
             lrs = new_lrs
         return lrs, wds
 
@@ -254,6 +276,8 @@ class _DecoupledAdamBase(Optimizer):
             self._run(list(index), weight, grad, state)
             return
         masters = [s[0] for s in state]
+        for w16, w32 in zip(weight, masters):
+            A.check_mp_pair(type(self).__name__.lower(), w16, w32)
         self._run(list(index), masters, [A.astype(g, np.float32) for g in grad],
                   [s[1] for s in state])
         for w16, w32 in zip(weight, masters):

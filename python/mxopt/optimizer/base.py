@@ -82,8 +82,8 @@ class Optimizer:
 
         if param_idx2name is None:
             param_idx2name = {}
-        assert isinstance(param_idx2name, dict), \
-            "param_idx2name should be a dict of param indexes to names."
+        A.require(isinstance(param_idx2name, dict),
+                  "param_idx2name should be a dict of param indexes to names.")
         self.idx2name = param_idx2name.copy()
         self.sym_info = (sym.attr_dict(), sym.list_arguments()) if sym is not None else ()
         self.param_dict = param_dict if param_dict else {}
@@ -108,6 +108,8 @@ class Optimizer:
     @staticmethod
     def create_optimizer(name: str, **kwargs: Any) -> "Optimizer":
         """Instantiate the optimizer registered as ``name`` (case-insensitive)."""
+        if not isinstance(name, str):
+            raise TypeError(f"optimizer name must be a str, got {type(name).__name__}")
         if name.lower() in Optimizer.opt_registry:
             return Optimizer.opt_registry[name.lower()](**kwargs)
         raise ValueError(f"Cannot find optimizer {name}")
@@ -235,11 +237,22 @@ class Optimizer:
         (then ``weight[:] = float16(master)``), else ``update``."""
         if self.multi_precision and A.dtype(weight) == A.FLOAT16:
             weight_master_copy, original_state = state[0], state[1]
+            A.check_mp_pair(type(self).__name__.lower(), weight, weight_master_copy)
             grad32 = A.astype(grad, np.float32)
             self.update(index, weight_master_copy, grad32, original_state)
             _core.cast_into(A.buf(weight_master_copy, "weight32"), A.buf(weight))
         else:
             self.update(index, weight, grad, state)
+
+    # ---- multi-tensor path -------------------------------------------------------------------
+    def _multi_prepare(self, indices: Sequence[Any], weights: Sequence[Any],
+                       grads: Sequence[Any], states: Sequence[Any]) -> Optional["MultiBatch"]:
+        """The per-tensor hyper-parameters of one update call over distinct indices with dense,
+        same-dtype tensors, as a ``MultiBatch`` for ONE C++ call (update counts advance exactly
+        as ``update_multi_precision`` would), or None (nothing changed) when this call needs the
+        per-tensor path. Optimizers whose per-tensor kernel is a single element-wise op override
+        it; the batch is bit-identical to the per-tensor updates."""
+        return None
 
     # ---- pickling --------------------------------------------------------------------------
     def __getstate__(self) -> dict:
@@ -261,3 +274,53 @@ def as_list(index: Any, weight: Any, grad: Any, state: Any):
     if isinstance(index, (list, tuple)):
         return list(index), list(weight), list(grad), list(state)
     return [index], [weight], [grad], [state]
+
+
+class MultiBatch:
+    """Pending tensors of one multi-tensor kernel call: ``kernel(weights, grads, *states,
+    lrs=lrs, wds=wds, **shared)``; batches with the same kernel, dtype and shared arguments
+    merge, so that a whole step runs as one call."""
+
+    __slots__ = ("kernel", "dtype", "shared", "weights", "grads", "states", "lrs", "wds")
+
+    def __init__(self, kernel: Callable[..., None], dtype: np.dtype, shared: dict,
+                 weights: list, grads: list, states: list, lrs: list, wds: list) -> None:
+        self.kernel, self.dtype, self.shared = kernel, dtype, shared
+        self.weights, self.grads, self.states = weights, grads, states
+        self.lrs, self.wds = lrs, wds
+
+    def merge(self, other: "MultiBatch") -> bool:
+        """Append ``other`` if it runs the same kernel with the same dtype and arguments."""
+        if (other.kernel is not self.kernel or other.dtype != self.dtype
+                or other.shared != self.shared
+                or [s is None for s in other.states] != [s is None for s in self.states]):
+            return False
+        self.weights += other.weights
+        self.grads += other.grads
+        for mine, theirs in zip(self.states, other.states):
+            if mine is not None:
+                mine += theirs
+        self.lrs += other.lrs
+        self.wds += other.wds
+        return True
+
+    def run(self) -> None:
+        self.kernel(self.weights, self.grads, *self.states, lrs=self.lrs, wds=self.wds,
+                    **self.shared)
+
+
+def multi_dtype(weights: Sequence[Any], grads: Sequence[Any], states: Sequence[Any],
+                indices: Sequence[Any]) -> Optional[np.dtype]:
+    """The common dtype of a list update that the multi-tensor path can take (distinct indices,
+    dense numpy-backed weights/grads/states of one dtype), else None."""
+    if len(weights) == 0 or len(set(indices)) != len(indices):
+        return None
+    dt = A.dtype(weights[0])
+    for w, g in zip(weights, grads):
+        if A.stype(w) != "default" or A.stype(g) != "default" or A.dtype(w) != dt:
+            return None
+    for st in states:
+        for s in (st if isinstance(st, (tuple, list)) else (st,)):
+            if s is not None and A.stype(s) != "default":
+                return None
+    return dt

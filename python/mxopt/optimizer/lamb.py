@@ -125,8 +125,8 @@ class LANS(Optimizer):
     def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  epsilon: float = 1e-6, lower_bound: Any = None, upper_bound: Any = None,
                  aggregate_num: int = 4, use_fused_step: bool = True, **kwargs: Any) -> None:
-        assert aggregate_num <= 45, ("When use_fused_step=True, LAMB only supports "
-                                     f"aggregate_num <= 45, and receives {aggregate_num}")
+        A.require(aggregate_num <= 45, "When use_fused_step=True, LAMB only supports "
+                  f"aggregate_num <= 45, and receives {aggregate_num}")
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.beta1 = beta1
         self.beta2 = beta2
@@ -180,6 +180,8 @@ class LANS(Optimizer):
             self._run(list(index), weight, grad, state, [None] * len(weight))
             return
         masters = [s[0] for s in state]
+        for w16, w32 in zip(weight, masters):
+            A.check_mp_pair(type(self).__name__.lower(), w16, w32)
         self._run(list(index), masters, [A.astype(g, np.float32) for g in grad],
                   [s[1] for s in state], weight if self.use_fused_step else [None] * len(weight))
         for w16, w32 in zip(weight, masters):

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _core
 from . import _arrays as A
-from .base import Optimizer, register
+from .base import MultiBatch, Optimizer, multi_dtype, register
 
 __all__ = ["RMSProp"]
 
@@ -45,17 +45,38 @@ class RMSProp(Optimizer):
                     A.zeros_like(weight, dtype=np.float32, stype=st))
         return (A.zeros_like(weight, dtype=np.float32, stype=st),)
 
-    def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
+    def _step_kwargs(self, index: Any) -> dict:
+        """Advance index's count; the rmsprop_update arguments of its step."""
         self._update_count(index)
         lr = self._get_lr(index)
         wd = self._get_wd(index)
+        return dict(lr=A.fp(lr, "lr"), wd=A.fp(wd, "wd"), gamma1=A.fp(self.gamma1, "gamma1"),
+                    epsilon=A.fp(self.epsilon, "epsilon"),
+                    rescale_grad=A.fp(self.rescale_grad, "rescale_grad"),
+                    clip_gradient=A.kclip(self.clip_gradient),
+                    clip_weights=A.kclip(self.clip_weights, "clip_weights"))
+
+    def _multi_prepare(self, indices, weights, grads, states):
+        dt = multi_dtype(weights, grads, states, indices)
+        if (dt is None or self.centered or type(self).update is not RMSProp.update
+                or type(self).update_multi_precision is not Optimizer.update_multi_precision
+                or (self.multi_precision and dt == A.FLOAT16)
+                or any(A.dtype(s[0]) != dt for s in states)):
+            return None
+        lrs, wds = [], []
+        kw: dict = {}
+        for index in indices:  # per index, in order, as the per-tensor calls would
+            kw = self._step_kwargs(index)
+            lrs.append(kw.pop("lr"))
+            wds.append(kw.pop("wd"))
+        return MultiBatch(_core.multi_rmsprop_update, dt, kw, [A.buf(w) for w in weights],
+                          [A.buf(g, "grad") for g in grads], [[A.buf(s[0], "n") for s in states]],
+                          lrs, wds)
+
+    def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
+        kw = self._step_kwargs(index)
         w = A.buf(weight)
         g = A.dense(grad, w.shape)
-        kw = dict(lr=A.fp(lr, "lr"), wd=A.fp(wd, "wd"), gamma1=A.fp(self.gamma1, "gamma1"),
-                  epsilon=A.fp(self.epsilon, "epsilon"),
-                  rescale_grad=A.fp(self.rescale_grad, "rescale_grad"),
-                  clip_gradient=A.kclip(self.clip_gradient),
-                  clip_weights=A.kclip(self.clip_weights, "clip_weights"))
         if not self.centered:
             (n,) = state
             _core.rmsprop_update(w, g, A.buf(n, "n"), **kw)

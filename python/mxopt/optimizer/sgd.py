@@ -17,7 +17,7 @@ import numpy as np
 from .. import _core
 from ..ndarray import NDArray, RowSparseNDArray
 from . import _arrays as A
-from .base import Optimizer, register
+from .base import MultiBatch, Optimizer, multi_dtype, register
 
 __all__ = ["SGD", "ccSGD", "NAG", "LBSGD", "LARS"]
 
@@ -154,9 +154,29 @@ class SGD(Optimizer):
             return A.zeros_like(weight, stype=stype)
         return None
 
+    def _multi_prepare(self, indices, weights, grads, states):
+        # MXNet's aggregated dense path (multi_sgd_[mom_]update), one chunk of indices.
+        dt = multi_dtype(weights, grads, states, indices)
+        if (dt is None or type(self)._update_impl is not SGD._update_impl
+                or type(self).update_multi_precision is not SGD.update_multi_precision
+                or (self.multi_precision and dt == A.FLOAT16)):
+            return None
+        self._update_count(indices)
+        lrs = [A.f32(lr, "lrs") for lr in self._get_lrs(indices)]
+        wds = [A.f32(wd, "wds") for wd in self._get_wds(indices)]
+        kw = _op_kwargs(self, self.momentum)
+        moms = [A.buf(s, "mom") for s in states] if self.momentum > 0 else None
+        return MultiBatch(_core.multi_sgd_mom_update, dt, kw, [A.buf(w) for w in weights],
+                          [A.buf(g, "grad") for g in grads], [moms], lrs, wds)
+
     def _update_impl(self, indices: Any, weights: Any, grads: Any, states: Any,
                      multi_precision: bool = False) -> None:
         indices, weights, grads, states = _lists(indices, weights, grads, states)
+        if len(indices) > 1 and not multi_precision:
+            batch = self._multi_prepare(indices, weights, grads, states)
+            if batch is not None:
+                batch.run()
+                return
         aggregate = _all_dense(weights, grads)
         self._update_count(indices)
         lrs = self._get_lrs(indices)
@@ -502,9 +522,29 @@ class LARS(Optimizer):
             lars = 1.0
         return lars * lr
 
+    def _multi_prepare(self, indices, weights, grads, states):
+        # MXNet's aggregated dense path (multi_sgd_[mom_]update), one chunk of indices.
+        dt = multi_dtype(weights, grads, states, indices)
+        if (dt is None or type(self)._update_impl is not SGD._update_impl
+                or type(self).update_multi_precision is not SGD.update_multi_precision
+                or (self.multi_precision and dt == A.FLOAT16)):
+            return None
+        self._update_count(indices)
+        lrs = [A.f32(lr, "lrs") for lr in self._get_lrs(indices)]
+        wds = [A.f32(wd, "wds") for wd in self._get_wds(indices)]
+        kw = _op_kwargs(self, self.momentum)
+        moms = [A.buf(s, "mom") for s in states] if self.momentum > 0 else None
+        return MultiBatch(_core.multi_sgd_mom_update, dt, kw, [A.buf(w) for w in weights],
+                          [A.buf(g, "grad") for g in grads], [moms], lrs, wds)
+
     def _update_impl(self, indices: Any, weights: Any, grads: Any, states: Any,
                      multi_precision: bool = False) -> None:
         indices, weights, grads, states = _lists(indices, weights, grads, states)
+        if len(indices) > 1 and not multi_precision:
+            batch = self._multi_prepare(indices, weights, grads, states)
+            if batch is not None:
+                batch.run()
+                return
         aggregate = _all_dense(weights, grads)
         self._update_count(indices)
         lrs = self._get_lrs(indices)

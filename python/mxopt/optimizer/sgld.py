@@ -8,23 +8,16 @@ from typing import Any
 import numpy as np
 
 from .. import _core
+from .. import random as mx_random
 from . import _arrays as A
 from .base import Optimizer, register
 
 __all__ = ["SGLD", "DCASGD"]
 
-_fallback_rng = np.random.default_rng()
-
-
 def _gaussian(shape: Any, dtype: np.dtype, scale: float) -> np.ndarray:
-    """N(0, scale²) samples of ``dtype``: from ``mx.random`` (seeded by ``mx.random.seed``)
-    when the package provides it, else from a private numpy generator."""
-    try:
-        from .. import random as mx_random  # type: ignore[attr-defined]
-        sample = mx_random.normal(0, scale, shape=tuple(shape), dtype=dtype)
-        return np.ascontiguousarray(A.buf(sample, "noise"), dtype=dtype)
-    except (ImportError, AttributeError):
-        return _fallback_rng.normal(0.0, scale, size=tuple(shape)).astype(dtype)
+    """N(0, scale²) samples of ``dtype`` from ``mx.random`` (seeded by ``mx.random.seed``)."""
+    sample = mx_random.normal(0, scale, shape=tuple(shape), dtype=dtype)
+    return np.ascontiguousarray(A.buf(sample, "noise"), dtype=dtype)
 
 
 @register
@@ -88,7 +81,8 @@ class DCASGD(Optimizer):
         if mom is not None and bool(mom):
             self._momentum_update(w, g, A.buf(mom, "mom"), A.buf(previous_weight), lr, wd)
             return
-        assert self.momentum == 0.0
+        A.require(self.momentum == 0.0, "DCASGD: a non-zero momentum cannot run (as in MXNet "
+                  f"1.9.1, whose momentum branch is unreachable), got momentum={self.momentum}")
         _core.dcasgd_update(w, g, A.buf(previous_weight, "previous_weight"),
                             lr=A.sc(lr, "lr"), wd=A.sc(wd, "wd"),
                             lamda=A.sc(self.lamda, "lamda"),

@@ -26,7 +26,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..base import MXNetError
+from ..base import MXNetError, atomic_write
 from .op import ALIASES, OPS, OpDef, Shape, ShapeError, known, merge_shape
 
 __all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json"]
@@ -442,8 +442,7 @@ class Symbol:
         """Write :meth:`tojson` to ``fname`` (no trailing newline)."""
         if not isinstance(fname, str):
             raise TypeError("fname need to be string")
-        with open(fname, "w", encoding="utf-8") as f:
-            f.write(self.tojson())
+        atomic_write(fname, self.tojson())  # temp file + rename: never a truncated file
 
     # ---- binding -------------------------------------------------------------------------------
     def simple_bind(self, ctx: Any = None, grad_req: Any = "write", type_dict: Any = None,

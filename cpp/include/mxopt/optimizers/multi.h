@@ -1,0 +1,22 @@
+// Multi-tensor driver: one call updates a list of tensors, parallel across tensors and within
+// large ones. The element-wise kernels give the same result on any slice of a tensor, so each
+// tensor is cut into slices of at most kMultiChunk elements and the flattened (tensor, slice)
+// work list is split between the threads in contiguous, size-balanced runs. The result does not
+// depend on the thread count, and equals the per-tensor kernels bit for bit.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+
+namespace mxopt::kernels {
+
+// Slice length (below the kernels' own threading threshold, so slices never spawn threads).
+inline constexpr std::size_t kMultiChunk = 16384;
+
+// Calls body(t, lo, hi) for every tensor t in [0, count) and slices [lo, hi) covering
+// [0, sizes[t]); slices run on the OpenMP threads when the total is large enough. Reuses a
+// thread-local work list: no allocation once it has grown to the largest list seen.
+void for_each_slice(std::size_t count, const std::size_t* sizes,
+                    const std::function<void(std::size_t, std::size_t, std::size_t)>& body);
+
+}  // namespace mxopt::kernels
