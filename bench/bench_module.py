@@ -5,11 +5,14 @@ loop, on the same data, for two workloads (60000 synthetic samples, batch 128):
     issue's program: tiny compute, so this measures per-batch framework overhead);
   * mlp: MLP 784-256-256-10 (relu), SGD with momentum 0.9 (GEMM-bound).
 
-Reported: samples/s (median over epochs after a warm-up epoch), the ratio to MXNet, and for
-mxopt a per-batch breakdown: the compiled forward+backward, the optimizer update, the metric,
-the iterator, and the remaining Python overhead of fit's loop.
+Reported: samples/s (median over epochs after a warm-up epoch; each implementation runs in its
+own process, --repeat times, fastest kept), the ratio to MXNet, and for mxopt a per-batch
+breakdown: the compiled forward+backward, the optimizer kernels, the input copies, the Module
+calls, the metric, the iterator, and the remaining Python overhead of fit's loop. On a shared
+machine run it when the cores are idle: a parallel region whose second thread waits for a busy
+core costs a scheduler time slice.
 
-    python bench/bench_module.py [--quick]
+    python bench/bench_module.py [--quick] [--repeat N]
 """
 
 from __future__ import annotations
@@ -242,6 +245,9 @@ def worker(impl: str, quick: bool) -> Dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="12800 samples, 1 timed epoch")
+    ap.add_argument("--repeat", type=int, default=2,
+                    help="worker runs per implementation; the fastest is kept (default 2: a "
+                         "shared machine's busy cores stall OpenMP regions)")
     ap.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -255,11 +261,16 @@ def main() -> int:
                 {"mxnet": "mxnet", "torch": "torch"}[impl]) is None:
             continue
         cmd = [sys.executable, __file__, "--worker", impl] + (["--quick"] if args.quick else [])
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            print(f"worker {impl} failed:\n{proc.stderr[-2000:]}")
-            return 1
-        per_impl[impl] = json.loads(proc.stdout.strip().splitlines()[-1])
+        for _ in range(max(1, args.repeat)):
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(f"worker {impl} failed:\n{proc.stderr[-2000:]}")
+                return 1
+            run = json.loads(proc.stdout.strip().splitlines()[-1])
+            best = per_impl.setdefault(impl, run)
+            for workload, r in run.items():  # keep the fastest run of each workload
+                if r["samples_per_s"] > best[workload]["samples_per_s"]:
+                    best[workload] = r
     rows = []
     for workload in ("acceptance", "mlp"):
         ref = per_impl.get("mxnet", {}).get(workload, {}).get("samples_per_s")
