@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${MXOPT_DEMO_VENV:-.venv-demo}"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+VENV="$(cd "$VENV" && pwd)"
 PY="$VENV/bin/python"
 "$PY" -m pip install -q --upgrade pip
 "$PY" -m pip install -q .
