@@ -1193,12 +1193,35 @@ void bind_misc(py::module_& m) {
 }
 
 // ---- multi-tensor steps ------------------------------------------------------------------------
-// A validated list of same-dtype tensors: weights, gradients, up to two states per tensor, and the
-// per-tensor lr / wd. Every tensor is checked before anything is written.
+// A validated list of tensors: weights (one dtype; float16 for the multi-precision kernels),
+// gradients like the weights, state lists (each like the weights, or float32 of the weights'
+// shape), and later the per-tensor hyper-parameters. Every tensor is checked before anything is
+// written; the kernels get pointer arrays and run without the GIL.
 struct MultiArgs {
-  std::vector<Buf> w, g, s1, s2;
+  std::vector<Buf> w, g;
+  std::vector<std::vector<Buf>> s;  // one entry per state list (empty: the list was None)
   std::vector<std::size_t> n;
   Dt dt = Dt::f32;
+  std::size_t count() const { return n.size(); }
+  template <class T>
+  static std::vector<T*> ptrs(const std::vector<Buf>& v) {
+    std::vector<T*> out(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) out[i] = v[i].template ptr<T>();
+    return out;
+  }
+  template <class T>
+  std::vector<T*> state(std::size_t k) const {
+    return ptrs<T>(s[k]);
+  }
+};
+
+// A state list argument: `list` (None allowed iff `optional`), named `name` in messages; `f32`:
+// float32 of the weights' shape (master copies, float32 moments), else like the weights.
+struct StateArg {
+  py::object list;
+  const char* name;
+  bool f32 = false;
+  bool optional = false;
 };
 
 template <class F = float>
@@ -1212,8 +1235,11 @@ std::vector<F> float_list(const std::string& fn, const py::sequence& v, const ch
   return out;
 }
 
+// mp: the weights must be float16 (multi-precision kernels). grad_write: the kernel may write
+// the gradients (MXNet's single-form AdamW rescales them in place).
 MultiArgs multi_args(const std::string& fn, const py::sequence& weights, const py::sequence& grads,
-                     const py::object& states1, const py::object& states2) {
+                     const std::vector<StateArg>& states, bool mp = false,
+                     bool grad_write = false) {
   MultiArgs a;
   const std::size_t count = static_cast<std::size_t>(py::len(weights));
   auto check_len = [&](const py::sequence& v, const char* name) {
@@ -1222,114 +1248,338 @@ MultiArgs multi_args(const std::string& fn, const py::sequence& weights, const p
                             " entries but weights has " + std::to_string(count));
   };
   check_len(grads, "grads");
-  const bool has1 = !states1.is_none(), has2 = !states2.is_none();
-  if (has1) check_len(states1, "states1");
-  if (has2) check_len(states2, "states2");
+  std::vector<py::sequence> lists(states.size());
+  for (std::size_t k = 0; k < states.size(); ++k) {
+    if (states[k].list.is_none()) {
+      if (!states[k].optional)
+        throw py::type_error(fn + ": " + states[k].name + " must be a list of arrays, got None");
+      continue;
+    }
+    lists[k] = py::sequence(states[k].list);
+    check_len(lists[k], states[k].name);
+  }
+  a.s.resize(states.size());
   a.w.reserve(count);
   a.g.reserve(count);
   a.n.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
     const std::string ix = "[" + std::to_string(i) + "]";
     a.w.push_back(buf(fn, weights[i], ("weights" + ix).c_str(), true));
-    a.g.push_back(buf(fn, grads[i], ("grads" + ix).c_str(), false));
+    a.g.push_back(buf(fn, grads[i], ("grads" + ix).c_str(), grad_write));
     like(fn, a.w[i], a.g[i]);
-    if (i == 0) a.dt = a.w[0].dt;
+    if (i == 0) {
+      a.dt = a.w[0].dt;
+      if (mp) require_dtype(fn, a.w[0], Dt::f16, "multi-precision weights");
+    }
     if (a.w[i].dt != a.dt)
       throw py::type_error(fn + ": weights" + ix + " has dtype " + dt_name(a.w[i].dt) +
                            " but weights[0] has dtype " + dt_name(a.dt) +
                            " (group tensors by dtype)");
-    if (has1) {
-      a.s1.push_back(buf(fn, py::sequence(states1)[i], ("states1" + ix).c_str(), true));
-      like(fn, a.w[i], a.s1[i]);
-    }
-    if (has2) {
-      a.s2.push_back(buf(fn, py::sequence(states2)[i], ("states2" + ix).c_str(), true));
-      like(fn, a.w[i], a.s2[i]);
+    for (std::size_t k = 0; k < states.size(); ++k) {
+      if (states[k].list.is_none()) continue;
+      a.s[k].push_back(buf(fn, lists[k][i], (std::string(states[k].name) + ix).c_str(), true));
+      if (states[k].f32)
+        like_f32(fn, a.w[i], a.s[k].back(), "float32 state");
+      else
+        like(fn, a.w[i], a.s[k].back());
     }
     a.n.push_back(a.w[i].size());
   }
   return a;
 }
 
-void bind_multi(py::module_& m) {
+// Per-tensor SGDParams from the lrs/wds lists.
+std::vector<k::SGDParams> sgd_list(const std::string& fn, const MultiArgs& a,
+                                   const py::sequence& lrs, const py::sequence& wds, float rg,
+                                   float clip, float momentum) {
+  const std::vector<float> lr = float_list(fn, lrs, "lrs", a.count());
+  const std::vector<float> wd = float_list(fn, wds, "wds", a.count());
+  std::vector<k::SGDParams> p(a.count());
+  for (std::size_t i = 0; i < a.count(); ++i) p[i] = sgd_params(lr[i], wd[i], rg, clip, momentum);
+  return p;
+}
+
+#define MXOPT_MULTI_SGD_ARGS                                                                  \
+  py::kw_only(), py::arg("lrs"), py::arg("wds"), py::arg("rescale_grad") = 1.0f,            \
+      py::arg("clip_gradient") = k::kNoClip, py::arg("momentum") = 0.0f
+
+void bind_multi_sgd(py::module_& m) {
   m.def(
       "multi_sgd_mom_update",
       [](py::sequence weights, py::sequence grads, py::object moms, py::sequence lrs,
          py::sequence wds, float rg, float clip, float momentum) {
         const std::string fn = "multi_sgd_mom_update";
-        const MultiArgs a = multi_args(fn, weights, grads, moms, py::none());
-        const std::vector<float> lr = float_list(fn, lrs, "lrs", a.n.size());
-        const std::vector<float> wd = float_list(fn, wds, "wds", a.n.size());
+        const MultiArgs a = multi_args(fn, weights, grads, {{moms, "moms", false, true}});
+        const auto p = sgd_list(fn, a, lrs, wds, rg, clip, momentum);
         const bool has = !moms.is_none();
         py::gil_scoped_release nogil;
         by_dtype(a.dt, [&](auto t) {
           using T = decltype(t);
-          k::for_each_slice(a.n.size(), a.n.data(), [&](std::size_t i, std::size_t lo,
-                                                        std::size_t hi) {
-            const auto p = sgd_params(lr[i], wd[i], rg, clip, momentum);
-            k::sgd_mom_update(a.w[i].template ptr<T>() + lo, a.g[i].template ptr<T>() + lo,
-                              has ? a.s1[i].template ptr<T>() + lo : nullptr, hi - lo, p);
-          });
+          const auto w = a.ptrs<T>(a.w), g = a.ptrs<T>(a.g);
+          const auto s = has ? a.state<T>(0) : std::vector<T*>();
+          k::multi_sgd_mom_update(a.count(), w.data(), g.data(), has ? s.data() : nullptr,
+                                  a.n.data(), p.data());
         });
       },
       "sgd_mom_update on a list of same-dtype tensors in one call (per-tensor lrs/wds; "
       "moms=None: no momentum state), parallel across and within tensors, in place.",
-      py::arg("weights"), py::arg("grads"), py::arg("moms"), py::kw_only(), py::arg("lrs"),
-      py::arg("wds"), py::arg("rescale_grad") = 1.0f, py::arg("clip_gradient") = k::kNoClip,
-      py::arg("momentum") = 0.0f);
+      py::arg("weights"), py::arg("grads"), py::arg("moms"), MXOPT_MULTI_SGD_ARGS);
 
+  m.def(
+      "multi_sgd_update",
+      [](py::sequence weights, py::sequence grads, py::sequence lrs, py::sequence wds, float rg,
+         float clip, float momentum) {
+        const std::string fn = "multi_sgd_update";
+        const MultiArgs a = multi_args(fn, weights, grads, {});
+        const auto p = sgd_list(fn, a, lrs, wds, rg, clip, momentum);
+        py::gil_scoped_release nogil;
+        by_dtype(a.dt, [&](auto t) {
+          using T = decltype(t);
+          const auto w = a.ptrs<T>(a.w), g = a.ptrs<T>(a.g);
+          k::multi_sgd_update(a.count(), w.data(), g.data(), a.n.data(), p.data());
+        });
+      },
+      "The single-form sgd_update on a list of same-dtype tensors in one call (per-tensor "
+      "lrs/wds; NAG without momentum), in place.",
+      py::arg("weights"), py::arg("grads"), MXOPT_MULTI_SGD_ARGS);
+
+  m.def(
+      "multi_nag_mom_update",
+      [](py::sequence weights, py::sequence grads, py::object moms, py::sequence lrs,
+         py::sequence wds, float rg, float clip, float momentum) {
+        const std::string fn = "multi_nag_mom_update";
+        const MultiArgs a = multi_args(fn, weights, grads, {{moms, "moms"}});
+        const auto p = sgd_list(fn, a, lrs, wds, rg, clip, momentum);
+        py::gil_scoped_release nogil;
+        by_dtype(a.dt, [&](auto t) {
+          using T = decltype(t);
+          const auto w = a.ptrs<T>(a.w), g = a.ptrs<T>(a.g), s = a.state<T>(0);
+          k::multi_nag_mom_update(a.count(), w.data(), g.data(), s.data(), a.n.data(),
+                                  p.data());
+        });
+      },
+      "nag_mom_update on a list of same-dtype tensors in one call (per-tensor lrs/wds), in "
+      "place.",
+      py::arg("weights"), py::arg("grads"), py::arg("moms"), MXOPT_MULTI_SGD_ARGS);
+
+  m.def(
+      "multi_mp_sgd_mom_update",
+      [](py::sequence weights, py::sequence grads, py::object moms, py::sequence weights32,
+         py::sequence lrs, py::sequence wds, float rg, float clip, float momentum) {
+        const std::string fn = "multi_mp_sgd_mom_update";
+        const MultiArgs a = multi_args(
+            fn, weights, grads, {{moms, "moms", true, true}, {weights32, "weights32", true}}, true);
+        const auto p = sgd_list(fn, a, lrs, wds, rg, clip, momentum);
+        const bool has = !moms.is_none();
+        py::gil_scoped_release nogil;
+        const auto w = a.ptrs<mxopt::float16>(a.w), g = a.ptrs<mxopt::float16>(a.g);
+        const auto s = has ? a.state<float>(0) : std::vector<float*>();
+        const auto w32 = a.state<float>(1);
+        k::multi_mp_sgd_mom_update(a.count(), w.data(), g.data(), has ? s.data() : nullptr,
+                                   w32.data(), a.n.data(), p.data());
+      },
+      "mp_sgd_mom_update on a list of float16 tensors with float32 master copies in one call "
+      "(MXNet multi_mp_sgd_[mom_]update; moms=None: no momentum state), in place.",
+      py::arg("weights"), py::arg("grads"), py::arg("moms"), py::arg("weights32"),
+      MXOPT_MULTI_SGD_ARGS);
+
+  m.def(
+      "multi_mp_sgd_update",
+      [](py::sequence weights, py::sequence grads, py::sequence weights32, py::sequence lrs,
+         py::sequence wds, float rg, float clip, float momentum) {
+        const std::string fn = "multi_mp_sgd_update";
+        const MultiArgs a = multi_args(fn, weights, grads, {{weights32, "weights32", true}}, true);
+        const auto p = sgd_list(fn, a, lrs, wds, rg, clip, momentum);
+        py::gil_scoped_release nogil;
+        const auto w = a.ptrs<mxopt::float16>(a.w), g = a.ptrs<mxopt::float16>(a.g);
+        const auto w32 = a.state<float>(0);
+        k::multi_mp_sgd_update(a.count(), w.data(), g.data(), w32.data(), a.n.data(), p.data());
+      },
+      "The single-form mp_sgd_update on a list of float16 tensors with float32 master copies "
+      "(NAG without momentum), in place.",
+      py::arg("weights"), py::arg("grads"), py::arg("weights32"), MXOPT_MULTI_SGD_ARGS);
+
+  m.def(
+      "multi_mp_nag_mom_update",
+      [](py::sequence weights, py::sequence grads, py::sequence moms, py::sequence weights32,
+         py::sequence lrs, py::sequence wds, float rg, float clip, float momentum) {
+        const std::string fn = "multi_mp_nag_mom_update";
+        const MultiArgs a = multi_args(
+            fn, weights, grads, {{moms, "moms", true}, {weights32, "weights32", true}}, true);
+        const auto p = sgd_list(fn, a, lrs, wds, rg, clip, momentum);
+        py::gil_scoped_release nogil;
+        const auto w = a.ptrs<mxopt::float16>(a.w), g = a.ptrs<mxopt::float16>(a.g);
+        const auto s = a.state<float>(0), w32 = a.state<float>(1);
+        k::multi_mp_nag_mom_update(a.count(), w.data(), g.data(), s.data(), w32.data(),
+                                   a.n.data(), p.data());
+      },
+      "mp_nag_mom_update on a list of float16 tensors with float32 master copies and momenta "
+      "in one call, in place.",
+      py::arg("weights"), py::arg("grads"), py::arg("moms"), py::arg("weights32"),
+      MXOPT_MULTI_SGD_ARGS);
+}
+
+#define MXOPT_MULTI_ADAM_ARGS                                                                 \
+  py::kw_only(), py::arg("lrs"), py::arg("wds"), py::arg("beta1") = 0.9f,                   \
+      py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-8f, py::arg("rescale_grad") = 1.0f, \
+      py::arg("clip_gradient") = k::kNoClip
+
+std::vector<k::AdamParams> adam_list(const std::string& fn, const MultiArgs& a,
+                                     const py::sequence& lrs, const py::sequence& wds,
+                                     float beta1, float beta2, float epsilon, float rg,
+                                     float clip) {
+  const std::vector<float> lr = float_list(fn, lrs, "lrs", a.count());
+  const std::vector<float> wd = float_list(fn, wds, "wds", a.count());
+  std::vector<k::AdamParams> p(a.count());
+  for (std::size_t i = 0; i < a.count(); ++i)
+    p[i] = k::AdamParams{lr[i], beta1, beta2, epsilon, wd[i], rg, clip};
+  return p;
+}
+
+std::vector<k::AdamWParams> adamw_list(const std::string& fn, const MultiArgs& a,
+                                       const py::sequence& etas, const py::sequence& wds,
+                                       float lr, float beta1, float beta2, float epsilon,
+                                       float rg, float clip) {
+  const std::vector<float> eta = float_list(fn, etas, "lrs", a.count());
+  const std::vector<float> wd = float_list(fn, wds, "wds", a.count());
+  std::vector<k::AdamWParams> p(a.count());
+  for (std::size_t i = 0; i < a.count(); ++i)
+    p[i] = k::AdamWParams{lr, eta[i], beta1, beta2, epsilon, wd[i], rg, clip};
+  return p;
+}
+
+void bind_multi_adam(py::module_& m) {
   m.def(
       "multi_adam_update",
       [](py::sequence weights, py::sequence grads, py::sequence means, py::sequence vars,
          py::sequence lrs, py::sequence wds, float beta1, float beta2, float epsilon, float rg,
          float clip) {
         const std::string fn = "multi_adam_update";
-        const MultiArgs a = multi_args(fn, weights, grads, means, vars);
-        const std::vector<float> lr = float_list(fn, lrs, "lrs", a.n.size());
-        const std::vector<float> wd = float_list(fn, wds, "wds", a.n.size());
+        const MultiArgs a = multi_args(fn, weights, grads, {{means, "states1"}, {vars, "states2"}});
+        const auto p = adam_list(fn, a, lrs, wds, beta1, beta2, epsilon, rg, clip);
         py::gil_scoped_release nogil;
         by_dtype(a.dt, [&](auto t) {
           using T = decltype(t);
-          k::for_each_slice(a.n.size(), a.n.data(), [&](std::size_t i, std::size_t lo,
-                                                        std::size_t hi) {
-            const k::AdamParams p{lr[i], beta1, beta2, epsilon, wd[i], rg, clip};
-            k::adam_update(a.w[i].template ptr<T>() + lo, a.g[i].template ptr<T>() + lo,
-                           a.s1[i].template ptr<T>() + lo, a.s2[i].template ptr<T>() + lo,
-                           hi - lo, p);
-          });
+          const auto w = a.ptrs<T>(a.w), g = a.ptrs<T>(a.g);
+          const auto m1 = a.state<T>(0), v = a.state<T>(1);
+          k::multi_adam_update(a.count(), w.data(), g.data(), m1.data(), v.data(), a.n.data(),
+                               p.data());
         });
       },
       "adam_update on a list of same-dtype tensors in one call (per-tensor bias-corrected lrs "
       "and wds), parallel across and within tensors, in place.",
-      py::arg("weights"), py::arg("grads"), py::arg("means"), py::arg("vars"), py::kw_only(),
-      py::arg("lrs"), py::arg("wds"), py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f,
-      py::arg("epsilon") = 1e-8f, py::arg("rescale_grad") = 1.0f,
-      py::arg("clip_gradient") = k::kNoClip);
+      py::arg("weights"), py::arg("grads"), py::arg("means"), py::arg("vars"),
+      MXOPT_MULTI_ADAM_ARGS);
 
+  m.def(
+      "multi_mp_adam_update",
+      [](py::sequence weights, py::sequence grads, py::sequence means, py::sequence vars,
+         py::sequence weights32, py::sequence lrs, py::sequence wds, float beta1, float beta2,
+         float epsilon, float rg, float clip) {
+        const std::string fn = "multi_mp_adam_update";
+        const MultiArgs a = multi_args(
+            fn, weights, grads,
+            {{means, "means", true}, {vars, "vars", true}, {weights32, "weights32", true}}, true);
+        const auto p = adam_list(fn, a, lrs, wds, beta1, beta2, epsilon, rg, clip);
+        py::gil_scoped_release nogil;
+        const auto w = a.ptrs<mxopt::float16>(a.w), g = a.ptrs<mxopt::float16>(a.g);
+        const auto m1 = a.state<float>(0), v = a.state<float>(1), w32 = a.state<float>(2);
+        k::multi_mp_adam_update(a.count(), w.data(), g.data(), m1.data(), v.data(), w32.data(),
+                                a.n.data(), p.data());
+      },
+      "adam_update on the float32 master copies of a list of float16 tensors in one call, "
+      "then weight = float16(master), in place.",
+      py::arg("weights"), py::arg("grads"), py::arg("means"), py::arg("vars"),
+      py::arg("weights32"), MXOPT_MULTI_ADAM_ARGS);
+
+  m.def(
+      "multi_adamw_update",
+      [](py::sequence weights, py::sequence grads, py::sequence means, py::sequence vars,
+         py::sequence lrs, py::sequence wds, float lr, float beta1, float beta2, float epsilon,
+         float rg, float clip, bool aggregated) {
+        const std::string fn = "multi_adamw_update";
+        const MultiArgs a = multi_args(fn, weights, grads, {{means, "means"}, {vars, "vars"}},
+                                       false, !aggregated);
+        const auto p = adamw_list(fn, a, lrs, wds, lr, beta1, beta2, epsilon, rg, clip);
+        bool done = false;
+        py::gil_scoped_release nogil;
+        by_dtype(a.dt, [&](auto t) {
+          using T = decltype(t);
+          const auto w = a.ptrs<T>(a.w), g = a.ptrs<T>(a.g);
+          const auto m1 = a.state<T>(0), v = a.state<T>(1);
+          done = k::multi_adamw_update(a.count(), w.data(), g.data(), m1.data(), v.data(),
+                                       a.n.data(), p.data(), aggregated);
+        });
+        return done;
+      },
+      "adamw_update on a list of same-dtype tensors in one call (lrs: the per-tensor "
+      "bias-corrected rates eta); returns False (nothing written) if rescale_grad is 0 or not "
+      "finite.",
+      py::arg("weights"), py::arg("grads"), py::arg("means"), py::arg("vars"), py::kw_only(),
+      py::arg("lrs"), py::arg("wds"), py::arg("lr") = 1.0f, py::arg("beta1") = 0.9f,
+      py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-6f, py::arg("rescale_grad") = 1.0f,
+      py::arg("clip_gradient") = k::kNoClip, py::arg("aggregated") = true);
+
+  m.def(
+      "multi_mp_adamw_update",
+      [](py::sequence weights, py::sequence grads, py::sequence means, py::sequence vars,
+         py::sequence weights32, py::sequence lrs, py::sequence wds, float lr, float beta1,
+         float beta2, float epsilon, float rg, float clip, bool aggregated) {
+        const std::string fn = "multi_mp_adamw_update";
+        const MultiArgs a = multi_args(
+            fn, weights, grads,
+            {{means, "means", true}, {vars, "vars", true}, {weights32, "weights32", true}}, true);
+        const auto p = adamw_list(fn, a, lrs, wds, lr, beta1, beta2, epsilon, rg, clip);
+        py::gil_scoped_release nogil;
+        const auto w = a.ptrs<mxopt::float16>(a.w), g = a.ptrs<mxopt::float16>(a.g);
+        const auto m1 = a.state<float>(0), v = a.state<float>(1), w32 = a.state<float>(2);
+        return k::multi_mp_adamw_update(a.count(), w.data(), g.data(), m1.data(), v.data(),
+                                        w32.data(), a.n.data(), p.data(), aggregated);
+      },
+      "adamw_update on the float32 master copies of a list of float16 tensors in one call "
+      "(MXNet multi_mp_adamw_update), then weight = float16(master); returns False (nothing "
+      "written) if rescale_grad is 0 or not finite.",
+      py::arg("weights"), py::arg("grads"), py::arg("means"), py::arg("vars"),
+      py::arg("weights32"), py::kw_only(), py::arg("lrs"), py::arg("wds"), py::arg("lr") = 1.0f,
+      py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-6f,
+      py::arg("rescale_grad") = 1.0f, py::arg("clip_gradient") = k::kNoClip,
+      py::arg("aggregated") = true);
+}
+
+std::vector<k::RMSPropParams> rmsprop_list(const std::string& fn, const MultiArgs& a,
+                                           const py::sequence& lrs, const py::sequence& wds,
+                                           float gamma1, float gamma2, float epsilon, float rg,
+                                           float clip, float clip_weights) {
+  const std::vector<float> lr = float_list(fn, lrs, "lrs", a.count());
+  const std::vector<float> wd = float_list(fn, wds, "wds", a.count());
+  std::vector<k::RMSPropParams> p(a.count());
+  for (std::size_t i = 0; i < a.count(); ++i) {
+    p[i].lr = lr[i];
+    p[i].gamma1 = gamma1;
+    p[i].gamma2 = gamma2;
+    p[i].epsilon = epsilon;
+    p[i].wd = wd[i];
+    p[i].rescale_grad = rg;
+    p[i].clip_gradient = clip;
+    p[i].clip_weights = clip_weights;
+  }
+  return p;
+}
+
+void bind_multi_other(py::module_& m) {
   m.def(
       "multi_rmsprop_update",
       [](py::sequence weights, py::sequence grads, py::sequence ns, py::sequence lrs,
          py::sequence wds, float gamma1, float epsilon, float rg, float clip, float clip_weights) {
         const std::string fn = "multi_rmsprop_update";
-        const MultiArgs a = multi_args(fn, weights, grads, ns, py::none());
-        const std::vector<float> lr = float_list(fn, lrs, "lrs", a.n.size());
-        const std::vector<float> wd = float_list(fn, wds, "wds", a.n.size());
+        const MultiArgs a = multi_args(fn, weights, grads, {{ns, "states1"}});
+        const auto p = rmsprop_list(fn, a, lrs, wds, gamma1, 0.9f, epsilon, rg, clip,
+                                    clip_weights);
         py::gil_scoped_release nogil;
         by_dtype(a.dt, [&](auto t) {
           using T = decltype(t);
-          k::for_each_slice(a.n.size(), a.n.data(), [&](std::size_t i, std::size_t lo,
-                                                        std::size_t hi) {
-            k::RMSPropParams p;
-            p.lr = lr[i];
-            p.gamma1 = gamma1;
-            p.epsilon = epsilon;
-            p.wd = wd[i];
-            p.rescale_grad = rg;
-            p.clip_gradient = clip;
-            p.clip_weights = clip_weights;
-            k::rmsprop_update(a.w[i].template ptr<T>() + lo, a.g[i].template ptr<T>() + lo,
-                              a.s1[i].template ptr<T>() + lo, hi - lo, p);
-          });
+          const auto w = a.ptrs<T>(a.w), g = a.ptrs<T>(a.g), s = a.state<T>(0);
+          k::multi_rmsprop_update(a.count(), w.data(), g.data(), s.data(), a.n.data(), p.data());
         });
       },
       "rmsprop_update on a list of same-dtype tensors in one call (per-tensor lrs/wds), in "
@@ -1340,34 +1590,65 @@ void bind_multi(py::module_& m) {
       py::arg("clip_weights") = k::kNoClip);
 
   m.def(
+      "multi_rmspropalex_update",
+      [](py::sequence weights, py::sequence grads, py::sequence ns, py::sequence gbars,
+         py::sequence deltas, py::sequence lrs, py::sequence wds, float gamma1, float gamma2,
+         float epsilon, float rg, float clip, float clip_weights) {
+        const std::string fn = "multi_rmspropalex_update";
+        const MultiArgs a = multi_args(fn, weights, grads,
+                                       {{ns, "ns"}, {gbars, "gbars"}, {deltas, "deltas"}});
+        const auto p = rmsprop_list(fn, a, lrs, wds, gamma1, gamma2, epsilon, rg, clip,
+                                    clip_weights);
+        py::gil_scoped_release nogil;
+        by_dtype(a.dt, [&](auto t) {
+          using T = decltype(t);
+          const auto w = a.ptrs<T>(a.w), g = a.ptrs<T>(a.g);
+          const auto s = a.state<T>(0), gb = a.state<T>(1), d = a.state<T>(2);
+          k::multi_rmspropalex_update(a.count(), w.data(), g.data(), s.data(), gb.data(),
+                                      d.data(), a.n.data(), p.data());
+        });
+      },
+      "rmspropalex_update (centered RMSProp) on a list of same-dtype tensors in one call "
+      "(per-tensor lrs/wds), in place.",
+      py::arg("weights"), py::arg("grads"), py::arg("ns"), py::arg("gbars"), py::arg("deltas"),
+      py::kw_only(), py::arg("lrs"), py::arg("wds"), py::arg("gamma1") = 0.95f,
+      py::arg("gamma2") = 0.9f, py::arg("epsilon") = 1e-8f, py::arg("rescale_grad") = 1.0f,
+      py::arg("clip_gradient") = k::kNoClip, py::arg("clip_weights") = k::kNoClip);
+
+  m.def(
       "multi_adagrad_update",
       [](py::sequence weights, py::sequence grads, py::sequence histories, py::sequence lrs,
          py::sequence wds, double rg, double eps, py::object clip) {
         const std::string fn = "multi_adagrad_update";
-        const MultiArgs a = multi_args(fn, weights, grads, histories, py::none());
-        const std::vector<double> lr = float_list<double>(fn, lrs, "lrs", a.n.size());
-        const std::vector<double> wd = float_list<double>(fn, wds, "wds", a.n.size());
+        const MultiArgs a = multi_args(fn, weights, grads, {{histories, "states1"}});
+        const std::vector<double> lr = float_list<double>(fn, lrs, "lrs", a.count());
+        const std::vector<double> wd = float_list<double>(fn, wds, "wds", a.count());
         const k::PClip c = pclip(clip);
+        std::vector<k::AdaGradParams> p(a.count());
+        for (std::size_t i = 0; i < a.count(); ++i) {
+          p[i].lr = lr[i];
+          p[i].wd = wd[i];
+          p[i].rescale_grad = rg;
+          p[i].epsilon = eps;
+          p[i].clip = c;
+        }
         py::gil_scoped_release nogil;
         by_dtype(a.dt, [&](auto t) {
           using T = decltype(t);
-          k::for_each_slice(a.n.size(), a.n.data(), [&](std::size_t i, std::size_t lo,
-                                                        std::size_t hi) {
-            k::AdaGradParams p;
-            p.lr = lr[i];
-            p.wd = wd[i];
-            p.rescale_grad = rg;
-            p.epsilon = eps;
-            p.clip = c;
-            k::adagrad_update(a.w[i].template ptr<T>() + lo, a.g[i].template ptr<T>() + lo,
-                              a.s1[i].template ptr<T>() + lo, hi - lo, p);
-          });
+          const auto w = a.ptrs<T>(a.w), g = a.ptrs<T>(a.g), s = a.state<T>(0);
+          k::multi_adagrad_update(a.count(), w.data(), g.data(), s.data(), a.n.data(), p.data());
         });
       },
       "Dense AdaGrad on a list of same-dtype tensors in one call (per-tensor lrs/wds), in place.",
       py::arg("weights"), py::arg("grads"), py::arg("histories"), py::kw_only(), py::arg("lrs"),
       py::arg("wds"), py::arg("rescale_grad"), py::arg("epsilon"),
       py::arg("clip_gradient") = py::none());
+}
+
+void bind_multi(py::module_& m) {
+  bind_multi_sgd(m);
+  bind_multi_adam(m);
+  bind_multi_other(m);
 }
 
 }  // namespace

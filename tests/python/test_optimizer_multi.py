@@ -146,12 +146,18 @@ def test_optimizer_update_with_index_list_uses_one_call(count_calls):
         assert np.array_equal(a.asnumpy(), b.asnumpy())
 
 
-def test_multi_precision_and_sparse_fall_back_to_per_tensor(count_calls):
+def test_multi_precision_adam_takes_the_mp_list_kernel(count_calls):
     ws = [mxopt.nd.array(np.ones(5, np.float16), dtype=np.float16) for _ in range(3)]
     gs = [mxopt.nd.array(np.ones(5, np.float16), dtype=np.float16) for _ in range(3)]
     upd = mxopt.optimizer.get_updater(mxopt.optimizer.Adam(multi_precision=True))
-    upd([0, 1, 2], gs, ws)
-    assert count_calls == {}
+    real = _core.multi_mp_adam_update
+    seen = []
+    try:
+        _core.multi_mp_adam_update = lambda *a, **k: (seen.append(1), real(*a, **k))
+        upd([0, 1, 2], gs, ws)
+    finally:
+        _core.multi_mp_adam_update = real
+    assert count_calls == {} and seen == [1]
     assert ws[0].asnumpy()[0] != 1.0
 
 
@@ -200,3 +206,250 @@ def test_multi_kernels_equal_single_kernels_directly():
                               clip_gradient=1.0)
     for x, y in zip(a_w + a_m + a_v, b_w + b_m + b_v):
         assert np.array_equal(x, y)
+
+
+# ---- NAG, AdamW, centered RMSProp and the float16 multi-precision lists --------------------------
+SIZES20 = [64, 1, 0, 37, 1037, 70001, 16384, 16385, 5, 64]
+STEPS20 = 20
+NEW_CASES = [
+    # (optimizer, kwargs, dtypes, the multi kernel one step must call exactly once)
+    ("nag", dict(momentum=0.9), ("f4", "f8", "f2"), "multi_nag_mom_update"),
+    ("nag", dict(momentum=0.8, clip_gradient=0.5, rescale_grad=0.25, lr_scheduler="factor"),
+     ("f4", "f8"), "multi_nag_mom_update"),
+    ("nag", dict(), ("f4", "f2"), "multi_sgd_update"),
+    ("nag", dict(momentum=-0.5), ("f4",), "multi_nag_mom_update"),  # state, momentum 0
+    ("adamw", dict(), ("f4", "f8", "f2"), "multi_adamw_update"),
+    ("adamw", dict(beta1=0.8, clip_gradient=0.3, rescale_grad=0.5, lr_scheduler="factor",
+                   correct_bias=False), ("f4", "f8"), "multi_adamw_update"),
+    ("adamw", dict(aggregate_num=1), ("f4",), "multi_adamw_update"),  # single (non-agg) form
+    ("rmsprop", dict(centered=True, clip_weights=0.8, clip_gradient=0.3), ("f4",),
+     "multi_rmspropalex_update"),
+    ("rmsprop", dict(centered=True, gamma1=0.8, gamma2=0.7, lr_scheduler="factor"), ("f4",),
+     "multi_rmspropalex_update"),
+    # float16 weights with float32 master copies
+    ("sgd", dict(multi_precision=True), ("f2",), "multi_mp_sgd_mom_update"),
+    ("sgd", dict(multi_precision=True, momentum=0.9, clip_gradient=0.4, lr_scheduler="factor"),
+     ("f2",), "multi_mp_sgd_mom_update"),
+    ("nag", dict(multi_precision=True, momentum=0.9), ("f2",), "multi_mp_nag_mom_update"),
+    ("nag", dict(multi_precision=True, rescale_grad=0.5), ("f2",), "multi_mp_sgd_update"),
+    ("adam", dict(multi_precision=True, clip_gradient=0.7, lr_scheduler="factor"), ("f2",),
+     "multi_mp_adam_update"),
+    ("adamw", dict(multi_precision=True), ("f2",), "multi_mp_adamw_update"),
+    ("adamw", dict(multi_precision=True, clip_gradient=0.2, aggregate_num=1), ("f2",),
+     "multi_mp_adamw_update"),
+]
+NEW_PARAMS = [pytest.param(n, kw, np.dtype(dt), kern,
+                           id=f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'default'}-{dt}")
+              for n, kw, dts, kern in NEW_CASES for dt in dts]
+
+
+def _make20(name, kw):
+    kw = dict(kw)
+    agg = kw.pop("aggregate_num", None)
+    opt = _make(name, kw)
+    if agg is not None:
+        opt.aggregate_num = agg
+    return opt
+
+
+def _run20(name, kw, dtype, multi):
+    """20 steps over SIZES20: one Updater list call per step (multi) or, as the reference, the
+    optimizer's per-tensor update_multi_precision one index at a time (never the list path)."""
+    rng = np.random.default_rng(11)
+    ws = [mxopt.nd.array(rng.standard_normal(n).astype(dtype), dtype=dtype) for n in SIZES20]
+    opt = _make20(name, kw)
+    upd = mxopt.optimizer.get_updater(opt)
+    for _ in range(STEPS20):
+        gs = [mxopt.nd.array((rng.standard_normal(n) * 2).astype(dtype), dtype=dtype)
+              for n in SIZES20]
+        if multi:
+            upd(list(range(len(SIZES20))), gs, ws)
+        else:
+            for i in range(len(SIZES20)):
+                if i not in upd.states:
+                    upd.states[i] = opt.create_state_multi_precision(i, ws[i])
+                    upd.states_synced[i] = True
+                opt.update_multi_precision(i, ws[i], gs[i], upd.states[i])
+    return [w.asnumpy() for w in ws] + _states(upd)
+
+
+def _flat_states(st):
+    for s in (st if isinstance(st, (tuple, list)) else (st,)):
+        if isinstance(s, (tuple, list)):
+            yield from _flat_states(s)
+        elif s is not None:
+            yield s
+
+
+@pytest.fixture
+def count_all(monkeypatch):
+    calls = {}
+    for kname in [n for n in dir(_core) if n.startswith("multi_")]:
+        real = getattr(_core, kname)
+
+        def counted(*a, _real=real, _name=kname, **k):
+            calls[_name] = calls.get(_name, 0) + 1
+            return _real(*a, **k)
+        monkeypatch.setattr(_core, kname, counted)
+    return calls
+
+
+@pytest.mark.parametrize("name,kw,dtype,kernel", NEW_PARAMS)
+def test_new_multi_paths_equal_per_tensor_over_20_steps(name, kw, dtype, kernel, count_all):
+    multi = _run20(name, kw, dtype, True)
+    assert count_all == {kernel: STEPS20}  # ONE C++ call per step, nothing else
+    count_all.clear()
+    per = _run20(name, kw, dtype, False)
+    assert count_all == {}  # the reference never takes the list path
+    assert len(multi) == len(per)
+    for a, b in zip(multi, per):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert np.array_equal(a, b, equal_nan=True)
+
+
+def _states_deep(upd):
+    out = []
+    for i in sorted(upd.states):
+        out += [np.array(s.asnumpy() if hasattr(s, "asnumpy") else s)
+                for s in _flat_states(upd.states[i])]
+    return out
+
+
+def test_mp_masters_and_states_also_match():
+    # _states() flattens one level; the Adam/AdamW mp states nest (master, (mean, var)).
+    for name, kw in (("adam", dict(multi_precision=True)), ("adamw", dict(multi_precision=True))):
+        res = []
+        for multi in (True, False):
+            rng = np.random.default_rng(5)
+            ws = [mxopt.nd.array(rng.standard_normal(n).astype("f2"), dtype="f2")
+                  for n in SIZES20]
+            opt = _make20(name, kw)
+            upd = mxopt.optimizer.get_updater(opt)
+            for _ in range(3):
+                gs = [mxopt.nd.array(rng.standard_normal(n).astype("f2"), dtype="f2")
+                      for n in SIZES20]
+                if multi:
+                    upd(list(range(len(SIZES20))), gs, ws)
+                else:
+                    for i in range(len(SIZES20)):
+                        upd(i, gs[i], ws[i])
+            res.append([w.asnumpy() for w in ws] + _states_deep(upd))
+        assert len(res[0]) == len(res[1]) == 4 * len(SIZES20)
+        for a, b in zip(*res):
+            assert np.array_equal(a, b)
+
+
+def test_adamw_zero_rescale_skips_through_the_per_tensor_path(count_all):
+    ws = [mxopt.nd.array(np.ones(n, np.float32)) for n in (3, 70000)]
+    gs = [mxopt.nd.array(np.ones(n, np.float32)) for n in (3, 70000)]
+    opt = mxopt.optimizer.create("adamw", rescale_grad=0.0)
+    upd = mxopt.optimizer.get_updater(opt)
+    upd([0, 1], gs, ws)
+    assert count_all == {} and all((w.asnumpy() == 1).all() for w in ws)
+    assert opt._index_update_count == {0: 1, 1: 1}
+
+
+def _lists(kernel, count=3, n=9):
+    """Valid arguments of `kernel` for `count` tensors (float16 weights for the mp kernels)."""
+    mp = "_mp_" in kernel
+    wdt = np.float16 if mp else np.float32
+    nstates = {"multi_sgd_update": 0, "multi_nag_mom_update": 1, "multi_mp_sgd_update": 1,
+               "multi_mp_sgd_mom_update": 2, "multi_mp_nag_mom_update": 2,
+               "multi_adamw_update": 2, "multi_mp_adam_update": 3, "multi_mp_adamw_update": 3,
+               "multi_rmspropalex_update": 3}[kernel]
+    ws = [np.full(n, 1.0, wdt) for _ in range(count)]
+    gs = [np.full(n, 0.5, wdt) for _ in range(count)]
+    states = [[np.full(n, 0.25, np.float32 if mp else wdt) for _ in range(count)]
+              for _ in range(nstates)]
+    return ws, gs, states
+
+
+NEW_KERNELS = ["multi_sgd_update", "multi_nag_mom_update", "multi_mp_sgd_update",
+               "multi_mp_sgd_mom_update", "multi_mp_nag_mom_update", "multi_adamw_update",
+               "multi_mp_adam_update", "multi_mp_adamw_update", "multi_rmspropalex_update"]
+
+
+def _unchanged(ws, gs, states, kernel):
+    mp = "_mp_" in kernel
+    return (all((w == 1).all() for w in ws) and all((g == 0.5).all() for g in gs)
+            and all((s == 0.25).all() for lst in states for s in lst))
+
+
+@pytest.mark.parametrize("kernel", NEW_KERNELS)
+def test_new_kernels_validate_every_tensor_before_writing(kernel):
+    fn = getattr(_core, kernel)
+    kw = dict(lrs=[0.1] * 3, wds=[0.01] * 3)
+    # valid call first: it writes
+    ws, gs, states = _lists(kernel)
+    fn(ws, gs, *states, **kw)
+    assert not all((w == 1).all() for w in ws)
+    # read-only weight in the LAST tensor
+    ws, gs, states = _lists(kernel)
+    ws[-1].setflags(write=False)
+    with pytest.raises(ValueError, match=r"weights\[2\] is read-only"):
+        fn(ws, gs, *states, **kw)
+    assert _unchanged(ws, gs, states, kernel)
+    # gradient shape mismatch in the last tensor
+    ws, gs, states = _lists(kernel)
+    gs[-1] = np.full(8, 0.5, gs[0].dtype)
+    with pytest.raises(ValueError, match=r"grads\[2\] has shape \(8,\) but weights\[2\]"):
+        fn(ws, gs, *states, **kw)
+    assert _unchanged(ws, gs, states, kernel)
+    # gradient dtype mismatch in the last tensor
+    ws, gs, states = _lists(kernel)
+    gs[-1] = np.full(9, 0.5, np.float64)
+    with pytest.raises(TypeError, match=r"grads\[2\] has dtype float64"):
+        fn(ws, gs, *states, **kw)
+    assert _unchanged(ws, gs, states, kernel)
+    # weight dtype differing from weights[0]
+    ws, gs, states = _lists(kernel)
+    ws[-1] = np.full(9, 1.0, np.float64)
+    gs[-1] = np.full(9, 0.5, np.float64)
+    with pytest.raises(TypeError, match=r"weights\[2\] has dtype float64"):
+        fn(ws, gs, *states, **kw)
+    assert _unchanged(ws, gs, states, kernel)
+    if states:
+        # a state of the wrong dtype / shape in the last tensor
+        ws, gs, states = _lists(kernel)
+        states[-1][-1] = np.full(9, 0.25, np.float64)
+        with pytest.raises(TypeError, match=r"\[2\]"):
+            fn(ws, gs, *states, **kw)
+        assert _unchanged(ws, gs, states, kernel)
+        ws, gs, states = _lists(kernel)
+        states[0][-1] = np.full((3, 3), 0.25, states[0][0].dtype)
+        with pytest.raises(ValueError, match=r"\[2\] has shape \(3, 3\)"):
+            fn(ws, gs, *states, **kw)
+        assert _unchanged(ws, gs, states, kernel)
+        # a state list of the wrong length
+        ws, gs, states = _lists(kernel)
+        states[-1] = states[-1][:2]
+        with pytest.raises(ValueError, match="has 2 entries but weights has 3"):
+            fn(ws, gs, *states, **kw)
+        assert _unchanged(ws, gs, states, kernel)
+    # per-tensor rates of the wrong length
+    ws, gs, states = _lists(kernel)
+    with pytest.raises(ValueError, match="lrs has 2 entries"):
+        fn(ws, gs, *states, lrs=[0.1] * 2, wds=[0.0] * 3)
+    assert _unchanged(ws, gs, states, kernel)
+    if "_mp_" in kernel:  # float32 weights are not multi-precision weights
+        ws, gs, states = _lists(kernel)
+        ws = [w.astype(np.float32) for w in ws]
+        gs = [g.astype(np.float32) for g in gs]
+        with pytest.raises(TypeError, match=r"weights\[0\] must be float16"):
+            fn(ws, gs, *states, **kw)
+        assert _unchanged(ws, gs, states, kernel)
+
+
+def test_updater_rejects_a_bad_last_tensor_before_any_write():
+    for name, kw in (("nag", dict(momentum=0.9)), ("adamw", dict()),
+                     ("rmsprop", dict(centered=True))):
+        ws = [mxopt.nd.array(np.ones(n, np.float32)) for n in (4, 70000, 6)]
+        gs = [mxopt.nd.array(np.ones(n, np.float32)) for n in (4, 70000, 6)]
+        ro = np.ones(6, np.float32)
+        ro.setflags(write=False)
+        ws[-1] = ro
+        upd = mxopt.optimizer.get_updater(mxopt.optimizer.create(name, **kw))
+        with pytest.raises(ValueError, match="read-only"):
+            upd([0, 1, 2], gs, ws)
+        assert all((np.asarray(w.asnumpy() if hasattr(w, "asnumpy") else w) == 1).all()
+                   for w in ws)

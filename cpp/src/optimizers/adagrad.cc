@@ -2,6 +2,7 @@
 #include "mxopt/optimizers/adagrad.h"
 
 #include "kernel_util.h"
+#include "mxopt/optimizers/multi.h"
 
 namespace mxopt::kernels {
 namespace {
@@ -154,6 +155,15 @@ void adadelta_update(T* weight, T* grad, T* acc_g, T* acc_delta, std::size_t n,
   run_dense(AdaDeltaOp<compute_t<T>>(p), cp(weight), cp(grad), n, cp(acc_g), cp(acc_delta));
 }
 
+template <class T>
+void multi_adagrad_update(std::size_t count, T* const* weights, const T* const* grads,
+                          T* const* histories, const std::size_t* sizes,
+                          const AdaGradParams* params) {
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    adagrad_update(weights[i] + lo, grads[i] + lo, histories[i] + lo, hi - lo, params[i]);
+  });
+}
+
 #define MXOPT_INST(T)                                                                          \
   template void adagrad_update<T>(T*, const T*, T*, std::size_t, const AdaGradParams&);      \
   template void adagrad_update_rsp<T>(T*, std::size_t, const RowSparse<T>&, T*,              \
@@ -162,7 +172,9 @@ void adadelta_update(T* weight, T* grad, T* acc_g, T* acc_delta, std::size_t n,
                                         const AdaGradParams&);                               \
   template void group_adagrad_update_rsp<T>(T*, std::size_t, const RowSparse<T>&, T*,        \
                                             const AdaGradParams&);                           \
-  template void adadelta_update<T>(T*, T*, T*, T*, std::size_t, const AdaDeltaParams&);
+  template void adadelta_update<T>(T*, T*, T*, T*, std::size_t, const AdaDeltaParams&);     \
+  template void multi_adagrad_update<T>(std::size_t, T* const*, const T* const*, T* const*,  \
+                                        const std::size_t*, const AdaGradParams*);
 MXOPT_INSTANTIATE_FLOATS(MXOPT_INST)
 #undef MXOPT_INST
 

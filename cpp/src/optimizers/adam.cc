@@ -2,6 +2,7 @@
 #include "mxopt/optimizers/adam.h"
 
 #include "kernel_util.h"
+#include "mxopt/optimizers/multi.h"
 
 namespace mxopt::kernels {
 namespace {
@@ -289,6 +290,68 @@ void nadam_update(T* weight, const T* grad, T* mean, T* var, std::size_t n,
   run_dense(NadamOp<compute_t<T>>(p), cp(weight), cp(grad), n, cp(mean), cp(var));
 }
 
+// ---- multi-tensor forms: the per-tensor kernels on slices (see multi.h) ----------------------
+template <class T>
+void multi_adam_update(std::size_t count, T* const* weights, const T* const* grads,
+                       T* const* means, T* const* vars, const std::size_t* sizes,
+                       const AdamParams* params) {
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    adam_update(weights[i] + lo, grads[i] + lo, means[i] + lo, vars[i] + lo, hi - lo, params[i]);
+  });
+}
+
+void multi_mp_adam_update(std::size_t count, float16* const* weights, const float16* const* grads,
+                          float* const* means, float* const* vars, float* const* weights32,
+                          const std::size_t* sizes, const AdamParams* params) {
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    dispatch(params[i].clip_gradient >= 0.0f, [&](auto k) {
+      run_dense_mp(AdamOp<float, decltype(k)::value, false>(params[i]), cp(weights[i] + lo),
+                   cp(grads[i] + lo), weights32[i] + lo, hi - lo, means[i] + lo, vars[i] + lo);
+    });
+  });
+}
+
+template <class T>
+bool multi_adamw_update(std::size_t count, T* const* weights, T* const* grads, T* const* means,
+                        T* const* vars, const std::size_t* sizes, const AdamWParams* params,
+                        bool aggregated) {
+  for (std::size_t i = 0; i < count; ++i)
+    if (!finite_nonzero(params[i].rescale_grad)) return false;
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    adamw_update(weights[i] + lo, grads[i] + lo, means[i] + lo, vars[i] + lo, hi - lo, params[i],
+                 aggregated);
+  });
+  return true;
+}
+
+bool multi_mp_adamw_update(std::size_t count, float16* const* weights,
+                           const float16* const* grads, float* const* means, float* const* vars,
+                           float* const* weights32, const std::size_t* sizes,
+                           const AdamWParams* params, bool aggregated) {
+  for (std::size_t i = 0; i < count; ++i)
+    if (!finite_nonzero(params[i].rescale_grad)) return false;
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    dispatch(params[i].clip_gradient >= 0.0f, [&](auto k) {
+      dispatch(aggregated, [&](auto a) {
+        const AdamWOp<float, decltype(k)::value, decltype(a)::value> op(params[i]);
+        half* w = cp(weights[i] + lo);
+        const half* g = cp(grads[i] + lo);
+        float* w32 = weights32[i] + lo;
+        float* m = means[i] + lo;
+        float* v = vars[i] + lo;
+        serial_for(static_cast<std::int64_t>(hi - lo), [=](std::size_t j) {
+          float wf = w32[j];
+          float gf = static_cast<float>(g[j]);  // the float32 gradient copy (discarded)
+          op(wf, gf, m[j], v[j]);
+          w32[j] = wf;
+          w[j] = half(wf);
+        });
+      });
+    });
+  });
+  return true;
+}
+
 #define MXOPT_INST(T)                                                                         \
   template void adam_update<T>(T*, const T*, T*, T*, std::size_t, const AdamParams&);       \
   template void adam_update_rsp<T>(T*, std::size_t, const RowSparse<T>&, T*, T*,            \
@@ -298,7 +361,11 @@ void nadam_update(T* weight, const T* grad, T* mean, T* var, std::size_t n,
   template void adamax_update<T>(T*, const T*, T*, T*, std::size_t, const AdamaxParams&);   \
   template void adamw_step_update<T>(T*, T*, T*, T*, std::size_t, const AdamStepParams&);  \
   template void adabelief_step_update<T>(T*, T*, T*, T*, std::size_t, const AdamStepParams&); \
-  template void nadam_update<T>(T*, const T*, T*, T*, std::size_t, const NadamParams&);
+  template void nadam_update<T>(T*, const T*, T*, T*, std::size_t, const NadamParams&);     \
+  template void multi_adam_update<T>(std::size_t, T* const*, const T* const*, T* const*,     \
+                                     T* const*, const std::size_t*, const AdamParams*);      \
+  template bool multi_adamw_update<T>(std::size_t, T* const*, T* const*, T* const*,          \
+                                      T* const*, const std::size_t*, const AdamWParams*, bool);
 MXOPT_INSTANTIATE_FLOATS(MXOPT_INST)
 #undef MXOPT_INST
 

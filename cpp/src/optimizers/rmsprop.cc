@@ -2,6 +2,7 @@
 #include "mxopt/optimizers/rmsprop.h"
 
 #include "kernel_util.h"
+#include "mxopt/optimizers/multi.h"
 
 namespace mxopt::kernels {
 namespace {
@@ -66,10 +67,33 @@ void rmspropalex_update(T* weight, const T* grad, T* n, T* gbar, T* delta, std::
             cp(delta));
 }
 
+template <class T>
+void multi_rmsprop_update(std::size_t count, T* const* weights, const T* const* grads,
+                          T* const* ns, const std::size_t* sizes, const RMSPropParams* params) {
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    rmsprop_update(weights[i] + lo, grads[i] + lo, ns[i] + lo, hi - lo, params[i]);
+  });
+}
+
+template <class T>
+void multi_rmspropalex_update(std::size_t count, T* const* weights, const T* const* grads,
+                              T* const* ns, T* const* gbars, T* const* deltas,
+                              const std::size_t* sizes, const RMSPropParams* params) {
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    rmspropalex_update(weights[i] + lo, grads[i] + lo, ns[i] + lo, gbars[i] + lo, deltas[i] + lo,
+                       hi - lo, params[i]);
+  });
+}
+
 #define MXOPT_INST(T)                                                                      \
   template void rmsprop_update<T>(T*, const T*, T*, std::size_t, const RMSPropParams&); \
   template void rmspropalex_update<T>(T*, const T*, T*, T*, T*, std::size_t,             \
-                                      const RMSPropParams&);
+                                      const RMSPropParams&);                    \
+  template void multi_rmsprop_update<T>(std::size_t, T* const*, const T* const*, T* const*, \
+                                        const std::size_t*, const RMSPropParams*);          \
+  template void multi_rmspropalex_update<T>(std::size_t, T* const*, const T* const*,        \
+                                            T* const*, T* const*, T* const*,                \
+                                            const std::size_t*, const RMSPropParams*);
 MXOPT_INSTANTIATE_FLOATS(MXOPT_INST)
 #undef MXOPT_INST
 

@@ -2,6 +2,7 @@
 #include "mxopt/optimizers/sgd.h"
 
 #include "kernel_util.h"
+#include "mxopt/optimizers/multi.h"
 
 namespace mxopt::kernels {
 namespace {
@@ -218,6 +219,60 @@ void mp_nag_mom_update(float16* weight, const float16* grad, float* mom, float* 
   });
 }
 
+// ---- multi-tensor forms: the per-tensor kernels on slices (see multi.h) ----------------------
+template <class T>
+void multi_sgd_mom_update(std::size_t count, T* const* weights, const T* const* grads,
+                          T* const* moms, const std::size_t* sizes, const SGDParams* params) {
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    sgd_mom_update(weights[i] + lo, grads[i] + lo, moms ? moms[i] + lo : nullptr, hi - lo,
+                   params[i]);
+  });
+}
+
+template <class T>
+void multi_sgd_update(std::size_t count, T* const* weights, const T* const* grads,
+                      const std::size_t* sizes, const SGDParams* params) {
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    sgd_update(weights[i] + lo, grads[i] + lo, hi - lo, params[i]);
+  });
+}
+
+template <class T>
+void multi_nag_mom_update(std::size_t count, T* const* weights, const T* const* grads,
+                          T* const* moms, const std::size_t* sizes, const SGDParams* params) {
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    nag_mom_update(weights[i] + lo, grads[i] + lo, moms[i] + lo, hi - lo, params[i]);
+  });
+}
+
+void multi_mp_sgd_mom_update(std::size_t count, float16* const* weights,
+                             const float16* const* grads, float* const* moms,
+                             float* const* weights32, const std::size_t* sizes,
+                             const SGDParams* params) {
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    mp_sgd_mom_update(weights[i] + lo, grads[i] + lo, moms ? moms[i] + lo : nullptr,
+                      weights32[i] + lo, hi - lo, params[i]);
+  });
+}
+
+void multi_mp_sgd_update(std::size_t count, float16* const* weights, const float16* const* grads,
+                         float* const* weights32, const std::size_t* sizes,
+                         const SGDParams* params) {
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    mp_sgd_update(weights[i] + lo, grads[i] + lo, weights32[i] + lo, hi - lo, params[i]);
+  });
+}
+
+void multi_mp_nag_mom_update(std::size_t count, float16* const* weights,
+                             const float16* const* grads, float* const* moms,
+                             float* const* weights32, const std::size_t* sizes,
+                             const SGDParams* params) {
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    mp_nag_mom_update(weights[i] + lo, grads[i] + lo, moms[i] + lo, weights32[i] + lo, hi - lo,
+                      params[i]);
+  });
+}
+
 float lars_lr(float lr, float w_sum_sq, float g_sum_sq, float wd, float eta, float eps,
               float rescale_grad) {
   const float w_norm = std::sqrt(w_sum_sq);
@@ -233,7 +288,13 @@ float lars_lr(float lr, float w_sum_sq, float g_sum_sq, float wd, float eta, flo
                                   bool);                                                     \
   template void sgd_mom_update_rsp<T>(T*, std::size_t, const RowSparse<T>&, T*,              \
                                       const SGDParams&, bool);                               \
-  template void nag_mom_update<T>(T*, const T*, T*, std::size_t, const SGDParams&);
+  template void nag_mom_update<T>(T*, const T*, T*, std::size_t, const SGDParams&);          \
+  template void multi_sgd_mom_update<T>(std::size_t, T* const*, const T* const*, T* const*,  \
+                                        const std::size_t*, const SGDParams*);               \
+  template void multi_sgd_update<T>(std::size_t, T* const*, const T* const*,                 \
+                                    const std::size_t*, const SGDParams*);                   \
+  template void multi_nag_mom_update<T>(std::size_t, T* const*, const T* const*, T* const*,  \
+                                        const std::size_t*, const SGDParams*);
 MXOPT_INSTANTIATE_FLOATS(MXOPT_INST)
 #undef MXOPT_INST
 

@@ -58,8 +58,10 @@ class Adam(Optimizer):
     def _multi_prepare(self, indices, weights, grads, states):
         dt = multi_dtype(weights, grads, states, indices)
         if (dt is None or type(self).update is not Adam.update
-                or type(self).update_multi_precision is not Optimizer.update_multi_precision
-                or (self.multi_precision and dt == A.FLOAT16)):
+                or type(self).update_multi_precision is not Optimizer.update_multi_precision):
+            return None
+        mp = bool(self.multi_precision) and dt == A.FLOAT16
+        if mp and not all(isinstance(s, (tuple, list)) and len(s) == 2 for s in states):
             return None
         lrs, wds = [], []
         kw: dict = {}
@@ -67,10 +69,13 @@ class Adam(Optimizer):
             kw = self._step_kwargs(index)
             lrs.append(kw.pop("lr"))
             wds.append(kw.pop("wd"))
-        return MultiBatch(_core.multi_adam_update, dt, kw, [A.buf(w) for w in weights],
-                          [A.buf(g, "grad") for g in grads],
-                          [[A.buf(s[0], "mean") for s in states],
-                           [A.buf(s[1], "var") for s in states]], lrs, wds)
+        ws, gs = [A.buf(w) for w in weights], [A.buf(g, "grad") for g in grads]
+        moments = [s[1] for s in states] if mp else states
+        lists = [[A.buf(s[0], "mean") for s in moments], [A.buf(s[1], "var") for s in moments]]
+        if mp:  # Optimizer.update_multi_precision: adam_update on the float32 master copies
+            lists.append([A.buf(s[0], "weight32") for s in states])
+            return MultiBatch(_core.multi_mp_adam_update, dt, kw, ws, gs, lists, lrs, wds)
+        return MultiBatch(_core.multi_adam_update, dt, kw, ws, gs, lists, lrs, wds)
 
     def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
         kw = self._step_kwargs(index)
@@ -218,6 +223,38 @@ class _DecoupledAdamBase(Optimizer):
                                           "beta1", self.beta1, t))
             lrs = new_lrs
         return lrs, wds
+
+    def _multi_prepare(self, indices, weights, grads, states):
+        # AdamW's fused kernels over a list of dense tensors as one call (the float16
+        # multi-precision form runs on the float32 master copies, as update_multi_precision).
+        dt = multi_dtype(weights, grads, states, indices)
+        cls = type(self)
+        if (dt is None or self._kernel != "adamw_update" or not self.use_fused_step
+                or cls._run is not _DecoupledAdamBase._run
+                or cls._rates is not _DecoupledAdamBase._rates
+                or cls.update_multi_precision is not _DecoupledAdamBase.update_multi_precision):
+            return None
+        rescale = A.f32(A.sc(self.rescale_grad, "rescale_grad"))
+        if not _finite_nonzero(rescale):
+            return None  # the per-tensor path advances the counts and skips the update
+        mp = bool(self.multi_precision) and dt == A.FLOAT16
+        if mp and not all(isinstance(s, (tuple, list)) and len(s) == 2 for s in states):
+            return None
+        lrs, wds = self._rates(list(indices))
+        aggregate = self.aggregate_num > 1  # every tensor is dense here
+        kw = dict(beta1=A.fp(self.beta1, "beta1"), beta2=A.fp(self.beta2, "beta2"),
+                  epsilon=A.fp(self.epsilon, "epsilon"), rescale_grad=rescale,
+                  clip_gradient=A.kclip(self.clip_gradient), aggregated=aggregate)
+        # multi-tensor kernels read eta/wd from float tuples, single ones parse them
+        lrs = [A.f32(lr) if aggregate else A.fp(lr, "eta") for lr in lrs]
+        wds = [A.f32(wd) if aggregate else A.fp(wd, "wd") for wd in wds]
+        ws, gs = [A.buf(w) for w in weights], [A.buf(g, "grad") for g in grads]
+        moments = [s[1] for s in states] if mp else states
+        lists = [[A.buf(s[0], "mean") for s in moments], [A.buf(s[1], "var") for s in moments]]
+        if mp:
+            lists.append([A.buf(s[0], "weight32") for s in states])
+            return MultiBatch(_core.multi_mp_adamw_update, dt, kw, ws, gs, lists, lrs, wds)
+        return MultiBatch(_core.multi_adamw_update, dt, kw, ws, gs, lists, lrs, wds)
 
     def _run(self, indices: List[Any], weights: List[Any], grads: List[Any],
              states: List[Any]) -> None:

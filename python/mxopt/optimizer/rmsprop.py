@@ -58,10 +58,10 @@ class RMSProp(Optimizer):
 
     def _multi_prepare(self, indices, weights, grads, states):
         dt = multi_dtype(weights, grads, states, indices)
-        if (dt is None or self.centered or type(self).update is not RMSProp.update
+        if (dt is None or type(self).update is not RMSProp.update
                 or type(self).update_multi_precision is not Optimizer.update_multi_precision
                 or (self.multi_precision and dt == A.FLOAT16)
-                or any(A.dtype(s[0]) != dt for s in states)):
+                or any(A.dtype(x) != dt for s in states for x in s)):
             return None
         lrs, wds = [], []
         kw: dict = {}
@@ -69,9 +69,14 @@ class RMSProp(Optimizer):
             kw = self._step_kwargs(index)
             lrs.append(kw.pop("lr"))
             wds.append(kw.pop("wd"))
-        return MultiBatch(_core.multi_rmsprop_update, dt, kw, [A.buf(w) for w in weights],
-                          [A.buf(g, "grad") for g in grads], [[A.buf(s[0], "n") for s in states]],
-                          lrs, wds)
+        ws, gs = [A.buf(w) for w in weights], [A.buf(g, "grad") for g in grads]
+        if self.centered:
+            kw["gamma2"] = A.fp(self.gamma2, "gamma2")
+            lists = [[A.buf(s[k], name) for s in states]
+                     for k, name in enumerate(("n", "g", "delta"))]
+            return MultiBatch(_core.multi_rmspropalex_update, dt, kw, ws, gs, lists, lrs, wds)
+        return MultiBatch(_core.multi_rmsprop_update, dt, kw, ws, gs,
+                          [[A.buf(s[0], "n") for s in states]], lrs, wds)
 
     def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
         kw = self._step_kwargs(index)

@@ -155,24 +155,30 @@ class SGD(Optimizer):
         return None
 
     def _multi_prepare(self, indices, weights, grads, states):
-        # MXNet's aggregated dense path (multi_sgd_[mom_]update), one chunk of indices.
+        # MXNet's aggregated dense path (multi_[mp_]sgd_[mom_]update), one chunk of indices.
         dt = multi_dtype(weights, grads, states, indices)
         if (dt is None or type(self)._update_impl is not SGD._update_impl
-                or type(self).update_multi_precision is not SGD.update_multi_precision
-                or (self.multi_precision and dt == A.FLOAT16)):
+                or type(self).update_multi_precision is not SGD.update_multi_precision):
+            return None
+        mp = bool(self.multi_precision) and dt == A.FLOAT16
+        if mp and not all(isinstance(s, (tuple, list)) for s in states):
             return None
         self._update_count(indices)
         lrs = [A.f32(lr, "lrs") for lr in self._get_lrs(indices)]
         wds = [A.f32(wd, "wds") for wd in self._get_wds(indices)]
         kw = _op_kwargs(self, self.momentum)
-        moms = [A.buf(s, "mom") for s in states] if self.momentum > 0 else None
-        return MultiBatch(_core.multi_sgd_mom_update, dt, kw, [A.buf(w) for w in weights],
-                          [A.buf(g, "grad") for g in grads], [moms], lrs, wds)
+        ws, gs = [A.buf(w) for w in weights], [A.buf(g, "grad") for g in grads]
+        moms = ([A.buf(s[0] if mp else s, "mom") for s in states] if self.momentum > 0
+                else None)
+        if mp:
+            return MultiBatch(_core.multi_mp_sgd_mom_update, dt, kw, ws, gs,
+                              [moms, [A.buf(s[1], "weight32") for s in states]], lrs, wds)
+        return MultiBatch(_core.multi_sgd_mom_update, dt, kw, ws, gs, [moms], lrs, wds)
 
     def _update_impl(self, indices: Any, weights: Any, grads: Any, states: Any,
                      multi_precision: bool = False) -> None:
         indices, weights, grads, states = _lists(indices, weights, grads, states)
-        if len(indices) > 1 and not multi_precision:
+        if len(indices) > 1 and multi_precision == _use_mp(self, indices, weights):
             batch = self._multi_prepare(indices, weights, grads, states)
             if batch is not None:
                 batch.run()
@@ -234,6 +240,37 @@ class NAG(Optimizer):
         if self.momentum != 0.0:
             return A.zeros_like(weight)
         return None
+
+    def _multi_prepare(self, indices, weights, grads, states):
+        # The per-index nag_mom_update / sgd_update (mp_ forms for float16 with
+        # multi_precision) of a list of dense tensors as one call, counts advanced per index.
+        dt = multi_dtype(weights, grads, states, indices)
+        if (dt is None or type(self)._update_impl is not NAG._update_impl
+                or type(self).update_multi_precision is not NAG.update_multi_precision):
+            return None
+        mp = bool(self.multi_precision) and dt == A.FLOAT16
+        if mp and not all(isinstance(s, (tuple, list)) for s in states):
+            return None
+        moms = [s[0] if mp else s for s in states]
+        has_mom = moms[0] is not None
+        if any((m is not None) != has_mom for m in moms):
+            return None
+        lrs, wds = [], []
+        for index in indices:  # per index, in order, as the per-tensor calls would
+            self._update_count(index)
+            lrs.append(A.fp(self._get_lr(index), "lr"))
+            wds.append(A.fp(self._get_wd(index), "wd"))
+        kw = dict(rescale_grad=A.fp(self.rescale_grad, "rescale_grad"),
+                  clip_gradient=A.kclip(self.clip_gradient),
+                  momentum=A.fp(self.momentum, "momentum") if self.momentum > 0 else 0.0)
+        ws, gs = [A.buf(w) for w in weights], [A.buf(g, "grad") for g in grads]
+        lists = [[A.buf(m, "mom") for m in moms]] if has_mom else []
+        if mp:
+            lists.append([A.buf(s[1], "weight32") for s in states])
+            kernel = _core.multi_mp_nag_mom_update if has_mom else _core.multi_mp_sgd_update
+        else:
+            kernel = _core.multi_nag_mom_update if has_mom else _core.multi_sgd_update
+        return MultiBatch(kernel, dt, kw, ws, gs, lists, lrs, wds)
 
     def _update_impl(self, index: Any, weight: Any, grad: Any, state: Any,
                      multi_precision: bool = False) -> None:

@@ -62,4 +62,11 @@ template <class T>
 void adadelta_update(T* weight, T* grad, T* acc_g, T* acc_delta, std::size_t n,
                      const AdaDeltaParams& p);
 
+// Multi-tensor dense AdaGrad (one call over `count` tensors, see multi.h): adagrad_update per
+// tensor i (sizes[i] elements, params[i]), bit-identical to it.
+template <class T>
+void multi_adagrad_update(std::size_t count, T* const* weights, const T* const* grads,
+                          T* const* histories, const std::size_t* sizes,
+                          const AdaGradParams* params);
+
 }  // namespace mxopt::kernels

@@ -138,4 +138,30 @@ struct NadamParams {
 template <class T>
 void nadam_update(T* weight, const T* grad, T* mean, T* var, std::size_t n, const NadamParams& p);
 
+// ---- Multi-tensor forms (one call over `count` tensors, see multi.h) --------------------------
+// Tensor i has sizes[i] elements and its own params[i]; each tensor ends bit-identical to the
+// per-tensor kernel. Slices run in parallel; results do not depend on the thread count.
+// multi_adam_update: adam_update per tensor.
+template <class T>
+void multi_adam_update(std::size_t count, T* const* weights, const T* const* grads,
+                       T* const* means, T* const* vars, const std::size_t* sizes,
+                       const AdamParams* params);
+// multi_mp_adam_update: float16 weights with float32 master copies and moments: adam_update on
+// the master with float(g), then weight = float16(master).
+void multi_mp_adam_update(std::size_t count, float16* const* weights, const float16* const* grads,
+                          float* const* means, float* const* vars, float* const* weights32,
+                          const std::size_t* sizes, const AdamParams* params);
+// multi_adamw_update: adamw_update per tensor (aggregated: MXNet's multi form). Returns false and
+// writes nothing when any params[i].rescale_grad is 0 or not finite.
+template <class T>
+bool multi_adamw_update(std::size_t count, T* const* weights, T* const* grads, T* const* means,
+                        T* const* vars, const std::size_t* sizes, const AdamWParams* params,
+                        bool aggregated);
+// multi_mp_adamw_update (MXNet multi_mp_adamw_update): adamw_update on the float32 master with
+// float(g) (grads are never written), then weight = float16(master).
+bool multi_mp_adamw_update(std::size_t count, float16* const* weights,
+                           const float16* const* grads, float* const* means, float* const* vars,
+                           float* const* weights32, const std::size_t* sizes,
+                           const AdamWParams* params, bool aggregated);
+
 }  // namespace mxopt::kernels

@@ -29,4 +29,14 @@ template <class T>
 void rmspropalex_update(T* weight, const T* grad, T* n, T* gbar, T* delta, std::size_t count,
                         const RMSPropParams& p);
 
+// Multi-tensor forms (one call over `count` tensors, see multi.h): rmsprop_update /
+// rmspropalex_update per tensor i (sizes[i] elements, params[i]), bit-identical to them.
+template <class T>
+void multi_rmsprop_update(std::size_t count, T* const* weights, const T* const* grads,
+                          T* const* ns, const std::size_t* sizes, const RMSPropParams* params);
+template <class T>
+void multi_rmspropalex_update(std::size_t count, T* const* weights, const T* const* grads,
+                              T* const* ns, T* const* gbars, T* const* deltas,
+                              const std::size_t* sizes, const RMSPropParams* params);
+
 }  // namespace mxopt::kernels

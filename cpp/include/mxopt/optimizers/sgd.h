@@ -78,4 +78,34 @@ void mp_nag_mom_update(float16* weight, const float16* grad, float* mom, float* 
 float lars_lr(float lr, float w_sum_sq, float g_sum_sq, float wd, float eta, float eps,
               float rescale_grad);
 
+// ---- Multi-tensor forms (one call over `count` tensors, see multi.h) --------------------------
+// Tensor i has sizes[i] elements at weights[i], grads[i] (moms[i], weights32[i]) and its own
+// params[i] (per-tensor lr/wd); each tensor ends bit-identical to the per-tensor kernel above.
+// Slices of the tensors run in parallel; results do not depend on the thread count.
+// multi_sgd_mom_update: sgd_mom_update per tensor (moms == nullptr: no momentum state).
+template <class T>
+void multi_sgd_mom_update(std::size_t count, T* const* weights, const T* const* grads,
+                          T* const* moms, const std::size_t* sizes, const SGDParams* params);
+// multi_sgd_update: the single form sgd_update per tensor (NAG without momentum).
+template <class T>
+void multi_sgd_update(std::size_t count, T* const* weights, const T* const* grads,
+                      const std::size_t* sizes, const SGDParams* params);
+// multi_nag_mom_update: nag_mom_update per tensor.
+template <class T>
+void multi_nag_mom_update(std::size_t count, T* const* weights, const T* const* grads,
+                          T* const* moms, const std::size_t* sizes, const SGDParams* params);
+// Multi-precision lists (MXNet multi_mp_sgd_[mom_]update; moms == nullptr: no momentum):
+// mp_sgd_mom_update / mp_sgd_update / mp_nag_mom_update per tensor.
+void multi_mp_sgd_mom_update(std::size_t count, float16* const* weights,
+                             const float16* const* grads, float* const* moms,
+                             float* const* weights32, const std::size_t* sizes,
+                             const SGDParams* params);
+void multi_mp_sgd_update(std::size_t count, float16* const* weights, const float16* const* grads,
+                         float* const* weights32, const std::size_t* sizes,
+                         const SGDParams* params);
+void multi_mp_nag_mom_update(std::size_t count, float16* const* weights,
+                             const float16* const* grads, float* const* moms,
+                             float* const* weights32, const std::size_t* sizes,
+                             const SGDParams* params);
+
 }  // namespace mxopt::kernels
