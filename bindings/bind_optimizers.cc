@@ -1645,10 +1645,154 @@ void bind_multi_other(py::module_& m) {
       py::arg("clip_gradient") = py::none());
 }
 
+#define MXOPT_MULTI_LAMB_ARGS                                                                 \
+  py::kw_only(), py::arg("lrs"), py::arg("wds"), py::arg("beta1") = 0.9f,                   \
+      py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-6f, py::arg("rescale_grad") = 1.0f, \
+      py::arg("clip_gradient") = k::kNoClip, py::arg("lower_bound") = -1.0f,                  \
+      py::arg("upper_bound") = -1.0f, py::arg("bias_correction") = true
+
+std::vector<k::LAMBParams> lamb_list(const std::string& fn, const MultiArgs& a,
+                                     const py::sequence& steps, const py::sequence& lrs,
+                                     const py::sequence& wds, float beta1, float beta2,
+                                     float epsilon, float rg, float clip, float lower,
+                                     float upper, bool bc) {
+  const std::vector<float> lr = float_list(fn, lrs, "lrs", a.count());
+  const std::vector<float> wd = float_list(fn, wds, "wds", a.count());
+  const std::vector<int> t = float_list<int>(fn, steps, "steps", a.count());
+  std::vector<k::LAMBParams> p(a.count());
+  for (std::size_t i = 0; i < a.count(); ++i) {
+    if (t[i] < 1)
+      throw py::value_error(fn + ": steps[" + std::to_string(i) + "] must be >= 1, got " +
+                            std::to_string(t[i]));
+    p[i].lr = lr[i];
+    p[i].beta1 = beta1;
+    p[i].beta2 = beta2;
+    p[i].epsilon = epsilon;
+    p[i].wd = wd[i];
+    p[i].rescale_grad = rg;
+    p[i].clip_gradient = clip;
+    p[i].lower_bound = lower;
+    p[i].upper_bound = upper;
+    p[i].t = t[i];
+    p[i].bias_correction = bc;
+  }
+  return p;
+}
+
+std::vector<char> bool_list(const std::string& fn, const py::sequence& v, const char* name,
+                            std::size_t count) {
+  const std::vector<int> b = float_list<int>(fn, v, name, count);
+  return std::vector<char>(b.begin(), b.end());
+}
+
+void bind_multi_layerwise(py::module_& m) {
+  m.def(
+      "multi_lamb_update",
+      [](py::sequence weights, py::sequence grads, py::sequence means, py::sequence vars,
+         py::sequence steps, py::sequence lrs, py::sequence wds, float beta1, float beta2,
+         float epsilon, float rg, float clip, float lower, float upper, bool bc) {
+        const std::string fn = "multi_lamb_update";
+        const MultiArgs a = multi_args(fn, weights, grads, {{means, "means"}, {vars, "vars"}});
+        const auto p = lamb_list(fn, a, steps, lrs, wds, beta1, beta2, epsilon, rg, clip, lower,
+                                 upper, bc);
+        py::gil_scoped_release nogil;
+        by_dtype(a.dt, [&](auto t) {
+          using T = decltype(t);
+          const auto w = a.ptrs<T>(a.w), g = a.ptrs<T>(a.g);
+          const auto m1 = a.state<T>(0), v = a.state<T>(1);
+          k::multi_lamb_update(a.count(), w.data(), g.data(), m1.data(), v.data(), a.n.data(),
+                               p.data());
+        });
+      },
+      "MXNet multi_lamb_update on a list of same-dtype tensors in one call (steps: each "
+      "tensor's update count t; per-tensor lrs/wds), in place.",
+      py::arg("weights"), py::arg("grads"), py::arg("means"), py::arg("vars"), py::arg("steps"),
+      MXOPT_MULTI_LAMB_ARGS);
+
+  m.def(
+      "multi_mp_lamb_update",
+      [](py::sequence weights, py::sequence grads, py::sequence means, py::sequence vars,
+         py::sequence weights32, py::sequence steps, py::sequence lrs, py::sequence wds,
+         float beta1, float beta2, float epsilon, float rg, float clip, float lower, float upper,
+         bool bc) {
+        const std::string fn = "multi_mp_lamb_update";
+        const MultiArgs a = multi_args(
+            fn, weights, grads,
+            {{means, "means", true}, {vars, "vars", true}, {weights32, "weights32", true}}, true);
+        const auto p = lamb_list(fn, a, steps, lrs, wds, beta1, beta2, epsilon, rg, clip, lower,
+                                 upper, bc);
+        py::gil_scoped_release nogil;
+        const auto w = a.ptrs<mxopt::float16>(a.w), g = a.ptrs<mxopt::float16>(a.g);
+        const auto m1 = a.state<float>(0), v = a.state<float>(1), w32 = a.state<float>(2);
+        k::multi_mp_lamb_update(a.count(), w.data(), g.data(), m1.data(), v.data(), w32.data(),
+                                a.n.data(), p.data());
+      },
+      "MXNet multi_mp_lamb_update on a list of float16 tensors with float32 master copies and "
+      "moments in one call (steps: each tensor's update count), in place.",
+      py::arg("weights"), py::arg("grads"), py::arg("means"), py::arg("vars"),
+      py::arg("weights32"), py::arg("steps"), MXOPT_MULTI_LAMB_ARGS);
+
+  m.def(
+      "multi_lars_update",
+      [](py::sequence weights, py::sequence grads, py::object moms, py::sequence use_lars,
+         py::sequence lrs, py::sequence wds, float rg, float clip, float momentum, float eta,
+         float eps) {
+        const std::string fn = "multi_lars_update";
+        const MultiArgs a = multi_args(fn, weights, grads, {{moms, "moms", false, true}});
+        const auto p = sgd_list(fn, a, lrs, wds, rg, clip, momentum);
+        const std::vector<char> flags = bool_list(fn, use_lars, "use_lars", a.count());
+        const bool has = !moms.is_none();
+        py::gil_scoped_release nogil;
+        static_assert(sizeof(char) == sizeof(bool), "bool layout");
+        const bool* lars = reinterpret_cast<const bool*>(flags.data());
+        by_dtype(a.dt, [&](auto t) {
+          using T = decltype(t);
+          const auto w = a.ptrs<T>(a.w), g = a.ptrs<T>(a.g);
+          const auto s = has ? a.state<T>(0) : std::vector<T*>();
+          k::multi_lars_update(a.count(), w.data(), g.data(), has ? s.data() : nullptr,
+                               a.n.data(), p.data(), lars, eta, eps);
+        });
+      },
+      "LARS on a list of same-dtype tensors in one call: per-tensor trust ratios (use_lars[i]) "
+      "from multi_sum_sq norms, then preloaded_multi_sgd_[mom_]update (moms=None: no "
+      "momentum state), in place.",
+      py::arg("weights"), py::arg("grads"), py::arg("moms"), py::arg("use_lars"),
+      py::kw_only(), py::arg("lrs"), py::arg("wds"), py::arg("rescale_grad") = 1.0f,
+      py::arg("clip_gradient") = k::kNoClip, py::arg("momentum") = 0.0f, py::arg("eta"),
+      py::arg("eps"));
+
+  m.def(
+      "multi_mp_lars_update",
+      [](py::sequence weights, py::sequence grads, py::object moms, py::sequence weights32,
+         py::sequence use_lars, py::sequence lrs, py::sequence wds, float rg, float clip,
+         float momentum, float eta, float eps) {
+        const std::string fn = "multi_mp_lars_update";
+        const MultiArgs a = multi_args(
+            fn, weights, grads, {{moms, "moms", true, true}, {weights32, "weights32", true}}, true);
+        const auto p = sgd_list(fn, a, lrs, wds, rg, clip, momentum);
+        const std::vector<char> flags = bool_list(fn, use_lars, "use_lars", a.count());
+        const bool has = !moms.is_none();
+        py::gil_scoped_release nogil;
+        const bool* lars = reinterpret_cast<const bool*>(flags.data());
+        const auto w = a.ptrs<mxopt::float16>(a.w), g = a.ptrs<mxopt::float16>(a.g);
+        const auto s = has ? a.state<float>(0) : std::vector<float*>();
+        const auto w32 = a.state<float>(1);
+        k::multi_mp_lars_update(a.count(), w.data(), g.data(), has ? s.data() : nullptr,
+                                w32.data(), a.n.data(), p.data(), lars, eta, eps);
+      },
+      "Multi-precision LARS on a list of float16 tensors (norms of the float16 weights and "
+      "gradients, then mp_sgd_mom_update on the float32 masters) in one call, in place.",
+      py::arg("weights"), py::arg("grads"), py::arg("moms"), py::arg("weights32"),
+      py::arg("use_lars"), py::kw_only(), py::arg("lrs"), py::arg("wds"),
+      py::arg("rescale_grad") = 1.0f, py::arg("clip_gradient") = k::kNoClip,
+      py::arg("momentum") = 0.0f, py::arg("eta"), py::arg("eps"));
+}
+
 void bind_multi(py::module_& m) {
   bind_multi_sgd(m);
   bind_multi_adam(m);
   bind_multi_other(m);
+  bind_multi_layerwise(m);
 }
 
 }  // namespace

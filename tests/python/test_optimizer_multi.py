@@ -237,6 +237,19 @@ NEW_CASES = [
     ("adamw", dict(multi_precision=True), ("f2",), "multi_mp_adamw_update"),
     ("adamw", dict(multi_precision=True, clip_gradient=0.2, aggregate_num=1), ("f2",),
      "multi_mp_adamw_update"),
+    # LAMB / LARS: per-tensor norms inside the one call
+    ("lamb", dict(), ("f4", "f8", "f2"), "multi_lamb_update"),
+    ("lamb", dict(clip_gradient=0.3, lower_bound=0.1, upper_bound=5.0, bias_correction=False,
+                  lr_scheduler="factor", aggregate_num=3), ("f4",), "multi_lamb_update"),
+    ("lamb", dict(multi_precision=True), ("f2",), "multi_mp_lamb_update"),
+    ("lamb", dict(multi_precision=True, clip_gradient=0.5, upper_bound=2.0), ("f2",),
+     "multi_mp_lamb_update"),
+    ("lars", dict(momentum=0.9, eta=0.01, eps=1e-6), ("f4", "f8", "f2"), "multi_lars_update"),
+    ("lars", dict(clip_gradient=0.5, rescale_grad=0.5, momentum_correction=False,
+                  lr_scheduler="factor", momentum=0.5), ("f4",), "multi_lars_update"),
+    ("lars", dict(), ("f4",), "multi_lars_update"),
+    ("lars", dict(momentum=0.9, multi_precision=True), ("f2",), "multi_mp_lars_update"),
+    ("lars", dict(multi_precision=True, eta=0.1), ("f2",), "multi_mp_lars_update"),
 ]
 NEW_PARAMS = [pytest.param(n, kw, np.dtype(dt), kern,
                            id=f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'default'}-{dt}")
@@ -269,8 +282,11 @@ def _run20(name, kw, dtype, multi):
                 if i not in upd.states:
                     upd.states[i] = opt.create_state_multi_precision(i, ws[i])
                     upd.states_synced[i] = True
-                opt.update_multi_precision(i, ws[i], gs[i], upd.states[i])
-    return [w.asnumpy() for w in ws] + _states(upd)
+                if name == "lamb":  # LAMB's list path (a list of ONE index: per-tensor kernels)
+                    opt.update_multi_precision([i], [ws[i]], [gs[i]], [upd.states[i]])
+                else:
+                    opt.update_multi_precision(i, ws[i], gs[i], upd.states[i])
+    return [w.asnumpy() for w in ws] + _states_deep(upd)
 
 
 def _flat_states(st):
@@ -356,7 +372,9 @@ def _lists(kernel, count=3, n=9):
     nstates = {"multi_sgd_update": 0, "multi_nag_mom_update": 1, "multi_mp_sgd_update": 1,
                "multi_mp_sgd_mom_update": 2, "multi_mp_nag_mom_update": 2,
                "multi_adamw_update": 2, "multi_mp_adam_update": 3, "multi_mp_adamw_update": 3,
-               "multi_rmspropalex_update": 3}[kernel]
+               "multi_rmspropalex_update": 3, "multi_lamb_update": 2,
+               "multi_mp_lamb_update": 3, "multi_lars_update": 1,
+               "multi_mp_lars_update": 2}[kernel]
     ws = [np.full(n, 1.0, wdt) for _ in range(count)]
     gs = [np.full(n, 0.5, wdt) for _ in range(count)]
     states = [[np.full(n, 0.25, np.float32 if mp else wdt) for _ in range(count)]
@@ -366,7 +384,13 @@ def _lists(kernel, count=3, n=9):
 
 NEW_KERNELS = ["multi_sgd_update", "multi_nag_mom_update", "multi_mp_sgd_update",
                "multi_mp_sgd_mom_update", "multi_mp_nag_mom_update", "multi_adamw_update",
-               "multi_mp_adam_update", "multi_mp_adamw_update", "multi_rmspropalex_update"]
+               "multi_mp_adam_update", "multi_mp_adamw_update", "multi_rmspropalex_update",
+               "multi_lamb_update", "multi_mp_lamb_update", "multi_lars_update",
+               "multi_mp_lars_update"]
+# per-tensor non-array lists after the states, and required keywords
+EXTRA = {"multi_lamb_update": ([[1, 2, 3]], {}), "multi_mp_lamb_update": ([[1, 2, 3]], {}),
+         "multi_lars_update": ([[True, False, True]], dict(eta=0.1, eps=0.0)),
+         "multi_mp_lars_update": ([[True, False, True]], dict(eta=0.1, eps=0.0))}
 
 
 def _unchanged(ws, gs, states, kernel):
@@ -377,7 +401,11 @@ def _unchanged(ws, gs, states, kernel):
 
 @pytest.mark.parametrize("kernel", NEW_KERNELS)
 def test_new_kernels_validate_every_tensor_before_writing(kernel):
-    fn = getattr(_core, kernel)
+    extra, ekw = EXTRA.get(kernel, ([], {}))
+
+    def fn(*a, **k):
+        n_arrays = len(a)
+        return getattr(_core, kernel)(*a[:n_arrays], *extra, **k, **ekw)
     kw = dict(lrs=[0.1] * 3, wds=[0.01] * 3)
     # valid call first: it writes
     ws, gs, states = _lists(kernel)
@@ -431,6 +459,16 @@ def test_new_kernels_validate_every_tensor_before_writing(kernel):
     with pytest.raises(ValueError, match="lrs has 2 entries"):
         fn(ws, gs, *states, lrs=[0.1] * 2, wds=[0.0] * 3)
     assert _unchanged(ws, gs, states, kernel)
+    if extra:  # the per-tensor steps / use_lars list must have one entry per tensor
+        ws, gs, states = _lists(kernel)
+        with pytest.raises(ValueError, match="has 2 entries but there are 3 weights"):
+            getattr(_core, kernel)(ws, gs, *states, extra[0][:2], **kw, **ekw)
+        assert _unchanged(ws, gs, states, kernel)
+    if "lamb" in kernel:
+        ws, gs, states = _lists(kernel)
+        with pytest.raises(ValueError, match=r"steps\[2\] must be >= 1"):
+            getattr(_core, kernel)(ws, gs, *states, [1, 1, 0], **kw)
+        assert _unchanged(ws, gs, states, kernel)
     if "_mp_" in kernel:  # float32 weights are not multi-precision weights
         ws, gs, states = _lists(kernel)
         ws = [w.astype(np.float32) for w in ws]
@@ -442,7 +480,8 @@ def test_new_kernels_validate_every_tensor_before_writing(kernel):
 
 def test_updater_rejects_a_bad_last_tensor_before_any_write():
     for name, kw in (("nag", dict(momentum=0.9)), ("adamw", dict()),
-                     ("rmsprop", dict(centered=True))):
+                     ("rmsprop", dict(centered=True)), ("lamb", dict()),
+                     ("lars", dict(momentum=0.9))):
         ws = [mxopt.nd.array(np.ones(n, np.float32)) for n in (4, 70000, 6)]
         gs = [mxopt.nd.array(np.ones(n, np.float32)) for n in (4, 70000, 6)]
         ro = np.ones(6, np.float32)

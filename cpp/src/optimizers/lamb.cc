@@ -2,6 +2,7 @@
 #include "mxopt/optimizers/lamb.h"
 
 #include "kernel_util.h"
+#include "mxopt/optimizers/multi.h"
 
 namespace mxopt::kernels {
 namespace {
@@ -25,15 +26,23 @@ struct MultiLambPhase1 {
         omb1(C(1) - C(p.beta1)), omb2(C(1) - C(p.beta2)), eps(p.epsilon), wd(p.wd),
         c1(C(1) - pow_(C(p.beta1), C(static_cast<float>(p.t)))),
         c2(C(1) - pow_(C(p.beta2), C(static_cast<float>(p.t)))) {}
-  float operator()(C w, C g, C& m, C& v) const {
+  void moments(C g, C& m, C& v) const {
     C G = g * rg;
     if constexpr (kClip) G = kclip(G, clip);
     m = b1 * m + omb1 * G;
     v = b2 * v + omb2 * G * G;
+  }
+  // u from the UPDATED moments and the not yet updated weight (deterministic: recomputing it
+  // gives the same bits, so no buffer of u is needed).
+  float dir(C w, C m, C v) const {
     if constexpr (kBiasCorrection)
       return static_cast<float>(m / c1 / (sqrt_(v / c2) + eps) + wd * w);
     else
       return static_cast<float>(m / (sqrt_(v) + eps) + wd * w);
+  }
+  float operator()(C w, C g, C& m, C& v) const {
+    moments(g, m, v);
+    return dir(w, m, v);
   }
 };
 
@@ -112,20 +121,161 @@ void lamb_single(C* w, const C* g, C* m, C* v, std::size_t n, const LAMBParams& 
   parallel_for(n, [w, u, lr](std::size_t i) { w[i] = w[i] - lr * u[i]; });
 }
 
-template <class C>
-void lamb_multi(C* w, const C* g, C* m, C* v, std::size_t n, const LAMBParams& p) {
-  float* u = scratch<float>(n);
+// ---- multi_lamb_update over a list (also the single-tensor aggregated form) -------------------
+// Three passes, none storing u:
+//   1. moments (m, v) of every slice, in parallel;
+//   2. per tensor, |w|^2 (weight dtype; the float16 weight for mp) and |u|^2 as multi_sum_sq
+//      computes them (sequential float32 sums, in element order): u is recomputed chunk-wise
+//      into an L1 buffer by the ISA-dispatched loop, then both sums run over the chunk;
+//      different tensors run on different threads;
+//   3. w = w - (lr*ratio)*u of every slice, in parallel, u recomputed again.
+// Every value equals the per-tensor three-loop form bit for bit (same operations, same order).
+constexpr std::size_t kNormChunk = 2048;
+
+template <class F>
+void lamb_variant(const LAMBParams& p, F&& f) {
   dispatch(clips(p.clip_gradient), [&](auto k) {
-    dispatch(p.bias_correction, [&](auto bc) {
-      const MultiLambPhase1<C, decltype(k)::value, decltype(bc)::value> op(p);
-      parallel_for(n, [op, u, w, g, m, v](std::size_t i) { u[i] = op(w[i], g[i], m[i], v[i]); });
+    dispatch(p.bias_correction, [&](auto bc) { f(k, bc); });
+  });
+}
+
+// s_w = sum_sq(wn[0, n)) (if want_w), s_u = sum_sq(u[0, n)) (if want_u), u = op.dir(w, m, v).
+template <class Op, class C, class WN>
+void lamb_sums(const Op& op, const C* w, const WN* wn, const C* m, const C* v, std::size_t n,
+               bool want_w, bool want_u, float& s_w, float& s_u) {
+  using P = promote_t<WN>;
+  alignas(64) float u[kNormChunk];
+  float a = 0.0f, b = 0.0f;
+  for (std::size_t lo = 0; lo < n; lo += kNormChunk) {
+    const std::size_t len = std::min(kNormChunk, n - lo);
+    if (want_u) {
+      float* ub = u;
+      const C* wl = w + lo;
+      const C* ml = m + lo;
+      const C* vl = v + lo;
+      run_range(0, static_cast<std::int64_t>(len),
+                [op, ub, wl, ml, vl](std::size_t j) { ub[j] = op.dir(wl[j], ml[j], vl[j]); });
+    }
+    const WN* x = wn + lo;
+    if (want_w && want_u) {
+      for (std::size_t j = 0; j < len; ++j) {  // two independent chains in one loop
+        const WN sq = x[j] * x[j];
+        a = static_cast<float>(static_cast<P>(a) + static_cast<P>(sq));
+        const float uq = u[j] * u[j];
+        b = b + uq;
+      }
+    } else if (want_w) {
+      for (std::size_t j = 0; j < len; ++j) {
+        const WN sq = x[j] * x[j];
+        a = static_cast<float>(static_cast<P>(a) + static_cast<P>(sq));
+      }
+    } else if (want_u) {
+      for (std::size_t j = 0; j < len; ++j) {
+        const float uq = u[j] * u[j];
+        b = b + uq;
+      }
+    }
+  }
+  if (want_w) s_w = a;
+  if (want_u) s_u = b;
+}
+
+// Pass 1: the moments of every slice (G: the gradient storage, converted to C; the mp form
+// reads float16 gradients as float).
+template <class C, class G>
+void lamb_moments(std::size_t count, const G* const* g, C* const* m, C* const* v,
+                  const std::size_t* sizes, const LAMBParams* params) {
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    lamb_variant(params[i], [&](auto k, auto bc) {
+      const MultiLambPhase1<C, decltype(k)::value, decltype(bc)::value> op(params[i]);
+      const G* gi = g[i];
+      C* mi = m[i];
+      C* vi = v[i];
+      run_range(static_cast<std::int64_t>(lo), static_cast<std::int64_t>(hi),
+                [op, gi, mi, vi](std::size_t j) {
+                  op.moments(static_cast<C>(gi[j]), mi[j], vi[j]);
+                });
     });
   });
-  float s1 = 0.0f, s2 = 0.0f;
-  both(n, [&] { s1 = sum_sq(sp(w), n); }, [&] { s2 = sum_sq(u, n); });
-  const float r1 = std::sqrt(s1), r2 = std::sqrt(s2);
-  const C lr = C(p.lr) * C(trust_lr(1.0f, r1, r2, p.lower_bound, p.upper_bound));
-  parallel_for(n, [w, u, lr](std::size_t i) { w[i] = w[i] - lr * C(u[i]); });
+}
+
+// Passes 2 and 3. w: the weights u is computed from (C); wn: the weights whose norm is r1
+// (== w, or the float16 weights of the mp form); apply(i, lo, hi, op, ratio) is pass 3.
+template <class C, class WN, class Apply>
+void lamb_norms_apply(std::size_t count, C* const* w, const WN* const* wn, C* const* m,
+                      C* const* v, const std::size_t* sizes, const LAMBParams* params,
+                      Apply&& apply) {
+  std::vector<float> ratio(count, 1.0f);
+  auto ratio_of = [&](std::size_t i, float s_w, float s_u) {
+    ratio[i] = trust_lr(1.0f, std::sqrt(s_w), std::sqrt(s_u), params[i].lower_bound,
+                        params[i].upper_bound);
+  };
+  if (count == 1 && use_threads(sizes[0])) {
+    // One large tensor: the two sequential sums on two threads.
+    lamb_variant(params[0], [&](auto k, auto bc) {
+      const MultiLambPhase1<C, decltype(k)::value, decltype(bc)::value> op(params[0]);
+      float s_w = 0.0f, s_u = 0.0f;
+      both(sizes[0],
+           [&] { lamb_sums(op, w[0], wn[0], m[0], v[0], sizes[0], true, false, s_w, s_u); },
+           [&] { lamb_sums(op, w[0], wn[0], m[0], v[0], sizes[0], false, true, s_w, s_u); });
+      ratio_of(0, s_w, s_u);
+    });
+  } else {
+    for_each_tensor(count, sizes, [&](std::size_t i) {
+      lamb_variant(params[i], [&](auto k, auto bc) {
+        const MultiLambPhase1<C, decltype(k)::value, decltype(bc)::value> op(params[i]);
+        float s_w = 0.0f, s_u = 0.0f;
+        lamb_sums(op, w[i], wn[i], m[i], v[i], sizes[i], true, true, s_w, s_u);
+        ratio_of(i, s_w, s_u);
+      });
+    });
+  }
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    lamb_variant(params[i], [&](auto k, auto bc) {
+      const MultiLambPhase1<C, decltype(k)::value, decltype(bc)::value> op(params[i]);
+      apply(i, lo, hi, op, ratio[i]);
+    });
+  });
+}
+
+template <class C>
+void lamb_multi(std::size_t count, C* const* w, const C* const* g, C* const* m, C* const* v,
+                const std::size_t* sizes, const LAMBParams* params) {
+  lamb_moments(count, g, m, v, sizes, params);
+  lamb_norms_apply(count, w, w, m, v, sizes, params,
+                   [&](std::size_t i, std::size_t lo, std::size_t hi, const auto& op,
+                       float ratio) {
+                     const C lr = C(params[i].lr) * C(ratio);
+                     C* wi = w[i];
+                     const C* mi = m[i];
+                     const C* vi = v[i];
+                     run_range(static_cast<std::int64_t>(lo), static_cast<std::int64_t>(hi),
+                               [op, lr, wi, mi, vi](std::size_t j) {
+                                 wi[j] = wi[j] - lr * C(op.dir(wi[j], mi[j], vi[j]));
+                               });
+                   });
+}
+
+// mp: u from the float32 master and float(g), r1 = |float16 weight|; master -= lr*u, then
+// weight = half(master).
+void mp_lamb_multi(std::size_t count, half* const* w16, const half* const* g16, float* const* m,
+                   float* const* v, float* const* w32, const std::size_t* sizes,
+                   const LAMBParams* params) {
+  lamb_moments(count, g16, m, v, sizes, params);
+  lamb_norms_apply(count, w32, w16, m, v, sizes, params,
+                   [&](std::size_t i, std::size_t lo, std::size_t hi, const auto& op,
+                       float ratio) {
+                     const float lr = params[i].lr * ratio;
+                     float* wi = w32[i];
+                     half* wh = w16[i];
+                     const float* mi = m[i];
+                     const float* vi = v[i];
+                     run_range(static_cast<std::int64_t>(lo), static_cast<std::int64_t>(hi),
+                               [op, lr, wi, wh, mi, vi](std::size_t j) {
+                                 wi[j] = wi[j] - lr * op.dir(wi[j], mi[j], vi[j]);
+                                 wh[j] = half(wi[j]);
+                               });
+                   });
 }
 
 }  // namespace
@@ -133,9 +283,13 @@ void lamb_multi(C* w, const C* g, C* m, C* v, std::size_t n, const LAMBParams& p
 template <class T>
 void lamb_update(T* weight, const T* grad, T* mean, T* var, std::size_t n, const LAMBParams& p,
                  bool aggregated) {
-  if (aggregated)
-    lamb_multi(cp(weight), cp(grad), cp(mean), cp(var), n, p);
-  else
+  if (aggregated) {
+    compute_t<T>* w = cp(weight);
+    const compute_t<T>* g = cp(grad);
+    compute_t<T>* m = cp(mean);
+    compute_t<T>* v = cp(var);
+    lamb_multi<compute_t<T>>(1, &w, &g, &m, &v, &n, &p);
+  } else
     lamb_single(cp(weight), cp(grad), cp(mean), cp(var), n, p);
 }
 
@@ -143,26 +297,11 @@ void mp_lamb_update(float16* weight, const float16* grad, float* mean, float* va
                     float* weight32, std::size_t n, const LAMBParams& p, bool aggregated) {
   half* w = cp(weight);
   const half* g = cp(grad);
-  float* u = scratch<float>(n);
   if (aggregated) {
-    dispatch(clips(p.clip_gradient), [&](auto k) {
-      dispatch(p.bias_correction, [&](auto bc) {
-        const MultiLambPhase1<float, decltype(k)::value, decltype(bc)::value> op(p);
-        parallel_for(n, [op, u, weight32, g, mean, var](std::size_t i) {
-          u[i] = op(weight32[i], static_cast<float>(g[i]), mean[i], var[i]);
-        });
-      });
-    });
-    float s1 = 0.0f, s2 = 0.0f;
-    both(n, [&] { s1 = sum_sq(weight, n); }, [&] { s2 = sum_sq(u, n); });
-    const float r1 = std::sqrt(s1), r2 = std::sqrt(s2);
-    const float lr = p.lr * trust_lr(1.0f, r1, r2, p.lower_bound, p.upper_bound);
-    parallel_for(n, [&](std::size_t i) {
-      weight32[i] = weight32[i] - lr * u[i];
-      w[i] = half(weight32[i]);
-    });
+    mp_lamb_multi(1, &w, &g, &mean, &var, &weight32, &n, &p);
     return;
   }
+  float* u = scratch<float>(n);
   // mp_lamb_update_phase1: the float16 gradient times the float rescale is rounded to half
   // (mshadow's half_t * float), then everything runs in float32 on the master copy.
   LAMBParams unit = p;
@@ -182,6 +321,26 @@ void mp_lamb_update(float16* weight, const float16* grad, float* mean, float* va
   const float lr = trust_lr(p.lr, r1, r2, p.lower_bound, p.upper_bound);
   parallel_for(n, [&](std::size_t i) { w[i] = half(weight32[i] - lr * u[i]); });
 }
+
+template <class T>
+void multi_lamb_update(std::size_t count, T* const* weights, const T* const* grads,
+                       T* const* means, T* const* vars, const std::size_t* sizes,
+                       const LAMBParams* params) {
+  using C = compute_t<T>;
+  lamb_multi<C>(count, reinterpret_cast<C* const*>(weights),
+                reinterpret_cast<const C* const*>(grads), reinterpret_cast<C* const*>(means),
+                reinterpret_cast<C* const*>(vars), sizes, params);
+}
+
+void multi_mp_lamb_update(std::size_t count, float16* const* weights,
+                          const float16* const* grads, float* const* means, float* const* vars,
+                          float* const* weights32, const std::size_t* sizes,
+                          const LAMBParams* params) {
+  mp_lamb_multi(count, reinterpret_cast<half* const*>(weights),
+                reinterpret_cast<const half* const*>(grads), means, vars, weights32, sizes,
+                params);
+}
+
 
 template <class T>
 void lans_update(T* weight, const T* grad, T* mean, T* var, std::size_t n, const LANSParams& p,
@@ -242,6 +401,8 @@ void lans_update(T* weight, const T* grad, T* mean, T* var, std::size_t n, const
 
 #define MXOPT_INST(T)                                                                        \
   template void lamb_update<T>(T*, const T*, T*, T*, std::size_t, const LAMBParams&, bool); \
+  template void multi_lamb_update<T>(std::size_t, T* const*, const T* const*, T* const*,    \
+                                     T* const*, const std::size_t*, const LAMBParams*);     \
   template void lans_update<T>(T*, const T*, T*, T*, std::size_t, const LANSParams&, bool, \
                                const float16*);
 MXOPT_INSTANTIATE_FLOATS(MXOPT_INST)

@@ -60,4 +60,25 @@ void for_each_slice(std::size_t count, const std::size_t* sizes,
   for (std::int64_t i = 0; i < items; ++i) body(work[i].t, work[i].lo, work[i].hi);
 }
 
+void for_each_tensor(std::size_t count, const std::size_t* sizes,
+                     const std::function<void(std::size_t)>& body) {
+  std::size_t elements = 0;
+  for (std::size_t t = 0; t < count; ++t) elements += sizes[t];
+#if defined(MXOPT_HAVE_OPENMP)
+  if (count > 1 && detail::use_threads(elements)) {
+    thread_local std::vector<std::size_t> order;
+    order.resize(count);
+    for (std::size_t t = 0; t < count; ++t) order[t] = t;
+    std::stable_sort(order.begin(), order.end(),
+                     [sizes](std::size_t a, std::size_t b) { return sizes[a] > sizes[b]; });
+    const std::size_t* o = order.data();
+    const std::int64_t n = static_cast<std::int64_t>(count);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (std::int64_t i = 0; i < n; ++i) body(o[i]);
+    return;
+  }
+#endif
+  for (std::size_t t = 0; t < count; ++t) body(t);
+}
+
 }  // namespace mxopt::kernels

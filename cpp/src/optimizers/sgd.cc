@@ -280,6 +280,66 @@ float lars_lr(float lr, float w_sum_sq, float g_sum_sq, float wd, float eta, flo
   return lr * eta * w_norm / (std::sqrt(g_sum_sq) * rescale_grad + wd * w_norm + eps);
 }
 
+namespace {
+// The LARS rates of a list: sum_sq(w) and sum_sq(g) of each LARS tensor in one loop (two
+// independent sequential float32 chains, each exactly sum_sq), tensors spread over threads.
+template <class C>
+std::vector<float> lars_rates(std::size_t count, const C* const* w, const C* const* g,
+                              const std::size_t* sizes, const SGDParams* params,
+                              const bool* use_lars, float eta, float eps) {
+  using P = promote_t<C>;
+  std::vector<float> lr(count);
+  for_each_tensor(count, sizes, [&](std::size_t i) {
+    if (!use_lars[i]) {
+      lr[i] = params[i].lr;
+      return;
+    }
+    const C* x = w[i];
+    const C* y = g[i];
+    float a = 0.0f, b = 0.0f;
+    for (std::size_t j = 0; j < sizes[i]; ++j) {
+      const C sx = x[j] * x[j];
+      a = static_cast<float>(static_cast<P>(a) + static_cast<P>(sx));
+      const C sy = y[j] * y[j];
+      b = static_cast<float>(static_cast<P>(b) + static_cast<P>(sy));
+    }
+    lr[i] = lars_lr(params[i].lr, a, b, params[i].wd, eta, eps, params[i].rescale_grad);
+  });
+  return lr;
+}
+}  // namespace
+
+template <class T>
+void multi_lars_update(std::size_t count, T* const* weights, const T* const* grads,
+                       T* const* moms, const std::size_t* sizes, const SGDParams* params,
+                       const bool* use_lars, float eta, float eps) {
+  using C = compute_t<T>;
+  const std::vector<float> lr =
+      lars_rates(count, reinterpret_cast<const C* const*>(weights),
+                 reinterpret_cast<const C* const*>(grads), sizes, params, use_lars, eta, eps);
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    SGDParams p = params[i];
+    p.lr = lr[i];
+    preloaded_sgd_mom_update(weights[i] + lo, grads[i] + lo, moms ? moms[i] + lo : nullptr,
+                             hi - lo, p);
+  });
+}
+
+void multi_mp_lars_update(std::size_t count, float16* const* weights,
+                          const float16* const* grads, float* const* moms,
+                          float* const* weights32, const std::size_t* sizes,
+                          const SGDParams* params, const bool* use_lars, float eta, float eps) {
+  const std::vector<float> lr =
+      lars_rates(count, reinterpret_cast<const half* const*>(weights),
+                 reinterpret_cast<const half* const*>(grads), sizes, params, use_lars, eta, eps);
+  for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    SGDParams p = params[i];
+    p.lr = lr[i];
+    mp_sgd_mom_update(weights[i] + lo, grads[i] + lo, moms ? moms[i] + lo : nullptr,
+                      weights32[i] + lo, hi - lo, p);
+  });
+}
+
 #define MXOPT_INST(T)                                                                          \
   template void sgd_update<T>(T*, const T*, std::size_t, const SGDParams&);                  \
   template void sgd_mom_update<T>(T*, const T*, T*, std::size_t, const SGDParams&);          \
@@ -294,7 +354,10 @@ float lars_lr(float lr, float w_sum_sq, float g_sum_sq, float wd, float eta, flo
   template void multi_sgd_update<T>(std::size_t, T* const*, const T* const*,                 \
                                     const std::size_t*, const SGDParams*);                   \
   template void multi_nag_mom_update<T>(std::size_t, T* const*, const T* const*, T* const*,  \
-                                        const std::size_t*, const SGDParams*);
+                                        const std::size_t*, const SGDParams*);               \
+  template void multi_lars_update<T>(std::size_t, T* const*, const T* const*, T* const*,     \
+                                     const std::size_t*, const SGDParams*, const bool*, float, \
+                                     float);
 MXOPT_INSTANTIATE_FLOATS(MXOPT_INST)
 #undef MXOPT_INST
 

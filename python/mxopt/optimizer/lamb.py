@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _core
 from . import _arrays as A
-from .base import Optimizer, register
+from .base import MultiBatch, Optimizer, multi_dtype, register
 
 __all__ = ["LAMB", "LANS"]
 
@@ -75,8 +75,48 @@ class LAMB(Optimizer):
             mean, var = state
             _core.lamb_update(w, g, A.buf(mean, "mean"), A.buf(var, "var"), **kw)
 
+    def _multi_prepare(self, indices, weights, grads, states):
+        # multi_[mp_]lamb_update over a list of dense tensors as ONE call (the list path).
+        dt = multi_dtype(weights, grads, states, indices)
+        cls = type(self)
+        if (dt is None or self.aggregate_num <= 1 or cls._update_impl is not LAMB._update_impl
+                or cls._step is not LAMB._step
+                or cls.update_multi_precision is not LAMB.update_multi_precision):
+            return None
+        mp = bool(self.multi_precision) and dt == A.FLOAT16
+        if mp and not all(isinstance(s, (tuple, list)) and len(s) == 2 for s in states):
+            return None
+        steps, lrs, wds = [], [], []
+        for i in indices:  # per index, in order, as the list path does
+            self._update_count(i)
+            steps.append(self._index_update_count[i])
+            lrs.append(A.f32(self._get_lr(i)))
+            wds.append(A.f32(self._get_wd(i)))
+        kw = dict(beta1=A.fp(self.beta1, "beta1"), beta2=A.fp(self.beta2, "beta2"),
+                  epsilon=A.fp(self.epsilon, "epsilon"),
+                  rescale_grad=A.fp(self.rescale_grad, "rescale_grad"),
+                  clip_gradient=A.kclip(self.clip_gradient),
+                  lower_bound=_bound(self.lower_bound, "lower_bound"),
+                  upper_bound=_bound(self.upper_bound, "upper_bound"),
+                  bias_correction=bool(self.bias_correction))
+        ws, gs = [A.buf(w) for w in weights], [A.buf(g, "grad") for g in grads]
+        moments = [s[1] for s in states] if mp else states
+        lists = [[A.buf(s[0], "mean") for s in moments], [A.buf(s[1], "var") for s in moments]]
+        if mp:
+            lists.append([A.buf(s[0], "weight32") for s in states])
+        lists.append(steps)  # per-tensor update counts t
+        kernel = _core.multi_mp_lamb_update if mp else _core.multi_lamb_update
+        return MultiBatch(kernel, dt, kw, ws, gs, lists, lrs, wds)
+
     def _update_impl(self, index: Any, weight: Any, grad: Any, state: Any,
                      multi_precision: bool = False) -> None:
+        if (isinstance(index, (tuple, list)) and len(index) > 1
+                and multi_precision == (bool(self.multi_precision)
+                                        and A.dtype(weight[0]) == A.FLOAT16)):
+            batch = self._multi_prepare(index, weight, grad, state)
+            if batch is not None:
+                batch.run()
+                return
         if self.aggregate_num <= 1 or not isinstance(index, (tuple, list)):
             if isinstance(index, (tuple, list)):
                 assert len(index) == self.aggregate_num

@@ -560,24 +560,43 @@ class LARS(Optimizer):
         return lars * lr
 
     def _multi_prepare(self, indices, weights, grads, states):
-        # MXNet's aggregated dense path (multi_sgd_[mom_]update), one chunk of indices.
+        # MXNet's dense LARS path (multi_sum_sq, multi_lars, preloaded_multi_sgd_[mom_]update /
+        # multi_mp_sgd_[mom_]update) over one chunk of indices as ONE call.
         dt = multi_dtype(weights, grads, states, indices)
-        if (dt is None or type(self)._update_impl is not SGD._update_impl
-                or type(self).update_multi_precision is not SGD.update_multi_precision
-                or (self.multi_precision and dt == A.FLOAT16)):
+        cls = type(self)
+        if (dt is None or cls._update_impl is not LARS._update_impl
+                or cls._get_lrs is not LARS._get_lrs
+                or cls.update_multi_precision is not LARS.update_multi_precision):
+            return None
+        mp = bool(self.multi_precision) and dt == A.FLOAT16
+        if mp and not all(isinstance(s, (tuple, list)) for s in states):
             return None
         self._update_count(indices)
-        lrs = [A.f32(lr, "lrs") for lr in self._get_lrs(indices)]
-        wds = [A.f32(wd, "wds") for wd in self._get_wds(indices)]
-        kw = _op_kwargs(self, self.momentum)
-        moms = [A.buf(s, "mom") for s in states] if self.momentum > 0 else None
-        return MultiBatch(_core.multi_sgd_mom_update, dt, kw, [A.buf(w) for w in weights],
-                          [A.buf(g, "grad") for g in grads], [moms], lrs, wds)
+        lrs = self._get_lrs(indices)
+        wds = self._get_wds(indices)
+        momentum = 0.0
+        if self.momentum > 0:
+            momentum = ((self.momentum * (self.cur_lr / self.last_lr))
+                        if (self.momentum_correction and self.last_lr != 0) else self.momentum)
+        kw = _op_kwargs(self, momentum)
+        kw.update(eta=A.fp(self.eta, "eta"), eps=A.fp(self.eps, "eps"))
+        names = [self.idx2name[i] if i in self.idx2name else str(i) for i in indices]
+        use_lars = [not _skips_lars(n) for n in names]
+        ws, gs = [A.buf(w) for w in weights], [A.buf(g, "grad") for g in grads]
+        moms = ([A.buf(s[0] if mp else s, "mom") for s in states] if self.momentum > 0
+                else None)
+        lrs = [A.f32(lr) for lr in lrs]
+        wds = [A.f32(wd) for wd in wds]
+        if mp:
+            return MultiBatch(_core.multi_mp_lars_update, dt, kw, ws, gs,
+                              [moms, [A.buf(s[1], "weight32") for s in states], use_lars],
+                              lrs, wds)
+        return MultiBatch(_core.multi_lars_update, dt, kw, ws, gs, [moms, use_lars], lrs, wds)
 
     def _update_impl(self, indices: Any, weights: Any, grads: Any, states: Any,
                      multi_precision: bool = False) -> None:
         indices, weights, grads, states = _lists(indices, weights, grads, states)
-        if len(indices) > 1 and not multi_precision:
+        if len(indices) > 1 and multi_precision == _use_mp(self, indices, weights):
             batch = self._multi_prepare(indices, weights, grads, states)
             if batch is not None:
                 batch.run()

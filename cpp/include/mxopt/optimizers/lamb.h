@@ -40,6 +40,20 @@ void lamb_update(T* weight, const T* grad, T* mean, T* var, std::size_t n, const
 void mp_lamb_update(float16* weight, const float16* grad, float* mean, float* var,
                     float* weight32, std::size_t n, const LAMBParams& p, bool aggregated);
 
+// Multi-tensor multi_lamb_update (the aggregated form above) over `count` tensors in one call:
+// tensor i has sizes[i] elements and params[i] (its own lr, wd, t); every tensor ends
+// bit-identical to lamb_update(..., aggregated=true) / mp_lamb_update(..., aggregated=true).
+// Phase 1 (moments) and the weight update run over slices in parallel; the per-tensor norms
+// are sequential float32 sums (multi_sum_sq order), different tensors on different threads.
+template <class T>
+void multi_lamb_update(std::size_t count, T* const* weights, const T* const* grads,
+                       T* const* means, T* const* vars, const std::size_t* sizes,
+                       const LAMBParams* params);
+void multi_mp_lamb_update(std::size_t count, float16* const* weights,
+                          const float16* const* grads, float* const* means, float* const* vars,
+                          float* const* weights32, const std::size_t* sizes,
+                          const LAMBParams* params);
+
 // LANS (MXNet 2.0), always bias-corrected. fused (multi_lans_update):
 //   G = K((rg*g)/|rg*g|)  (a zero gradient gives NaN); m = b1*m + (1-b1)*G; v = b2*v + ((1-b2)*G)*G
 //   D = sqrt(v/(1-b2^t)) + eps; um = (m/(1-b1^t))/D + lambda*w; ug = G/D + lambda*w

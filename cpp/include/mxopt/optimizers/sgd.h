@@ -108,4 +108,21 @@ void multi_mp_nag_mom_update(std::size_t count, float16* const* weights,
                              float* const* weights32, const std::size_t* sizes,
                              const SGDParams* params);
 
+// LARS over a list in one call (MXNet's dense LARS path: multi_sum_sq, multi_lars, then
+// preloaded_multi_sgd_[mom_]update): for every tensor i with use_lars[i],
+//   lr_i = lars_lr(params[i].lr, sum_sq(w_i), sum_sq(g_i), params[i].wd, eta, eps,
+//                  params[i].rescale_grad)
+// (all sums taken before any weight changes; per-tensor sequential float32 sums, different
+// tensors on different threads), else lr_i = params[i].lr; then preloaded_sgd_mom_update of
+// tensor i with lr_i (moms == nullptr: no momentum state). Bit-identical to those calls.
+template <class T>
+void multi_lars_update(std::size_t count, T* const* weights, const T* const* grads,
+                       T* const* moms, const std::size_t* sizes, const SGDParams* params,
+                       const bool* use_lars, float eta, float eps);
+// Multi-precision LARS: sums of the float16 weights and gradients, then mp_sgd_mom_update.
+void multi_mp_lars_update(std::size_t count, float16* const* weights,
+                          const float16* const* grads, float* const* moms,
+                          float* const* weights32, const std::size_t* sizes,
+                          const SGDParams* params, const bool* use_lars, float eta, float eps);
+
 }  // namespace mxopt::kernels
