@@ -1,7 +1,10 @@
 // GoogleTest coverage of the optimizer kernels and classes against hand-computed values.
 // Expected values are written out from the formulas (mxopt/optimizers/*.h) in the stated
 // evaluation order with the same element type, so EXPECT_EQ checks bit-exact agreement.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -792,4 +795,339 @@ TEST(OptimizerIsa, EveryLevelGivesTheSameBits) {
   EXPECT_EQ(out[0], out[2]);
   EXPECT_STREQ(k::isa_name(k::IsaLevel::kAVX512), "avx512");
   EXPECT_STREQ(k::isa_name(k::IsaLevel::kBaseline), "baseline");
+}
+
+// ---- multi-tensor kernels (one call over a list) vs the per-tensor kernels ------------------------
+namespace {
+
+// Mixed sizes: empty, one element, below/at/above the slice length, and above the threading
+// threshold.
+const std::vector<std::size_t> kMultiSizes = {0, 1, 37, 16384, 16385, 70001, 5};
+
+template <class T>
+std::vector<std::vector<T>> lists(std::size_t seed, float scale = 1.0f) {
+  std::vector<std::vector<T>> out;
+  for (std::size_t t = 0; t < kMultiSizes.size(); ++t) {
+    std::vector<float> f(kMultiSizes[t]);
+    for (std::size_t i = 0; i < f.size(); ++i)
+      f[i] = scale * std::sin(0.37f * float(i + 1) + 1.3f * float(seed + 7 * t));
+    if constexpr (std::is_same_v<T, float16>)
+      out.push_back(to_half(f));
+    else
+      out.push_back(std::vector<T>(f.begin(), f.end()));
+  }
+  return out;
+}
+
+template <class T>
+std::vector<T*> ptrs(std::vector<std::vector<T>>& v) {
+  std::vector<T*> p;
+  for (auto& x : v) p.push_back(x.data());
+  return p;
+}
+template <class T>
+std::vector<const T*> cptrs(const std::vector<std::vector<T>>& v) {
+  std::vector<const T*> p;
+  for (auto& x : v) p.push_back(x.data());
+  return p;
+}
+
+template <class T>
+bool same_bits(const std::vector<std::vector<T>>& a, const std::vector<std::vector<T>>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t t = 0; t < a.size(); ++t) {
+    if (a[t].size() != b[t].size()) return false;
+    if (!a[t].empty() && std::memcmp(a[t].data(), b[t].data(), a[t].size() * sizeof(T)) != 0)
+      return false;
+  }
+  return true;
+}
+
+std::vector<k::SGDParams> sgd_list(float mom) {
+  std::vector<k::SGDParams> p;
+  for (std::size_t t = 0; t < kMultiSizes.size(); ++t)
+    p.push_back(sgd(0.05f + 0.01f * float(t), 0.001f * float(t), 0.7f, t % 2 ? 0.3f : k::kNoClip,
+                    mom));
+  return p;
+}
+
+template <class T>
+void check_sgd_family() {
+  const auto g = lists<T>(2);
+  const auto p = sgd_list(0.9f);
+  for (int kind = 0; kind < 2; ++kind) {  // 0: NAG with momentum, 1: single-form SGD
+    auto w1 = lists<T>(1), w2 = w1, m1 = lists<T>(3, 0.1f), m2 = m1;
+    for (int step = 0; step < 3; ++step) {
+      auto pw = ptrs(w1), pm = ptrs(m1);
+      auto pg = cptrs(g);
+      if (kind == 0)
+        k::multi_nag_mom_update(pw.size(), pw.data(), pg.data(), pm.data(), kMultiSizes.data(),
+                                p.data());
+      else
+        k::multi_sgd_update(pw.size(), pw.data(), pg.data(), kMultiSizes.data(), p.data());
+      for (std::size_t t = 0; t < w2.size(); ++t) {
+        if (kind == 0)
+          k::nag_mom_update(w2[t].data(), g[t].data(), m2[t].data(), w2[t].size(), p[t]);
+        else
+          k::sgd_update(w2[t].data(), g[t].data(), w2[t].size(), p[t]);
+      }
+    }
+    EXPECT_TRUE(same_bits(w1, w2)) << "kind " << kind;
+    EXPECT_TRUE(same_bits(m1, m2)) << "kind " << kind;
+  }
+}
+
+}  // namespace
+
+TEST(MultiTensor, NagAndSgdListsEqualPerTensorKernels) {
+  check_sgd_family<float>();
+  check_sgd_family<double>();
+  check_sgd_family<float16>();
+}
+
+TEST(MultiTensor, AdamWAndCenteredRMSPropListsEqualPerTensorKernels) {
+  const auto g0 = lists<float>(5);
+  std::vector<k::AdamWParams> pa;
+  std::vector<k::RMSPropParams> pr;
+  for (std::size_t t = 0; t < kMultiSizes.size(); ++t) {
+    pa.push_back(k::AdamWParams{1.0f, 0.01f * float(t + 1), 0.9f, 0.99f, 1e-6f, 0.01f, 0.5f,
+                                t % 2 ? 0.2f : k::kNoClip});
+    k::RMSPropParams r;
+    r.lr = 0.01f * float(t + 1);
+    r.gamma1 = 0.9f;
+    r.gamma2 = 0.8f;
+    r.wd = 0.001f;
+    r.clip_gradient = t % 2 ? 0.3f : k::kNoClip;
+    r.clip_weights = t % 3 ? 0.9f : k::kNoClip;
+    pr.push_back(r);
+  }
+  for (bool agg : {true, false}) {
+    auto w1 = lists<float>(1), w2 = w1, m1 = lists<float>(3, 0.0f), m2 = m1, v1 = m1, v2 = m1;
+    auto g1 = g0, g2 = g0;  // the single form rewrites the gradient
+    for (int step = 0; step < 3; ++step) {
+      auto pw = ptrs(w1), pg = ptrs(g1), pm = ptrs(m1), pv = ptrs(v1);
+      ASSERT_TRUE(k::multi_adamw_update(pw.size(), pw.data(), pg.data(), pm.data(), pv.data(),
+                                        kMultiSizes.data(), pa.data(), agg));
+      for (std::size_t t = 0; t < w2.size(); ++t)
+        k::adamw_update(w2[t].data(), g2[t].data(), m2[t].data(), v2[t].data(), w2[t].size(),
+                        pa[t], agg);
+    }
+    EXPECT_TRUE(same_bits(w1, w2) && same_bits(m1, m2) && same_bits(v1, v2) &&
+                same_bits(g1, g2));
+  }
+  // rescale_grad 0 in any tensor: nothing is written.
+  auto w = lists<float>(1), before = w, m = lists<float>(3, 0.0f), v = m, g = g0;
+  auto bad = pa;
+  bad.back().rescale_grad = 0.0f;
+  auto pw = ptrs(w), pg = ptrs(g), pm = ptrs(m), pv = ptrs(v);
+  EXPECT_FALSE(k::multi_adamw_update(pw.size(), pw.data(), pg.data(), pm.data(), pv.data(),
+                                     kMultiSizes.data(), bad.data(), true));
+  EXPECT_TRUE(same_bits(w, before));
+
+  auto w1 = lists<float>(1), w2 = w1, n1 = lists<float>(3, 0.0f), n2 = n1, b1 = n1, b2 = n1,
+       d1 = n1, d2 = n1;
+  for (int step = 0; step < 3; ++step) {
+    auto pw1 = ptrs(w1), pn = ptrs(n1), pb = ptrs(b1), pd = ptrs(d1);
+    auto pg0 = cptrs(g0);
+    k::multi_rmspropalex_update(pw1.size(), pw1.data(), pg0.data(), pn.data(), pb.data(),
+                                pd.data(), kMultiSizes.data(), pr.data());
+    for (std::size_t t = 0; t < w2.size(); ++t)
+      k::rmspropalex_update(w2[t].data(), g0[t].data(), n2[t].data(), b2[t].data(), d2[t].data(),
+                            w2[t].size(), pr[t]);
+  }
+  EXPECT_TRUE(same_bits(w1, w2) && same_bits(n1, n2) && same_bits(b1, b2) && same_bits(d1, d2));
+}
+
+TEST(MultiTensor, MultiPrecisionListsEqualPerTensorKernels) {
+  const auto g = lists<float16>(4);
+  const auto w0 = lists<float16>(1);
+  std::vector<std::vector<float>> master0;
+  for (auto& w : w0) master0.push_back(to_float(w));
+  const auto p = sgd_list(0.9f);
+  // SGD with / without momentum and NAG.
+  for (int kind = 0; kind < 3; ++kind) {
+    auto w1 = w0, w2 = w0;
+    auto s1 = master0, s2 = master0, m1 = lists<float>(3, 0.1f), m2 = m1;
+    for (int step = 0; step < 3; ++step) {
+      auto pw = ptrs(w1);
+      auto ps = ptrs(s1), pm = ptrs(m1);
+      auto pg = cptrs(g);
+      if (kind == 2)
+        k::multi_mp_nag_mom_update(pw.size(), pw.data(), pg.data(), pm.data(), ps.data(),
+                                   kMultiSizes.data(), p.data());
+      else
+        k::multi_mp_sgd_mom_update(pw.size(), pw.data(), pg.data(), kind ? pm.data() : nullptr,
+                                   ps.data(), kMultiSizes.data(), p.data());
+      for (std::size_t t = 0; t < w2.size(); ++t) {
+        const std::size_t n = w2[t].size();
+        if (kind == 2)
+          k::mp_nag_mom_update(w2[t].data(), g[t].data(), m2[t].data(), s2[t].data(), n, p[t]);
+        else
+          k::mp_sgd_mom_update(w2[t].data(), g[t].data(), kind ? m2[t].data() : nullptr,
+                               s2[t].data(), n, p[t]);
+      }
+    }
+    EXPECT_TRUE(same_bits(w1, w2) && same_bits(s1, s2) && same_bits(m1, m2)) << kind;
+  }
+  // Adam / AdamW on the float32 masters with float(g), then the float16 rounding.
+  std::vector<k::AdamParams> pa;
+  std::vector<k::AdamWParams> pw;
+  for (std::size_t t = 0; t < kMultiSizes.size(); ++t) {
+    pa.push_back(k::AdamParams{0.01f * float(t + 1), 0.9f, 0.999f, 1e-8f, 0.01f, 0.5f,
+                               t % 2 ? 0.4f : k::kNoClip});
+    pw.push_back(k::AdamWParams{1.0f, 0.01f * float(t + 1), 0.9f, 0.99f, 1e-6f, 0.01f, 0.5f,
+                                t % 2 ? 0.2f : k::kNoClip});
+  }
+  for (int kind = 0; kind < 3; ++kind) {  // Adam, AdamW aggregated, AdamW single form
+    auto w1 = w0, w2 = w0;
+    auto s1 = master0, s2 = master0, m1 = lists<float>(3, 0.0f), m2 = m1, v1 = m1, v2 = m1;
+    for (int step = 0; step < 3; ++step) {
+      auto ppw = ptrs(w1);
+      auto ps = ptrs(s1), pm = ptrs(m1), pv = ptrs(v1);
+      auto pg = cptrs(g);
+      if (kind == 0)
+        k::multi_mp_adam_update(ppw.size(), ppw.data(), pg.data(), pm.data(), pv.data(),
+                                ps.data(), kMultiSizes.data(), pa.data());
+      else
+        ASSERT_TRUE(k::multi_mp_adamw_update(ppw.size(), ppw.data(), pg.data(), pm.data(),
+                                             pv.data(), ps.data(), kMultiSizes.data(),
+                                             pw.data(), kind == 1));
+      for (std::size_t t = 0; t < w2.size(); ++t) {
+        std::vector<float> g32 = to_float(g[t]);
+        const std::size_t n = w2[t].size();
+        if (kind == 0)
+          k::adam_update(s2[t].data(), g32.data(), m2[t].data(), v2[t].data(), n, pa[t]);
+        else
+          k::adamw_update(s2[t].data(), g32.data(), m2[t].data(), v2[t].data(), n, pw[t],
+                          kind == 1);
+        k::cast(s2[t].data(), w2[t].data(), n);
+      }
+    }
+    EXPECT_TRUE(same_bits(w1, w2) && same_bits(s1, s2) && same_bits(m1, m2) &&
+                same_bits(v1, v2)) << kind;
+  }
+}
+
+TEST(MultiTensor, LambListEqualsPerTensorKernelAndASerialReference) {
+  const auto g = lists<float>(6);
+  std::vector<k::LAMBParams> p(kMultiSizes.size());
+  for (std::size_t t = 0; t < p.size(); ++t) {
+    p[t].lr = 0.01f * float(t + 1);
+    p[t].wd = 0.01f;
+    p[t].t = int(t) + 1;
+    p[t].clip_gradient = t % 2 ? 0.3f : k::kNoClip;
+    p[t].upper_bound = t % 3 ? 4.0f : -1.0f;
+    p[t].bias_correction = t != 2;
+  }
+  auto w1 = lists<float>(1), w2 = w1, w3 = w1, m1 = lists<float>(3, 0.0f), m2 = m1, m3 = m1,
+       v1 = m1, v2 = m1, v3 = m1;
+  for (int step = 0; step < 3; ++step) {
+    auto pw = ptrs(w1), pm = ptrs(m1), pv = ptrs(v1);
+    auto pg = cptrs(g);
+    k::multi_lamb_update(pw.size(), pw.data(), pg.data(), pm.data(), pv.data(),
+                         kMultiSizes.data(), p.data());
+    for (std::size_t t = 0; t < w2.size(); ++t) {
+      const std::size_t n = w2[t].size();
+      k::lamb_update(w2[t].data(), g[t].data(), m2[t].data(), v2[t].data(), n, p[t], true);
+      // Serial reference of multi_lamb_update (the formulas of lamb.h, float32, in order).
+      const k::LAMBParams& q = p[t];
+      const float c1 = 1.0f - std::pow(q.beta1, float(q.t)),
+                  c2 = 1.0f - std::pow(q.beta2, float(q.t));
+      std::vector<float> u(n);
+      float s1 = 0.0f, s2 = 0.0f;
+      for (std::size_t i = 0; i < n; ++i) {
+        float G = g[t][i] * q.rescale_grad;
+        if (q.clip_gradient >= 0.0f) G = kclip(G, q.clip_gradient);
+        m3[t][i] = q.beta1 * m3[t][i] + (1.0f - q.beta1) * G;
+        v3[t][i] = q.beta2 * v3[t][i] + (1.0f - q.beta2) * G * G;
+        u[i] = q.bias_correction
+                   ? m3[t][i] / c1 / (std::sqrt(v3[t][i] / c2) + q.epsilon) + q.wd * w3[t][i]
+                   : m3[t][i] / (std::sqrt(v3[t][i]) + q.epsilon) + q.wd * w3[t][i];
+        const float sw = w3[t][i] * w3[t][i];
+        s1 = s1 + sw;
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        const float su = u[i] * u[i];
+        s2 = s2 + su;
+      }
+      float r1 = std::sqrt(s1);
+      const float r2 = std::sqrt(s2);
+      if (q.upper_bound >= 0.0f) r1 = std::min(r1, q.upper_bound);
+      const float ratio = (r1 == 0.0f || r2 == 0.0f) ? 1.0f : 1.0f * r1 / r2;
+      const float lr = q.lr * ratio;
+      for (std::size_t i = 0; i < n; ++i) w3[t][i] = w3[t][i] - lr * u[i];
+    }
+  }
+  EXPECT_TRUE(same_bits(w1, w2) && same_bits(m1, m2) && same_bits(v1, v2));
+  EXPECT_TRUE(same_bits(w1, w3) && same_bits(m1, m3) && same_bits(v1, v3));
+
+  // float16 with float32 masters (the multi_mp_lamb_update form).
+  const auto gh = lists<float16>(6);
+  auto h1 = lists<float16>(1), h2 = h1;
+  std::vector<std::vector<float>> s1, s2;
+  for (auto& w : h1) s1.push_back(to_float(w));
+  s2 = s1;
+  auto n1 = lists<float>(3, 0.0f), n2 = n1, q1 = n1, q2 = n1;
+  for (int step = 0; step < 3; ++step) {
+    auto ph = ptrs(h1);
+    auto ps = ptrs(s1), pn = ptrs(n1), pq = ptrs(q1);
+    auto pg = cptrs(gh);
+    k::multi_mp_lamb_update(ph.size(), ph.data(), pg.data(), pn.data(), pq.data(), ps.data(),
+                            kMultiSizes.data(), p.data());
+    for (std::size_t t = 0; t < h2.size(); ++t)
+      k::mp_lamb_update(h2[t].data(), gh[t].data(), n2[t].data(), q2[t].data(), s2[t].data(),
+                        h2[t].size(), p[t], true);
+  }
+  EXPECT_TRUE(same_bits(h1, h2) && same_bits(s1, s2) && same_bits(n1, n2) && same_bits(q1, q2));
+}
+
+TEST(MultiTensor, LarsListEqualsSumSqLarsLrAndPreloadedSgd) {
+  const auto g = lists<float>(8);
+  auto p = sgd_list(0.9f);
+  std::vector<char> flags(p.size());
+  for (std::size_t t = 0; t < p.size(); ++t) flags[t] = t % 3 != 1;
+  const float eta = 0.01f, eps = 1e-6f;
+  auto w1 = lists<float>(1), w2 = w1, m1 = lists<float>(3, 0.0f), m2 = m1;
+  for (int step = 0; step < 3; ++step) {
+    auto pw = ptrs(w1), pm = ptrs(m1);
+    auto pg = cptrs(g);
+    k::multi_lars_update(pw.size(), pw.data(), pg.data(), pm.data(), kMultiSizes.data(),
+                         p.data(), reinterpret_cast<const bool*>(flags.data()), eta, eps);
+    std::vector<float> lr(p.size());
+    for (std::size_t t = 0; t < w2.size(); ++t)  // every norm before any update
+      lr[t] = flags[t] ? k::lars_lr(p[t].lr, k::sum_sq(w2[t].data(), w2[t].size()),
+                                    k::sum_sq(g[t].data(), g[t].size()), p[t].wd, eta, eps,
+                                    p[t].rescale_grad)
+                       : p[t].lr;
+    for (std::size_t t = 0; t < w2.size(); ++t) {
+      k::SGDParams q = p[t];
+      q.lr = lr[t];
+      k::preloaded_sgd_mom_update(w2[t].data(), g[t].data(), m2[t].data(), w2[t].size(), q);
+    }
+  }
+  EXPECT_TRUE(same_bits(w1, w2) && same_bits(m1, m2));
+}
+
+TEST(MultiTensor, ListResultsDoNotDependOnTheThreadCount) {
+#if defined(_OPENMP)
+  const auto g = lists<float>(6);
+  std::vector<k::LAMBParams> p(kMultiSizes.size());
+  for (std::size_t t = 0; t < p.size(); ++t) p[t].t = 2;
+  auto w1 = lists<float>(1), w2 = w1, m1 = lists<float>(3, 0.0f), m2 = m1, v1 = m1, v2 = m1;
+  const int saved = omp_get_max_threads();
+  for (int threads : {1, 3}) {
+    omp_set_num_threads(threads);
+    auto& w = threads == 1 ? w1 : w2;
+    auto& m = threads == 1 ? m1 : m2;
+    auto& v = threads == 1 ? v1 : v2;
+    auto pw = ptrs(w), pm = ptrs(m), pv = ptrs(v);
+    auto pg = cptrs(g);
+    k::multi_lamb_update(pw.size(), pw.data(), pg.data(), pm.data(), pv.data(),
+                         kMultiSizes.data(), p.data());
+  }
+  omp_set_num_threads(saved);
+  EXPECT_TRUE(same_bits(w1, w2) && same_bits(m1, m2) && same_bits(v1, v2));
+#else
+  GTEST_SKIP() << "built without OpenMP";
+#endif
 }
