@@ -1,6 +1,10 @@
 // LAMB and LANS kernels (see mxopt/optimizers/lamb.h for the formulas).
 #include "mxopt/optimizers/lamb.h"
 
+#include <atomic>
+#include <memory>
+#include <thread>
+
 #include "kernel_util.h"
 #include "mxopt/optimizers/multi.h"
 
@@ -139,13 +143,14 @@ void lamb_variant(const LAMBParams& p, F&& f) {
   });
 }
 
-// s_w = sum_sq(wn[0, n)) (if want_w), s_u = sum_sq(u[0, n)) (if want_u), u = op.dir(w, m, v).
+// Continues the sequential float32 sums s_w += wn[i]^2 (if want_w) and s_u += u[i]^2 (if
+// want_u) over i in [0, n), u = op.dir(w, m, v): multi_sum_sq's order and rounding.
 template <class Op, class C, class WN>
 void lamb_sums(const Op& op, const C* w, const WN* wn, const C* m, const C* v, std::size_t n,
                bool want_w, bool want_u, float& s_w, float& s_u) {
   using P = promote_t<WN>;
   alignas(64) float u[kNormChunk];
-  float a = 0.0f, b = 0.0f;
+  float a = s_w, b = s_u;
   for (std::size_t lo = 0; lo < n; lo += kNormChunk) {
     const std::size_t len = std::min(kNormChunk, n - lo);
     if (want_u) {
@@ -199,34 +204,83 @@ void lamb_moments(std::size_t count, const G* const* g, C* const* m, C* const* v
   });
 }
 
-// Passes 2 and 3. w: the weights u is computed from (C); wn: the weights whose norm is r1
-// (== w, or the float16 weights of the mp form); apply(i, lo, hi, op, ratio) is pass 3.
-template <class C, class WN, class Apply>
-void lamb_norms_apply(std::size_t count, C* const* w, const WN* const* wn, C* const* m,
-                      C* const* v, const std::size_t* sizes, const LAMBParams* params,
-                      Apply&& apply) {
-  std::vector<float> ratio(count, 1.0f);
-  auto ratio_of = [&](std::size_t i, float s_w, float s_u) {
-    ratio[i] = trust_lr(1.0f, std::sqrt(s_w), std::sqrt(s_u), params[i].lower_bound,
-                        params[i].upper_bound);
+#if defined(MXOPT_HAVE_OPENMP)
+// Passes 1 and 2 of ONE large tensor, pipelined: every thread computes the moments of slices
+// (claimed in order from a counter) while thread 0 also runs the two norm sums over the slices
+// that are ready, in element order. The sums are exactly the sequential ones; the elementwise
+// moments do not depend on which thread computes them. Returns the trust ratio.
+template <class Op, class C, class WN, class G>
+float lamb_pipelined(const Op& op, const C* w, const WN* wn, const G* g, C* m, C* v,
+                     std::size_t n, const LAMBParams& p) {
+  const std::size_t ns = (n + kMultiChunk - 1) / kMultiChunk;
+  std::unique_ptr<std::atomic<unsigned char>[]> ready(new std::atomic<unsigned char>[ns]);
+  for (std::size_t s = 0; s < ns; ++s) ready[s].store(0, std::memory_order_relaxed);
+  std::atomic<std::size_t> next{0};
+  auto produce = [&](std::size_t s) {
+    const std::int64_t lo = static_cast<std::int64_t>(s * kMultiChunk);
+    const std::int64_t hi = static_cast<std::int64_t>(std::min(n, (s + 1) * kMultiChunk));
+    run_range(lo, hi, [op, g, m, v](std::size_t j) { op.moments(static_cast<C>(g[j]), m[j], v[j]); });
+    ready[s].store(1, std::memory_order_release);
   };
-  if (count == 1 && use_threads(sizes[0])) {
-    // One large tensor: the two sequential sums on two threads.
+  float s_w = 0.0f, s_u = 0.0f;
+#pragma omp parallel
+  {
+    if (omp_get_thread_num() == 0) {
+      for (std::size_t r = 0; r < ns;) {
+        if (ready[r].load(std::memory_order_acquire)) {
+          const std::size_t lo = r * kMultiChunk, len = std::min(n - lo, kMultiChunk);
+          lamb_sums(op, w + lo, wn + lo, m + lo, v + lo, len, true, true, s_w, s_u);
+          ++r;
+          continue;
+        }
+        const std::size_t s = next.fetch_add(1, std::memory_order_relaxed);
+        if (s < ns)
+          produce(s);
+        else
+          std::this_thread::yield();  // slice r is being computed by another thread
+      }
+    } else {
+      for (;;) {
+        const std::size_t s = next.fetch_add(1, std::memory_order_relaxed);
+        if (s >= ns) break;
+        produce(s);
+      }
+    }
+  }
+  return trust_lr(1.0f, std::sqrt(s_w), std::sqrt(s_u), p.lower_bound, p.upper_bound);
+}
+
+#endif  // MXOPT_HAVE_OPENMP
+
+// The three passes over a list. w: the weights u is computed from (C); wn: the weights whose
+// norm is r1 (== w, or the float16 weights of the mp form); g: the gradients (G, read as C);
+// apply(i, lo, hi, op, ratio) is pass 3.
+template <class C, class WN, class G, class Apply>
+void lamb_passes(std::size_t count, C* const* w, const WN* const* wn, const G* const* g,
+                 C* const* m, C* const* v, const std::size_t* sizes, const LAMBParams* params,
+                 Apply&& apply) {
+  std::vector<float> ratio(count, 1.0f);
+#if defined(MXOPT_HAVE_OPENMP)
+  const bool pipeline = count == 1 && use_threads(sizes[0]);
+#else
+  const bool pipeline = false;
+#endif
+  if (pipeline) {
+#if defined(MXOPT_HAVE_OPENMP)
     lamb_variant(params[0], [&](auto k, auto bc) {
       const MultiLambPhase1<C, decltype(k)::value, decltype(bc)::value> op(params[0]);
-      float s_w = 0.0f, s_u = 0.0f;
-      both(sizes[0],
-           [&] { lamb_sums(op, w[0], wn[0], m[0], v[0], sizes[0], true, false, s_w, s_u); },
-           [&] { lamb_sums(op, w[0], wn[0], m[0], v[0], sizes[0], false, true, s_w, s_u); });
-      ratio_of(0, s_w, s_u);
+      ratio[0] = lamb_pipelined(op, w[0], wn[0], g[0], m[0], v[0], sizes[0], params[0]);
     });
+#endif
   } else {
+    lamb_moments(count, g, m, v, sizes, params);
     for_each_tensor(count, sizes, [&](std::size_t i) {
       lamb_variant(params[i], [&](auto k, auto bc) {
         const MultiLambPhase1<C, decltype(k)::value, decltype(bc)::value> op(params[i]);
         float s_w = 0.0f, s_u = 0.0f;
         lamb_sums(op, w[i], wn[i], m[i], v[i], sizes[i], true, true, s_w, s_u);
-        ratio_of(i, s_w, s_u);
+        ratio[i] = trust_lr(1.0f, std::sqrt(s_w), std::sqrt(s_u), params[i].lower_bound,
+                            params[i].upper_bound);
       });
     });
   }
@@ -241,8 +295,7 @@ void lamb_norms_apply(std::size_t count, C* const* w, const WN* const* wn, C* co
 template <class C>
 void lamb_multi(std::size_t count, C* const* w, const C* const* g, C* const* m, C* const* v,
                 const std::size_t* sizes, const LAMBParams* params) {
-  lamb_moments(count, g, m, v, sizes, params);
-  lamb_norms_apply(count, w, w, m, v, sizes, params,
+  lamb_passes(count, w, w, g, m, v, sizes, params,
                    [&](std::size_t i, std::size_t lo, std::size_t hi, const auto& op,
                        float ratio) {
                      const C lr = C(params[i].lr) * C(ratio);
@@ -261,8 +314,7 @@ void lamb_multi(std::size_t count, C* const* w, const C* const* g, C* const* m, 
 void mp_lamb_multi(std::size_t count, half* const* w16, const half* const* g16, float* const* m,
                    float* const* v, float* const* w32, const std::size_t* sizes,
                    const LAMBParams* params) {
-  lamb_moments(count, g16, m, v, sizes, params);
-  lamb_norms_apply(count, w32, w16, m, v, sizes, params,
+  lamb_passes(count, w32, w16, g16, m, v, sizes, params,
                    [&](std::size_t i, std::size_t lo, std::size_t hi, const auto& op,
                        float ratio) {
                      const float lr = params[i].lr * ratio;
