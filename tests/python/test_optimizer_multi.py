@@ -394,7 +394,6 @@ EXTRA = {"multi_lamb_update": ([[1, 2, 3]], {}), "multi_mp_lamb_update": ([[1, 2
 
 
 def _unchanged(ws, gs, states, kernel):
-    mp = "_mp_" in kernel
     return (all((w == 1).all() for w in ws) and all((g == 0.5).all() for g in gs)
             and all((s == 0.25).all() for lst in states for s in lst))
 
