@@ -1125,8 +1125,24 @@ TEST(MultiTensor, ListResultsDoNotDependOnTheThreadCount) {
     k::multi_lamb_update(pw.size(), pw.data(), pg.data(), pm.data(), pv.data(),
                          kMultiSizes.data(), p.data());
   }
+  // One large tensor: the pipelined moments + norm sums.
+  const std::size_t n = 300007;
+  std::vector<float> gl(n), a(n), b, ma(n, 0.0f), mb, va(n, 0.0f), vb;
+  for (std::size_t i = 0; i < n; ++i) {
+    a[i] = std::sin(0.01f * float(i));
+    gl[i] = std::cos(0.003f * float(i));
+  }
+  b = a;
+  mb = ma;
+  vb = va;
+  omp_set_num_threads(1);
+  k::lamb_update(a.data(), gl.data(), ma.data(), va.data(), n, p[0], true);
+  omp_set_num_threads(3);
+  k::lamb_update(b.data(), gl.data(), mb.data(), vb.data(), n, p[0], true);
   omp_set_num_threads(saved);
   EXPECT_TRUE(same_bits(w1, w2) && same_bits(m1, m2) && same_bits(v1, v2));
+  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), n * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(va.data(), vb.data(), n * sizeof(float)));
 #else
   GTEST_SKIP() << "built without OpenMP";
 #endif
