@@ -334,18 +334,17 @@ bool multi_mp_adamw_update(std::size_t count, float16* const* weights,
     dispatch(params[i].clip_gradient >= 0.0f, [&](auto k) {
       dispatch(aggregated, [&](auto a) {
         const AdamWOp<float, decltype(k)::value, decltype(a)::value> op(params[i]);
-        half* w = cp(weights[i] + lo);
-        const half* g = cp(grads[i] + lo);
+        // The float32 gradient copy of the per-tensor path (the single form rewrites it; it is
+        // discarded), then the op on the master and the float16 rounding, in blocks.
+        const std::int64_t n = static_cast<std::int64_t>(hi - lo);
+        alignas(64) float gbuf[kMultiChunk];
+        half_to_float(cp(grads[i] + lo), gbuf, n);
+        float* gb = gbuf;
         float* w32 = weights32[i] + lo;
         float* m = means[i] + lo;
         float* v = vars[i] + lo;
-        serial_for(static_cast<std::int64_t>(hi - lo), [=](std::size_t j) {
-          float wf = w32[j];
-          float gf = static_cast<float>(g[j]);  // the float32 gradient copy (discarded)
-          op(wf, gf, m[j], v[j]);
-          w32[j] = wf;
-          w[j] = half(wf);
-        });
+        run_range(0, n, [op, gb, w32, m, v](std::size_t j) { op(w32[j], gb[j], m[j], v[j]); });
+        float_to_half(w32, cp(weights[i] + lo), n);
       });
     });
   });

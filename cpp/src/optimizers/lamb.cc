@@ -162,6 +162,32 @@ void lamb_sums(const Op& op, const C* w, const WN* wn, const C* m, const C* v, s
                 [op, ub, wl, ml, vl](std::size_t j) { ub[j] = op.dir(wl[j], ml[j], vl[j]); });
     }
     const WN* x = wn + lo;
+    if constexpr (std::is_same_v<WN, half>) {
+      if (want_w) {  // a float16 square is rounded to float16: x*x is exact in float32
+        alignas(64) float sq[kNormChunk];
+        alignas(64) half sqh[kNormChunk];
+        const std::int64_t l = static_cast<std::int64_t>(len);
+        half_to_float(x, sq, l);
+        for (std::size_t j = 0; j < len; ++j) sq[j] = sq[j] * sq[j];
+        float_to_half(sq, sqh, l);
+        half_to_float(sqh, sq, l);
+        if (want_u) {
+          for (std::size_t j = 0; j < len; ++j) {
+            a = a + sq[j];
+            const float uq = u[j] * u[j];
+            b = b + uq;
+          }
+        } else {
+          for (std::size_t j = 0; j < len; ++j) a = a + sq[j];
+        }
+      } else {
+        for (std::size_t j = 0; j < len; ++j) {
+          const float uq = u[j] * u[j];
+          b = b + uq;
+        }
+      }
+      continue;
+    }
     if (want_w && want_u) {
       for (std::size_t j = 0; j < len; ++j) {  // two independent chains in one loop
         const WN sq = x[j] * x[j];
@@ -185,6 +211,24 @@ void lamb_sums(const Op& op, const C* w, const WN* wn, const C* m, const C* v, s
   if (want_u) s_u = b;
 }
 
+// The moments of elements [lo, hi) (at most kMultiChunk): a float16 gradient read by float32
+// arithmetic (the mp form) is converted in a block first (exact).
+template <class Op, class C, class G>
+void lamb_moments_range(const Op& op, const G* g, C* m, C* v, std::size_t lo, std::size_t hi) {
+  if constexpr (std::is_same_v<G, half> && std::is_same_v<C, float>) {
+    alignas(64) float gbuf[kMultiChunk];
+    const std::int64_t n = static_cast<std::int64_t>(hi - lo);
+    half_to_float(g + lo, gbuf, n);
+    const float* gb = gbuf;
+    float* ml = m + lo;
+    float* vl = v + lo;
+    run_range(0, n, [op, gb, ml, vl](std::size_t j) { op.moments(gb[j], ml[j], vl[j]); });
+  } else {
+    run_range(static_cast<std::int64_t>(lo), static_cast<std::int64_t>(hi),
+              [op, g, m, v](std::size_t j) { op.moments(static_cast<C>(g[j]), m[j], v[j]); });
+  }
+}
+
 // Pass 1: the moments of every slice (G: the gradient storage, converted to C; the mp form
 // reads float16 gradients as float).
 template <class C, class G>
@@ -193,13 +237,7 @@ void lamb_moments(std::size_t count, const G* const* g, C* const* m, C* const* v
   for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
     lamb_variant(params[i], [&](auto k, auto bc) {
       const MultiLambPhase1<C, decltype(k)::value, decltype(bc)::value> op(params[i]);
-      const G* gi = g[i];
-      C* mi = m[i];
-      C* vi = v[i];
-      run_range(static_cast<std::int64_t>(lo), static_cast<std::int64_t>(hi),
-                [op, gi, mi, vi](std::size_t j) {
-                  op.moments(static_cast<C>(gi[j]), mi[j], vi[j]);
-                });
+      lamb_moments_range(op, g[i], m[i], v[i], lo, hi);
     });
   });
 }
@@ -219,7 +257,7 @@ float lamb_pipelined(const Op& op, const C* w, const WN* wn, const G* g, C* m, C
   auto produce = [&](std::size_t s) {
     const std::int64_t lo = static_cast<std::int64_t>(s * kMultiChunk);
     const std::int64_t hi = static_cast<std::int64_t>(std::min(n, (s + 1) * kMultiChunk));
-    run_range(lo, hi, [op, g, m, v](std::size_t j) { op.moments(static_cast<C>(g[j]), m[j], v[j]); });
+    lamb_moments_range(op, g, m, v, static_cast<std::size_t>(lo), static_cast<std::size_t>(hi));
     ready[s].store(1, std::memory_order_release);
   };
   float s_w = 0.0f, s_u = 0.0f;
@@ -323,10 +361,10 @@ void mp_lamb_multi(std::size_t count, half* const* w16, const half* const* g16, 
                      const float* mi = m[i];
                      const float* vi = v[i];
                      run_range(static_cast<std::int64_t>(lo), static_cast<std::int64_t>(hi),
-                               [op, lr, wi, wh, mi, vi](std::size_t j) {
+                               [op, lr, wi, mi, vi](std::size_t j) {
                                  wi[j] = wi[j] - lr * op.dir(wi[j], mi[j], vi[j]);
-                                 wh[j] = half(wi[j]);
                                });
+                     float_to_half(wi + lo, wh + lo, static_cast<std::int64_t>(hi - lo));
                    });
 }
 
