@@ -7,6 +7,7 @@
 // `clip_gradient` clips iff >= 0 (the Python layer decides what it forwards). P-clip arguments
 // (`clip`) of the NDArray-arithmetic optimizers are None (no clipping) or a float.
 #include <cstdint>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -1195,10 +1196,21 @@ void bind_misc(py::module_& m) {
 // ---- multi-tensor steps ------------------------------------------------------------------------
 // A validated list of same-dtype tensors: weights, gradients, up to two states per tensor, and the
 // per-tensor lr / wd. Every tensor is checked before anything is written.
-struct MultiArgs {
+struct MultiData {
   std::vector<Buf> w, g, s1, s2;
   std::vector<std::size_t> n;
   Dt dt = Dt::f32;
+};
+
+// What a kernel reads: a view of shared (possibly cached, see MultiTensors) validated tensors.
+struct MultiArgs {
+  explicit MultiArgs(std::shared_ptr<const MultiData> d)
+      : keep(std::move(d)), w(keep->w), g(keep->g), s1(keep->s1), s2(keep->s2), n(keep->n),
+        dt(keep->dt) {}
+  std::shared_ptr<const MultiData> keep;
+  const std::vector<Buf>&w, &g, &s1, &s2;
+  const std::vector<std::size_t>& n;
+  const Dt dt;
 };
 
 template <class F = float>
@@ -1208,13 +1220,21 @@ std::vector<F> float_list(const std::string& fn, const py::sequence& v, const ch
     throw py::value_error(fn + ": " + name + " has " + std::to_string(py::len(v)) +
                           " entries but there are " + std::to_string(count) + " weights");
   std::vector<F> out(count);
+  if (py::isinstance<py::array_t<double, py::array::c_style>>(v) &&
+      py::reinterpret_borrow<py::array>(v).ndim() == 1) {
+    // A float64 vector: each entry converted as a Python float would be (double -> F).
+    const double* p = static_cast<const double*>(py::reinterpret_borrow<py::array>(v).data());
+    for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<F>(p[i]);
+    return out;
+  }
   for (std::size_t i = 0; i < count; ++i) out[i] = v[i].cast<F>();
   return out;
 }
 
-MultiArgs multi_args(const std::string& fn, const py::sequence& weights, const py::sequence& grads,
-                     const py::object& states1, const py::object& states2) {
-  MultiArgs a;
+MultiData build_multi_args(const std::string& fn, const py::sequence& weights,
+                           const py::sequence& grads, const py::object& states1,
+                           const py::object& states2) {
+  MultiData a;
   const std::size_t count = static_cast<std::size_t>(py::len(weights));
   auto check_len = [&](const py::sequence& v, const char* name) {
     if (static_cast<std::size_t>(py::len(v)) != count)
@@ -1249,6 +1269,217 @@ MultiArgs multi_args(const std::string& fn, const py::sequence& weights, const p
     a.n.push_back(a.w[i].size());
   }
   return a;
+}
+
+// The fields of a numpy array a cached validation depends on.
+struct ArrayStamp {
+  const void* data;
+  const void* descr;
+  int flags;
+  int nd;
+  std::size_t dims;  // offset of its shape in MultiTensors::dims_
+};
+
+constexpr int kStampFlags = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ |
+                            py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+
+// A list of weights (a sequence: any multi-tensor kernel accepts it in place of the weights list)
+// that caches the validated arguments of the kernel calls made with it. The cache is used while
+// the kernel, the grads / states lists (the same list objects holding the same arrays) and every
+// array's data pointer, dtype, shape, contiguity and writeability are unchanged; otherwise the
+// arguments are validated again in full (same errors as with plain lists). The Updater's step
+// plan (mxopt/optimizer/_plan.py) uses it to skip per-tensor validation in steady state.
+class MultiTensors {
+ public:
+  explicit MultiTensors(py::list weights) : weights_(std::move(weights)) {}
+
+  std::size_t size() const { return static_cast<std::size_t>(py::len(weights_)); }
+  py::object item(py::ssize_t i) const {
+    const py::ssize_t n = static_cast<py::ssize_t>(size());
+    if (i < 0) i += n;
+    if (i < 0 || i >= n) throw py::index_error("MultiTensors index out of range");
+    return weights_[static_cast<std::size_t>(i)];
+  }
+
+  // The cached arguments if still valid for (fn, grads, states), else fully validated new ones.
+  MultiArgs args(const std::string& fn, const py::sequence& grads, const py::object& s1,
+                 const py::object& s2) {
+    if (!data_ || fn != fn_ || !unchanged(grads, s1, s2)) {
+      auto d = std::make_shared<const MultiData>(build_multi_args(fn, weights_, grads, s1, s2));
+      stamp(*d);
+      data_ = std::move(d);
+      fn_ = fn;
+      grads_ = grads;
+      s1_ = s1;
+      s2_ = s2;
+    }
+    return MultiArgs(data_);
+  }
+
+  // Validates and caches the arguments of kernel `fn`; False (no cache) if they are invalid.
+  bool prime(const std::string& fn, const py::sequence& grads, const py::object& s1,
+             const py::object& s2) {
+    try {
+      args(fn, grads, s1, s2);
+      return true;
+    } catch (const py::builtin_exception&) {
+      return false;
+    } catch (const py::error_already_set&) {
+      return false;
+    }
+  }
+
+  // True iff a kernel call with these lists would use the cache (no validation can fail).
+  bool unchanged(const py::object& grads, const py::object& s1, const py::object& s2) const {
+    if (!data_ || grads.ptr() != grads_.ptr() || s1.ptr() != s1_.ptr() || s2.ptr() != s2_.ptr())
+      return false;
+    const MultiData& d = *data_;
+    if (!same_list(weights_, d.w) || !same_list(grads_, d.g) ||
+        (!s1_.is_none() && !same_list(s1_, d.s1)) || (!s2_.is_none() && !same_list(s2_, d.s2)))
+      return false;
+    std::size_t k = 0;
+    for (const auto* v : {&d.w, &d.g, &d.s1, &d.s2})
+      for (const Buf& b : *v)
+        if (!same_stamp(b, stamps_[k++])) return false;
+    return true;
+  }
+
+ private:
+  static bool same_list(const py::object& list, const std::vector<Buf>& bufs) {
+    if (!PyList_CheckExact(list.ptr()) ||
+        static_cast<std::size_t>(PyList_GET_SIZE(list.ptr())) != bufs.size())
+      return false;
+    for (std::size_t i = 0; i < bufs.size(); ++i)
+      if (PyList_GET_ITEM(list.ptr(), static_cast<py::ssize_t>(i)) != bufs[i].a.ptr())
+        return false;
+    return true;
+  }
+
+  bool same_stamp(const Buf& b, const ArrayStamp& s) const {
+    const auto* p = py::detail::array_proxy(b.a.ptr());
+    if (p->data != s.data || static_cast<const void*>(p->descr) != s.descr ||
+        (p->flags & kStampFlags) != s.flags || p->nd != s.nd)
+      return false;
+    for (int j = 0; j < p->nd; ++j)
+      if (p->dimensions[j] != dims_[s.dims + static_cast<std::size_t>(j)]) return false;
+    return true;
+  }
+
+  void stamp(const MultiData& d) {
+    stamps_.clear();
+    dims_.clear();
+    for (const auto* v : {&d.w, &d.g, &d.s1, &d.s2})
+      for (const Buf& b : *v) {
+        const auto* p = py::detail::array_proxy(b.a.ptr());
+        stamps_.push_back({p->data, p->descr, p->flags & kStampFlags, p->nd, dims_.size()});
+        dims_.insert(dims_.end(), p->dimensions, p->dimensions + p->nd);
+      }
+  }
+
+  py::list weights_;
+  std::shared_ptr<const MultiData> data_;
+  std::string fn_;
+  py::object grads_, s1_, s2_;
+  std::vector<ArrayStamp> stamps_;
+  std::vector<py::ssize_t> dims_;
+};
+
+MultiArgs multi_args(const std::string& fn, const py::sequence& weights, const py::sequence& grads,
+                     const py::object& states1, const py::object& states2) {
+  if (py::isinstance<MultiTensors>(weights))
+    return weights.cast<MultiTensors&>().args(fn, grads, states1, states2);
+  return MultiArgs(
+      std::make_shared<const MultiData>(build_multi_args(fn, weights, grads, states1, states2)));
+}
+
+// The buffer behind a weight / gradient / state: the array itself or its `_data` (NDArray).
+PyObject* buffer_of(PyObject* obj) {
+  if (py::isinstance<py::array>(obj)) return obj;
+  static PyObject* const name = PyUnicode_InternFromString("_data");
+  PyObject* b = PyObject_GetAttr(obj, name);
+  if (b == nullptr) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  Py_DECREF(b);  // still owned by obj
+  return b;
+}
+
+void bind_multi_plan(py::module_& m) {
+  py::class_<MultiTensors>(m, "MultiTensors",
+                           "A list of weights that multi-tensor kernels accept in place of the "
+                           "weights list, caching their validated arguments between calls.")
+      .def(py::init<py::list>(), py::arg("weights"))
+      .def("__len__", &MultiTensors::size)
+      .def("__getitem__", &MultiTensors::item)
+      .def("prime", &MultiTensors::prime,
+           "Validate and cache the arguments of the kernel named fn; False if they are invalid.",
+           py::arg("fn"), py::arg("grads"), py::arg("states1") = py::none(),
+           py::arg("states2") = py::none())
+      .def("unchanged", &MultiTensors::unchanged,
+           "Whether a kernel call with these grads/states lists would reuse the cached "
+           "validation (nothing was rebound, reshaped, retyped or made read-only).",
+           py::arg("grads"), py::arg("states1") = py::none(), py::arg("states2") = py::none());
+  m.def(
+      "same_sources",
+      [](py::sequence objs, py::list cached, py::list bufs) {
+        const py::ssize_t n = PyList_GET_SIZE(cached.ptr());
+        if (py::len(objs) != static_cast<std::size_t>(n) || PyList_GET_SIZE(bufs.ptr()) != n)
+          return false;
+        const py::object fast = py::reinterpret_steal<py::object>(
+            PySequence_Fast(objs.ptr(), "same_sources: objs must be a sequence"));
+        if (!fast) throw py::error_already_set();
+        PyObject** items = PySequence_Fast_ITEMS(fast.ptr());
+        for (py::ssize_t i = 0; i < n; ++i) {
+          if (items[i] != PyList_GET_ITEM(cached.ptr(), i)) return false;
+          if (buffer_of(items[i]) != PyList_GET_ITEM(bufs.ptr(), i)) return false;
+        }
+        return true;
+      },
+      "True iff objs[i] is cached[i] and its buffer (itself or its _data) is bufs[i], for all i.",
+      py::arg("objs"), py::arg("cached"), py::arg("bufs"));
+  m.def(
+      "same_dict_items",
+      [](py::dict d, py::list keys, py::list values) {
+        const py::ssize_t n = PyList_GET_SIZE(keys.ptr());
+        if (PyList_GET_SIZE(values.ptr()) != n) return false;
+        for (py::ssize_t i = 0; i < n; ++i) {
+          PyObject* v = PyDict_GetItemWithError(d.ptr(), PyList_GET_ITEM(keys.ptr(), i));
+          if (v == nullptr) {
+            if (PyErr_Occurred()) throw py::error_already_set();
+            return false;
+          }
+          if (v != PyList_GET_ITEM(values.ptr(), i)) return false;
+        }
+        return true;
+      },
+      "True iff d[keys[i]] is values[i] for all i.", py::arg("d"), py::arg("keys"),
+      py::arg("values"));
+  m.def(
+      "common_count",
+      [](py::dict d, py::list keys) -> py::object {
+        const py::ssize_t n = PyList_GET_SIZE(keys.ptr());
+        PyObject* first = nullptr;
+        for (py::ssize_t i = 0; i < n; ++i) {
+          PyObject* v = PyDict_GetItemWithError(d.ptr(), PyList_GET_ITEM(keys.ptr(), i));
+          if (v == nullptr) {
+            if (PyErr_Occurred()) throw py::error_already_set();
+            return py::none();
+          }
+          if (!PyLong_CheckExact(v)) return py::none();
+          if (first == nullptr) {
+            first = v;
+          } else if (v != first) {
+            const int eq = PyObject_RichCompareBool(v, first, Py_EQ);
+            if (eq < 0) throw py::error_already_set();
+            if (eq == 0) return py::none();
+          }
+        }
+        if (first == nullptr) return py::none();
+        return py::reinterpret_borrow<py::object>(first);
+      },
+      "The int d[k] shared by every key k (None if a key is missing or the values differ).",
+      py::arg("d"), py::arg("keys"));
 }
 
 void bind_multi(py::module_& m) {
@@ -1408,6 +1639,7 @@ void register_optimizers(py::module_& m) {
   bind_sgd(m);
   bind_adam(m);
   bind_multi(m);
+  bind_multi_plan(m);
   bind_adagrad_rmsprop_ftrl(m);
   bind_misc(m);
 }

@@ -139,6 +139,10 @@ class SGD(Optimizer):
         >>> opt = mx.optimizer.SGD(learning_rate=0.1, momentum=0.9, wd=1e-4)
     """
 
+    # The Updater may cache this optimizer's multi-tensor steps (see _plan.py): the lr/wd of
+    # _multi_prepare depend only on the index's multipliers and update count.
+    _MULTI_PLAN = True
+
     def __init__(self, momentum: float = 0.0, lazy_update: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.momentum = momentum
