@@ -1456,6 +1456,15 @@ void bind_multi_plan(py::module_& m) {
       "True iff d[keys[i]] is values[i] for all i.", py::arg("d"), py::arg("keys"),
       py::arg("values"));
   m.def(
+      "set_items",
+      [](py::dict d, py::list keys, py::object value) {
+        const py::ssize_t n = PyList_GET_SIZE(keys.ptr());
+        for (py::ssize_t i = 0; i < n; ++i)
+          if (PyDict_SetItem(d.ptr(), PyList_GET_ITEM(keys.ptr(), i), value.ptr()) != 0)
+            throw py::error_already_set();
+      },
+      "d[k] = value for every k in keys.", py::arg("d"), py::arg("keys"), py::arg("value"));
+  m.def(
       "common_count",
       [](py::dict d, py::list keys) -> py::object {
         const py::ssize_t n = PyList_GET_SIZE(keys.ptr());

@@ -427,6 +427,11 @@ def test_same_sources_dict_items_common_count():
     assert _core.common_count({0: 5, 1: 6}, [0, 1]) is None
     assert _core.common_count({0: 5}, [0, 1]) is None
     assert _core.common_count({0: 10 ** 20, 1: 10 ** 20}, [0, 1]) == 10 ** 20
+    d = {0: 1, "a": 2}
+    _core.set_items(d, [0, "b"], 7)
+    assert d == {0: 7, "a": 2, "b": 7}
+    with pytest.raises(TypeError):
+        _core.set_items(d, [[1]], 0)   # unhashable key
 
 
 def test_float64_rate_vectors_equal_lists():

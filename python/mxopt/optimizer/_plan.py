@@ -25,6 +25,9 @@ Only optimizer classes that declare ``_MULTI_PLAN = True`` in their own class bo
 subclass (which may override ``update``, ``_get_lr``, ...) keeps the per-index path unless it
 declares it too. Schedulers other than mxopt's built-in ones (which return the same value, with
 no further side effect, when called again with the same ``num_update``) also keep that path.
+
+The plan holds references to the arrays of the last planned call until the next call that
+does not match it (or until the Updater is dropped); pickling an Updater drops its plan.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import numpy as np
 
 from .. import _core
 from .. import lr_scheduler as _lrs
+from . import _arrays as A
 from .base import MultiBatch
 
 # Calling these again with the same num_update returns the same rate and changes nothing.
@@ -47,6 +51,9 @@ _METHODS = ("_multi_prepare", "update", "update_multi_precision", "_update_count
             "create_state", "create_state_multi_precision")
 
 _MISSING = object()
+
+# The MultiBatch layout plans replay (kernel(weights, grads, *states, lrs, wds, **shared)).
+_BATCH_FIELDS = ("kernel", "dtype", "shared", "weights", "grads", "states", "lrs", "wds")
 
 
 def _leaves(state: Any, out: list) -> bool:
@@ -80,7 +87,7 @@ class StepPlan:
     """A cached multi-tensor step (see the module docstring)."""
 
     __slots__ = ("raw_index", "keys", "weights", "wbufs", "grads", "gbufs", "states_dict",
-                 "synced_dict", "state_objs", "leaves", "leaf_bufs", "opt", "cls", "methods",
+                 "synced_dict", "state_objs", "leaves", "leaf_bufs", "opt", "methods",
                  "attr_keys", "lr_mult", "wd_mult", "idx2name", "param_dict", "params",
                  "param_mults", "dev", "kernel", "dtype", "none_pattern", "mt", "kgrads",
                  "kstates", "reps", "rep_ws", "rep_gs", "others", "class_ids", "last", "lrv",
@@ -150,14 +157,14 @@ class StepPlan:
             opt.num_update = num_update
             return False
         if self.others:
-            counts.update(dict.fromkeys(self.others, c + 1))
+            _core.set_items(counts, self.others, c + 1)
         key = vals.tobytes()
         if key != self.last:
             self.lrv = vals[0][self.class_ids]
             self.wdv = vals[1][self.class_ids]
             self.last = key
-        self.kernel(self.mt, self.kgrads, *self.kstates, lrs=self.lrv, wds=self.wdv,
-                    **batch.shared)
+        MultiBatch(self.kernel, self.dtype, batch.shared, self.mt, self.kgrads, self.kstates,
+                   self.lrv, self.wdv).run()
         return True
 
 
@@ -192,6 +199,8 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     if opt.lr_scheduler is not None and type(opt.lr_scheduler) not in _IDEMPOTENT_SCHEDULERS:
         return None
     batch = ran[0]
+    if type(batch) is not MultiBatch or tuple(MultiBatch.__slots__) != _BATCH_FIELDS:
+        return None
     if len(batch.weights) != n or any(not isinstance(s, list) and s is not None
                                       for s in batch.states):
         return None
@@ -210,12 +219,11 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     p.leaves = []
     if not all(_leaves(s, p.leaves) for s in p.state_objs):
         return None
-    from . import _arrays as A
     try:
         p.leaf_bufs = [A.buf(s) for s in p.leaves]
     except TypeError:
         return None
-    p.opt, p.cls = opt, cls
+    p.opt = opt
     p.methods = tuple(getattr(cls, m) for m in _METHODS)
     p.attr_keys = set(opt.__dict__.keys())
     if any(m in p.attr_keys for m in _METHODS):

@@ -209,6 +209,8 @@ class SGD(Optimizer):
 class ccSGD(SGD):  # noqa: N801 - MXNet's name
     """Deprecated alias of :class:`SGD` kept by MXNet 1.9.1 (identical behaviour)."""
 
+    _MULTI_PLAN = True  # SGD's step plans apply unchanged (see SGD)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
 
