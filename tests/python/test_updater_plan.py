@@ -451,3 +451,35 @@ def test_float64_rate_vectors_equal_lists():
         out.append(ws + hs + ws2)
     for a, b in zip(*out):
         assert np.array_equal(a, b)
+
+
+def test_hit_is_one_kernel_call_without_per_tensor_checks(monkeypatch):
+    from mxopt.optimizer import updater as updater_mod
+    calls = {"kernel": 0, "check_pair": 0, "step_kwargs": []}
+    real_kernel, real_check = _core.multi_adam_update, updater_mod._check_pair
+    real_step = mxopt.optimizer.Adam._step_kwargs
+
+    def kernel(*a, **k):
+        calls["kernel"] += 1
+        return real_kernel(*a, **k)
+
+    def check(*a, **k):
+        calls["check_pair"] += 1
+        return real_check(*a, **k)
+
+    def step_kwargs(self, index):
+        calls["step_kwargs"].append(index)
+        return real_step(self, index)
+    monkeypatch.setattr(_core, "multi_adam_update", kernel)
+    monkeypatch.setattr(updater_mod, "_check_pair", check)
+    monkeypatch.setattr(mxopt.optimizer.Adam, "_step_kwargs", step_kwargs)
+    opt = _opt("adam", {}, param_idx2name={0: "a_weight", 4: "b_bias"})
+    w = World(opt)
+    w.step()
+    assert calls == {"kernel": 1, "check_pair": N, "step_kwargs": IDX}
+    calls.update(kernel=0, check_pair=0, step_kwargs=[])
+    for _ in range(3):
+        w.step()
+    # multiplier classes: 0 (named weight), 1/2/3/5 (unnamed), 4 (named bias: wd_mult 0)
+    assert calls == {"kernel": 3, "check_pair": 0, "step_kwargs": [0, 1, 4] * 3}
+    assert w.upd.optimizer._index_update_count == dict.fromkeys(IDX, 4)

@@ -43,7 +43,9 @@ class Updater:
     ``updater(index, grad, weight)`` (note the argument order) takes one index or a list of
     indices (with lists of gradients and weights). When ``optimizer.aggregate_num > 0`` the
     indices are grouped by weight dtype and passed to the optimizer in chunks of
-    ``aggregate_num`` (MXNet's multi-tensor path).
+    ``aggregate_num`` (MXNet's multi-tensor path). A list call that ran as one multi-tensor
+    kernel call is remembered: repeating it with the same arrays replays it with O(1) Python
+    work per step and the same results (see ``_plan``).
     """
 
     def __init__(self, optimizer: Optimizer) -> None:
