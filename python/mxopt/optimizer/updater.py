@@ -64,7 +64,7 @@ class Updater:
             self._plan = None
             ran: Optional[List[MultiBatch]] = []
             keys = self._call(index, grad, weight, ran)
-            if ran:
+            if ran and ran[0] is not None:
                 self._plan = _plan.build(self, index, grad, weight, keys, ran)
 
     def _call(self, index: Any, grad: Any, weight: Any,
