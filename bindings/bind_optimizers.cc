@@ -1304,59 +1304,82 @@ class MultiTensors {
   // The cached arguments if still valid for (fn, grads, states), else fully validated new ones.
   MultiArgs args(const std::string& fn, const py::sequence& grads, const py::object& s1,
                  const py::object& s2) {
-    if (!data_ || fn != fn_ || !unchanged(grads, s1, s2)) {
+    const std::vector<py::object> lists = {grads, s1, s2};
+    if (!data_ || fn != fn_ || !unchanged(lists)) {
       auto d = std::make_shared<const MultiData>(build_multi_args(fn, weights_, grads, s1, s2));
-      stamp(*d);
+      prime(lists);
       data_ = std::move(d);
       fn_ = fn;
-      grads_ = grads;
-      s1_ = s1;
-      s2_ = s2;
     }
     return MultiArgs(data_);
   }
 
-  // Validates and caches the arguments of kernel `fn`; False (no cache) if they are invalid.
-  bool prime(const std::string& fn, const py::sequence& grads, const py::object& s1,
-             const py::object& s2) {
-    try {
-      args(fn, grads, s1, s2);
-      return true;
-    } catch (const py::builtin_exception&) {
-      return false;
-    } catch (const py::error_already_set&) {
-      return false;
+  // Records the lists and their arrays as they are now (after a successful kernel call with
+  // them): until one of them changes, `unchanged` is true and the next call cannot fail its
+  // validation. False (nothing recorded) if a list is not a list of numpy arrays.
+  bool prime(std::vector<py::object> lists) {
+    trim(lists);
+    data_.reset();
+    fn_.clear();
+    lists_.clear();
+    objs_.clear();
+    stamps_.clear();
+    dims_.clear();
+    if (!record(weights_)) return false;
+    for (const py::object& l : lists) {
+      lists_.push_back(l);
+      if (!l.is_none() && !record(l)) {
+        lists_.clear();
+        return false;
+      }
     }
+    return true;
   }
 
-  // True iff a kernel call with these lists would use the cache (no validation can fail).
-  bool unchanged(const py::object& grads, const py::object& s1, const py::object& s2) const {
-    if (!data_ || grads.ptr() != grads_.ptr() || s1.ptr() != s1_.ptr() || s2.ptr() != s2_.ptr())
-      return false;
-    const MultiData& d = *data_;
-    if (!same_list(weights_, d.w) || !same_list(grads_, d.g) ||
-        (!s1_.is_none() && !same_list(s1_, d.s1)) || (!s2_.is_none() && !same_list(s2_, d.s2)))
-      return false;
+  // True iff `lists` (grads, then the state lists) are the recorded list objects, holding the
+  // recorded arrays, unchanged.
+  bool unchanged(std::vector<py::object> lists) const {
+    trim(lists);
+    if (lists_.empty() || lists.size() != lists_.size()) return false;
+    for (std::size_t j = 0; j < lists.size(); ++j)
+      if (lists[j].ptr() != lists_[j].ptr()) return false;
     std::size_t k = 0;
-    for (const auto* v : {&d.w, &d.g, &d.s1, &d.s2})
-      for (const Buf& b : *v)
-        if (!same_stamp(b, stamps_[k++])) return false;
-    return true;
+    auto same = [&](const py::object& l) {
+      const py::ssize_t n = PyList_GET_SIZE(l.ptr());
+      if (k + static_cast<std::size_t>(n) > objs_.size()) return false;
+      for (py::ssize_t i = 0; i < n; ++i, ++k)
+        if (PyList_GET_ITEM(l.ptr(), i) != objs_[k].ptr() || !same_stamp(objs_[k], stamps_[k]))
+          return false;
+      return true;
+    };
+    if (!same(weights_)) return false;
+    for (const py::object& l : lists_)
+      if (!l.is_none() && !same(l)) return false;
+    return k == objs_.size();
   }
 
  private:
-  static bool same_list(const py::object& list, const std::vector<Buf>& bufs) {
-    if (!PyList_CheckExact(list.ptr()) ||
-        static_cast<std::size_t>(PyList_GET_SIZE(list.ptr())) != bufs.size())
-      return false;
-    for (std::size_t i = 0; i < bufs.size(); ++i)
-      if (PyList_GET_ITEM(list.ptr(), static_cast<py::ssize_t>(i)) != bufs[i].a.ptr())
-        return false;
+  // Trailing None lists are absent lists (kernels with fewer state lists pass None).
+  static void trim(std::vector<py::object>& lists) {
+    while (!lists.empty() && lists.back().is_none()) lists.pop_back();
+  }
+
+  bool record(const py::object& l) {
+    if (!PyList_CheckExact(l.ptr())) return false;
+    const py::ssize_t n = PyList_GET_SIZE(l.ptr());
+    for (py::ssize_t i = 0; i < n; ++i) {
+      py::handle a = PyList_GET_ITEM(l.ptr(), i);
+      if (!py::isinstance<py::array>(a)) return false;
+      const auto* p = py::detail::array_proxy(a.ptr());
+      objs_.push_back(py::reinterpret_borrow<py::object>(a));
+      stamps_.push_back({p->data, p->descr, p->flags & kStampFlags, p->nd, dims_.size()});
+      dims_.insert(dims_.end(), p->dimensions, p->dimensions + p->nd);
+    }
     return true;
   }
 
-  bool same_stamp(const Buf& b, const ArrayStamp& s) const {
-    const auto* p = py::detail::array_proxy(b.a.ptr());
+  bool same_stamp(const py::object& a, const ArrayStamp& s) const {
+    const auto* p = py::detail::array_proxy(a.ptr());
     if (p->data != s.data || static_cast<const void*>(p->descr) != s.descr ||
         (p->flags & kStampFlags) != s.flags || p->nd != s.nd)
       return false;
@@ -1365,21 +1388,11 @@ class MultiTensors {
     return true;
   }
 
-  void stamp(const MultiData& d) {
-    stamps_.clear();
-    dims_.clear();
-    for (const auto* v : {&d.w, &d.g, &d.s1, &d.s2})
-      for (const Buf& b : *v) {
-        const auto* p = py::detail::array_proxy(b.a.ptr());
-        stamps_.push_back({p->data, p->descr, p->flags & kStampFlags, p->nd, dims_.size()});
-        dims_.insert(dims_.end(), p->dimensions, p->dimensions + p->nd);
-      }
-  }
-
   py::list weights_;
   std::shared_ptr<const MultiData> data_;
   std::string fn_;
-  py::object grads_, s1_, s2_;
+  std::vector<py::object> lists_;  // grads and state lists (None: absent) the record is of
+  std::vector<py::object> objs_;   // their arrays, in order (weights first)
   std::vector<ArrayStamp> stamps_;
   std::vector<py::ssize_t> dims_;
 };
@@ -1412,14 +1425,28 @@ void bind_multi_plan(py::module_& m) {
       .def(py::init<py::list>(), py::arg("weights"))
       .def("__len__", &MultiTensors::size)
       .def("__getitem__", &MultiTensors::item)
-      .def("prime", &MultiTensors::prime,
-           "Validate and cache the arguments of the kernel named fn; False if they are invalid.",
-           py::arg("fn"), py::arg("grads"), py::arg("states1") = py::none(),
-           py::arg("states2") = py::none())
-      .def("unchanged", &MultiTensors::unchanged,
-           "Whether a kernel call with these grads/states lists would reuse the cached "
-           "validation (nothing was rebound, reshaped, retyped or made read-only).",
-           py::arg("grads"), py::arg("states1") = py::none(), py::arg("states2") = py::none());
+      .def(
+          "prime",
+          [](MultiTensors& mt, py::object grads, py::args states) {
+            std::vector<py::object> lists = {std::move(grads)};
+            for (const auto& st : states)
+              lists.emplace_back(py::reinterpret_borrow<py::object>(st));
+            return mt.prime(std::move(lists));
+          },
+          "Record the grads/state lists (None: absent) and their arrays after a successful "
+          "kernel call with them; False if a list is not a list of numpy arrays.",
+          py::arg("grads"))
+      .def(
+          "unchanged",
+          [](const MultiTensors& mt, py::object grads, py::args states) {
+            std::vector<py::object> lists = {std::move(grads)};
+            for (const auto& st : states)
+              lists.emplace_back(py::reinterpret_borrow<py::object>(st));
+            return mt.unchanged(std::move(lists));
+          },
+          "Whether these are the recorded lists and arrays, unchanged (nothing rebound, "
+          "reshaped, retyped or made read-only).",
+          py::arg("grads"));
   m.def(
       "same_sources",
       [](py::sequence objs, py::list cached, py::list bufs) {

@@ -396,8 +396,11 @@ def test_multi_tensors_is_a_weights_sequence():
     mt = _core.MultiTensors(ws)
     assert len(mt) == N and mt[2] is ws[2] and mt[-1] is ws[-1]
     assert not mt.unchanged(gs, ms)
-    assert mt.prime("multi_sgd_mom_update", gs, ms)
-    assert mt.unchanged(gs, ms) and not mt.unchanged(list(gs), ms)
+    assert mt.prime(gs, ms)
+    assert mt.unchanged(gs, ms) and mt.unchanged(gs, ms, None)
+    assert not mt.unchanged(list(gs), ms) and not mt.unchanged(gs) and not mt.unchanged(gs, gs)
+    assert not _core.MultiTensors(ws).prime(gs, tuple(ms))   # only lists of numpy arrays
+    assert not _core.MultiTensors(ws).prime(gs, [mxopt.nd.array(m) for m in ms])
     ref_w = [w.copy() for w in ws]
     ref_m = [m.copy() for m in ms]
     lrs, wds = [0.1] * N, [0.01] * N
@@ -411,7 +414,14 @@ def test_multi_tensors_is_a_weights_sequence():
     assert not mt.unchanged(gs, ms)
     with pytest.raises(ValueError, match=r"weights\[1\] is read-only"):
         _core.multi_sgd_mom_update(mt, gs, ms, lrs=lrs, wds=wds, **kw)
-    assert not mt.prime("multi_sgd_mom_update", gs, ms)
+    assert not mt.unchanged(gs, ms)
+    ws[1].flags.writeable = True
+    gs[2].shape = (37, 1)   # reshaped in place: validated again, rejected as for plain lists
+    with pytest.raises(ValueError, match=r"grads\[2\] has shape \(37, 1\)"):
+        _core.multi_sgd_mom_update(mt, gs, ms, lrs=lrs, wds=wds, **kw)
+    gs[2].shape = (37,)
+    _core.multi_sgd_mom_update(mt, gs, ms, lrs=lrs, wds=wds, **kw)   # cache rebuilt
+    assert mt.unchanged(gs, ms)
 
 
 def test_same_sources_dict_items_common_count():

@@ -204,7 +204,7 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     if len(batch.weights) != n or any(not isinstance(s, list) and s is not None
                                       for s in batch.states):
         return None
-    if any(s is not None and len(s) != n for s in batch.states) or len(batch.states) > 2:
+    if any(s is not None and len(s) != n for s in batch.states):
         return None
     p = StepPlan()
     p.raw_index = list(index)
@@ -237,7 +237,7 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     p.mt = _core.MultiTensors(p.wbufs)
     p.kgrads = p.gbufs
     p.kstates = list(batch.states)
-    if not p.mt.prime(getattr(p.kernel, "__name__", ""), p.kgrads, *p.kstates):
+    if not p.mt.prime(p.kgrads, *p.kstates):  # the arrays the kernel just accepted
         return None
     classes: dict = {}
     class_ids = []
