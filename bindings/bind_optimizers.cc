@@ -7,6 +7,7 @@
 // `clip_gradient` clips iff >= 0 (the Python layer decides what it forwards). P-clip arguments
 // (`clip`) of the NDArray-arithmetic optimizers are None (no clipping) or a float.
 #include <cstdint>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -1197,7 +1198,7 @@ void bind_misc(py::module_& m) {
 // gradients like the weights, state lists (each like the weights, or float32 of the weights'
 // shape), and later the per-tensor hyper-parameters. Every tensor is checked before anything is
 // written; the kernels get pointer arrays and run without the GIL.
-struct MultiArgs {
+struct MultiData {
   std::vector<Buf> w, g;
   std::vector<std::vector<Buf>> s;  // one entry per state list (empty: the list was None)
   std::vector<std::size_t> n;
@@ -1224,6 +1225,26 @@ struct StateArg {
   bool optional = false;
 };
 
+// What a kernel reads: a view of shared (possibly cached, see MultiTensors) validated tensors.
+struct MultiArgs {
+  explicit MultiArgs(std::shared_ptr<const MultiData> d)
+      : keep(std::move(d)), w(keep->w), g(keep->g), s(keep->s), n(keep->n), dt(keep->dt) {}
+  std::shared_ptr<const MultiData> keep;
+  const std::vector<Buf>&w, &g;
+  const std::vector<std::vector<Buf>>& s;
+  const std::vector<std::size_t>& n;
+  const Dt dt;
+  std::size_t count() const { return n.size(); }
+  template <class T>
+  static std::vector<T*> ptrs(const std::vector<Buf>& v) {
+    return MultiData::ptrs<T>(v);
+  }
+  template <class T>
+  std::vector<T*> state(std::size_t k) const {
+    return ptrs<T>(s[k]);
+  }
+};
+
 template <class F = float>
 std::vector<F> float_list(const std::string& fn, const py::sequence& v, const char* name,
                           std::size_t count) {
@@ -1231,16 +1252,23 @@ std::vector<F> float_list(const std::string& fn, const py::sequence& v, const ch
     throw py::value_error(fn + ": " + name + " has " + std::to_string(py::len(v)) +
                           " entries but there are " + std::to_string(count) + " weights");
   std::vector<F> out(count);
+  if (py::isinstance<py::array_t<double, py::array::c_style>>(v) &&
+      py::reinterpret_borrow<py::array>(v).ndim() == 1) {
+    // A float64 vector: each entry converted as a Python float would be (double -> F).
+    const double* p = static_cast<const double*>(py::reinterpret_borrow<py::array>(v).data());
+    for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<F>(p[i]);
+    return out;
+  }
   for (std::size_t i = 0; i < count; ++i) out[i] = v[i].cast<F>();
   return out;
 }
 
 // mp: the weights must be float16 (multi-precision kernels). grad_write: the kernel may write
 // the gradients (MXNet's single-form AdamW rescales them in place).
-MultiArgs multi_args(const std::string& fn, const py::sequence& weights, const py::sequence& grads,
-                     const std::vector<StateArg>& states, bool mp = false,
-                     bool grad_write = false) {
-  MultiArgs a;
+MultiData build_multi_args(const std::string& fn, const py::sequence& weights,
+                           const py::sequence& grads, const std::vector<StateArg>& states,
+                           bool mp = false, bool grad_write = false) {
+  MultiData a;
   const std::size_t count = static_cast<std::size_t>(py::len(weights));
   auto check_len = [&](const py::sequence& v, const char* name) {
     if (static_cast<std::size_t>(py::len(v)) != count)
@@ -1286,6 +1314,257 @@ MultiArgs multi_args(const std::string& fn, const py::sequence& weights, const p
     a.n.push_back(a.w[i].size());
   }
   return a;
+}
+
+// The fields of a numpy array a cached validation depends on.
+struct ArrayStamp {
+  const void* data;
+  const void* descr;
+  int flags;
+  int nd;
+  std::size_t dims;  // offset of its shape in MultiTensors::dims_
+};
+
+constexpr int kStampFlags = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ |
+                            py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+
+// A list of weights (a sequence: any multi-tensor kernel accepts it in place of the weights list)
+// that caches the validated arguments of the kernel calls made with it. The cache is used while
+// the kernel, the grads / states lists (the same list objects holding the same arrays) and every
+// array's data pointer, dtype, shape, contiguity and writeability are unchanged; otherwise the
+// arguments are validated again in full (same errors as with plain lists). The Updater's step
+// plan (mxopt/optimizer/_plan.py) uses it to skip per-tensor validation in steady state.
+class MultiTensors {
+ public:
+  explicit MultiTensors(py::list weights) : weights_(std::move(weights)) {}
+
+  std::size_t size() const { return static_cast<std::size_t>(py::len(weights_)); }
+  py::object item(py::ssize_t i) const {
+    const py::ssize_t n = static_cast<py::ssize_t>(size());
+    if (i < 0) i += n;
+    if (i < 0 || i >= n) throw py::index_error("MultiTensors index out of range");
+    return weights_[static_cast<std::size_t>(i)];
+  }
+
+  // The cached arguments if still valid for (fn, grads, states), else fully validated new ones
+  // (a kernel `fn` always passes the same StateArg specs, mp and grad_write).
+  MultiArgs args(const std::string& fn, const py::sequence& grads,
+                 const std::vector<StateArg>& states, bool mp, bool grad_write) {
+    std::vector<py::object> lists = {grads};
+    for (const StateArg& st : states) lists.push_back(st.list);
+    if (!data_ || fn != fn_ || !unchanged(lists)) {
+      auto d = std::make_shared<const MultiData>(
+          build_multi_args(fn, weights_, grads, states, mp, grad_write));
+      prime(lists);
+      data_ = std::move(d);
+      fn_ = fn;
+    }
+    return MultiArgs(data_);
+  }
+
+  // Records the lists and their arrays as they are now (after a successful kernel call with
+  // them): until one of them changes, `unchanged` is true and the next call cannot fail its
+  // validation. False (nothing recorded) if a list is not a list of numpy arrays.
+  bool prime(std::vector<py::object> lists) {
+    trim(lists);
+    data_.reset();
+    fn_.clear();
+    lists_.clear();
+    objs_.clear();
+    stamps_.clear();
+    dims_.clear();
+    if (!record(weights_)) return false;
+    for (const py::object& l : lists) {
+      lists_.push_back(l);
+      if (!l.is_none() && !record(l)) {
+        lists_.clear();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // True iff `lists` (grads, then the state lists) are the recorded list objects, holding the
+  // recorded arrays, unchanged.
+  bool unchanged(std::vector<py::object> lists) const {
+    trim(lists);
+    if (lists_.empty() || lists.size() != lists_.size()) return false;
+    for (std::size_t j = 0; j < lists.size(); ++j)
+      if (lists[j].ptr() != lists_[j].ptr()) return false;
+    std::size_t k = 0;
+    auto same = [&](const py::object& l) {
+      const py::ssize_t n = PyList_GET_SIZE(l.ptr());
+      if (k + static_cast<std::size_t>(n) > objs_.size()) return false;
+      for (py::ssize_t i = 0; i < n; ++i, ++k)
+        if (PyList_GET_ITEM(l.ptr(), i) != objs_[k].ptr() || !same_stamp(objs_[k], stamps_[k]))
+          return false;
+      return true;
+    };
+    if (!same(weights_)) return false;
+    for (const py::object& l : lists_)
+      if (!l.is_none() && !same(l)) return false;
+    return k == objs_.size();
+  }
+
+ private:
+  // Trailing None lists are absent lists (kernels with fewer state lists pass None).
+  static void trim(std::vector<py::object>& lists) {
+    while (!lists.empty() && lists.back().is_none()) lists.pop_back();
+  }
+
+  bool record(const py::object& l) {
+    if (!PyList_CheckExact(l.ptr())) return false;
+    const py::ssize_t n = PyList_GET_SIZE(l.ptr());
+    for (py::ssize_t i = 0; i < n; ++i) {
+      py::handle a = PyList_GET_ITEM(l.ptr(), i);
+      if (!py::isinstance<py::array>(a)) return false;
+      const auto* p = py::detail::array_proxy(a.ptr());
+      objs_.push_back(py::reinterpret_borrow<py::object>(a));
+      stamps_.push_back({p->data, p->descr, p->flags & kStampFlags, p->nd, dims_.size()});
+      dims_.insert(dims_.end(), p->dimensions, p->dimensions + p->nd);
+    }
+    return true;
+  }
+
+  bool same_stamp(const py::object& a, const ArrayStamp& s) const {
+    const auto* p = py::detail::array_proxy(a.ptr());
+    if (p->data != s.data || static_cast<const void*>(p->descr) != s.descr ||
+        (p->flags & kStampFlags) != s.flags || p->nd != s.nd)
+      return false;
+    for (int j = 0; j < p->nd; ++j)
+      if (p->dimensions[j] != dims_[s.dims + static_cast<std::size_t>(j)]) return false;
+    return true;
+  }
+
+  py::list weights_;
+  std::shared_ptr<const MultiData> data_;
+  std::string fn_;
+  std::vector<py::object> lists_;  // grads and state lists (None: absent) the record is of
+  std::vector<py::object> objs_;   // their arrays, in order (weights first)
+  std::vector<ArrayStamp> stamps_;
+  std::vector<py::ssize_t> dims_;
+};
+
+MultiArgs multi_args(const std::string& fn, const py::sequence& weights, const py::sequence& grads,
+                     const std::vector<StateArg>& states, bool mp = false,
+                     bool grad_write = false) {
+  if (py::isinstance<MultiTensors>(weights))
+    return weights.cast<MultiTensors&>().args(fn, grads, states, mp, grad_write);
+  return MultiArgs(std::make_shared<const MultiData>(
+      build_multi_args(fn, weights, grads, states, mp, grad_write)));
+}
+
+// The buffer behind a weight / gradient / state: the array itself or its `_data` (NDArray).
+PyObject* buffer_of(PyObject* obj) {
+  if (py::isinstance<py::array>(obj)) return obj;
+  static PyObject* const name = PyUnicode_InternFromString("_data");
+  PyObject* b = PyObject_GetAttr(obj, name);
+  if (b == nullptr) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  Py_DECREF(b);  // still owned by obj
+  return b;
+}
+
+void bind_multi_plan(py::module_& m) {
+  py::class_<MultiTensors>(m, "MultiTensors",
+                           "A list of weights that multi-tensor kernels accept in place of the "
+                           "weights list, caching their validated arguments between calls.")
+      .def(py::init<py::list>(), py::arg("weights"))
+      .def("__len__", &MultiTensors::size)
+      .def("__getitem__", &MultiTensors::item)
+      .def(
+          "prime",
+          [](MultiTensors& mt, py::object grads, py::args states) {
+            std::vector<py::object> lists = {std::move(grads)};
+            for (const auto& st : states)
+              lists.emplace_back(py::reinterpret_borrow<py::object>(st));
+            return mt.prime(std::move(lists));
+          },
+          "Record the grads/state lists (None: absent) and their arrays after a successful "
+          "kernel call with them; False if a list is not a list of numpy arrays.",
+          py::arg("grads"))
+      .def(
+          "unchanged",
+          [](const MultiTensors& mt, py::object grads, py::args states) {
+            std::vector<py::object> lists = {std::move(grads)};
+            for (const auto& st : states)
+              lists.emplace_back(py::reinterpret_borrow<py::object>(st));
+            return mt.unchanged(std::move(lists));
+          },
+          "Whether these are the recorded lists and arrays, unchanged (nothing rebound, "
+          "reshaped, retyped or made read-only).",
+          py::arg("grads"));
+  m.def(
+      "same_sources",
+      [](py::sequence objs, py::list cached, py::list bufs) {
+        const py::ssize_t n = PyList_GET_SIZE(cached.ptr());
+        if (py::len(objs) != static_cast<std::size_t>(n) || PyList_GET_SIZE(bufs.ptr()) != n)
+          return false;
+        const py::object fast = py::reinterpret_steal<py::object>(
+            PySequence_Fast(objs.ptr(), "same_sources: objs must be a sequence"));
+        if (!fast) throw py::error_already_set();
+        PyObject** items = PySequence_Fast_ITEMS(fast.ptr());
+        for (py::ssize_t i = 0; i < n; ++i) {
+          if (items[i] != PyList_GET_ITEM(cached.ptr(), i)) return false;
+          if (buffer_of(items[i]) != PyList_GET_ITEM(bufs.ptr(), i)) return false;
+        }
+        return true;
+      },
+      "True iff objs[i] is cached[i] and its buffer (itself or its _data) is bufs[i], for all i.",
+      py::arg("objs"), py::arg("cached"), py::arg("bufs"));
+  m.def(
+      "same_dict_items",
+      [](py::dict d, py::list keys, py::list values) {
+        const py::ssize_t n = PyList_GET_SIZE(keys.ptr());
+        if (PyList_GET_SIZE(values.ptr()) != n) return false;
+        for (py::ssize_t i = 0; i < n; ++i) {
+          PyObject* v = PyDict_GetItemWithError(d.ptr(), PyList_GET_ITEM(keys.ptr(), i));
+          if (v == nullptr) {
+            if (PyErr_Occurred()) throw py::error_already_set();
+            return false;
+          }
+          if (v != PyList_GET_ITEM(values.ptr(), i)) return false;
+        }
+        return true;
+      },
+      "True iff d[keys[i]] is values[i] for all i.", py::arg("d"), py::arg("keys"),
+      py::arg("values"));
+  m.def(
+      "set_items",
+      [](py::dict d, py::list keys, py::object value) {
+        const py::ssize_t n = PyList_GET_SIZE(keys.ptr());
+        for (py::ssize_t i = 0; i < n; ++i)
+          if (PyDict_SetItem(d.ptr(), PyList_GET_ITEM(keys.ptr(), i), value.ptr()) != 0)
+            throw py::error_already_set();
+      },
+      "d[k] = value for every k in keys.", py::arg("d"), py::arg("keys"), py::arg("value"));
+  m.def(
+      "common_count",
+      [](py::dict d, py::list keys) -> py::object {
+        const py::ssize_t n = PyList_GET_SIZE(keys.ptr());
+        PyObject* first = nullptr;
+        for (py::ssize_t i = 0; i < n; ++i) {
+          PyObject* v = PyDict_GetItemWithError(d.ptr(), PyList_GET_ITEM(keys.ptr(), i));
+          if (v == nullptr) {
+            if (PyErr_Occurred()) throw py::error_already_set();
+            return py::none();
+          }
+          if (!PyLong_CheckExact(v)) return py::none();
+          if (first == nullptr) {
+            first = v;
+          } else if (v != first) {
+            const int eq = PyObject_RichCompareBool(v, first, Py_EQ);
+            if (eq < 0) throw py::error_already_set();
+            if (eq == 0) return py::none();
+          }
+        }
+        if (first == nullptr) return py::none();
+        return py::reinterpret_borrow<py::object>(first);
+      },
+      "The int d[k] shared by every key k (None if a key is missing or the values differ).",
+      py::arg("d"), py::arg("keys"));
 }
 
 // Per-tensor SGDParams from the lrs/wds lists.
@@ -1833,6 +2112,7 @@ void register_optimizers(py::module_& m) {
   bind_sgd(m);
   bind_adam(m);
   bind_multi(m);
+  bind_multi_plan(m);
   bind_adagrad_rmsprop_ftrl(m);
   bind_misc(m);
 }

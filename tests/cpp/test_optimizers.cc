@@ -460,6 +460,42 @@ TEST(Threads, ResultsDoNotDependOnTheThreadCount) {
 #endif
 }
 
+// Every element of every tensor is visited exactly once, on any thread count, for lists below
+// and above the multi-tensor threading minimum (many tiny tensors, a few large ones).
+TEST(Threads, MultiSlicesCoverEveryElementOnce) {
+  const std::vector<std::vector<std::size_t>> lists = {
+      {64, 1, 0, 37}, std::vector<std::size_t>(1000, 64), std::vector<std::size_t>(3000, 64),
+      {70001, 16384, 16385, 1, 200003}};
+#if defined(_OPENMP)
+  const int saved = omp_get_max_threads();
+  const std::vector<int> thread_counts = {1, 2, 4};
+#else
+  const std::vector<int> thread_counts = {1};
+#endif
+  for (const auto& sizes : lists) {
+    for (int threads : thread_counts) {
+#if defined(_OPENMP)
+      omp_set_num_threads(threads);
+#endif
+      std::vector<std::vector<int>> seen(sizes.size());
+      for (std::size_t t = 0; t < sizes.size(); ++t) seen[t].assign(sizes[t], 0);
+      k::for_each_slice(sizes.size(), sizes.data(),
+                        [&](std::size_t t, std::size_t lo, std::size_t hi) {
+                          ASSERT_LE(lo, hi);
+                          ASSERT_LE(hi, sizes[t]);
+                          for (std::size_t i = lo; i < hi; ++i) ++seen[t][i];
+                        });
+      for (std::size_t t = 0; t < sizes.size(); ++t)
+        for (std::size_t i = 0; i < sizes[t]; ++i)
+          ASSERT_EQ(seen[t][i], 1) << "tensor " << t << " element " << i << " threads "
+                                   << threads << " tensors " << sizes.size();
+    }
+  }
+#if defined(_OPENMP)
+  omp_set_num_threads(saved);
+#endif
+}
+
 // ---- the C++ optimizer classes --------------------------------------------------------------------
 TEST(OptimizerClass, CountsMultipliersAndDefaultWeightDecayRule) {
   mxopt::OptimizerOptions o;

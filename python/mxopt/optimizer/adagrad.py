@@ -29,6 +29,10 @@ class AdaGrad(Optimizer):
         eps: the constant added inside the square root (default 1e-7).
     """
 
+    # The Updater may cache this optimizer's multi-tensor steps (see _plan.py): the lr/wd of
+    # _multi_prepare depend only on the index's multipliers and update count.
+    _MULTI_PLAN = True
+
     def __init__(self, eps: float = 1e-7, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.float_stable_eps = eps

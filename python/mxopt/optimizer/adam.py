@@ -29,6 +29,10 @@ class Adam(Optimizer):
         lazy_update: lazy row_sparse updates.
     """
 
+    # The Updater may cache this optimizer's multi-tensor steps (see _plan.py): the lr/wd of
+    # _multi_prepare depend only on the index's multipliers and update count.
+    _MULTI_PLAN = True
+
     def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  epsilon: float = 1e-8, lazy_update: bool = True, **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)

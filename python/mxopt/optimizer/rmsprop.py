@@ -27,6 +27,10 @@ class RMSProp(Optimizer):
         epsilon: ε. centered: use the centered variant. clip_weights: weight bound.
     """
 
+    # The Updater may cache this optimizer's multi-tensor steps (see _plan.py): the lr/wd of
+    # _multi_prepare depend only on the index's multipliers and update count.
+    _MULTI_PLAN = True
+
     def __init__(self, learning_rate: float = 0.001, gamma1: float = 0.9, gamma2: float = 0.9,
                  epsilon: float = 1e-8, centered: bool = False, clip_weights: Any = None,
                  **kwargs: Any) -> None:

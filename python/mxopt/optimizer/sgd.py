@@ -139,6 +139,10 @@ class SGD(Optimizer):
         >>> opt = mx.optimizer.SGD(learning_rate=0.1, momentum=0.9, wd=1e-4)
     """
 
+    # The Updater may cache this optimizer's multi-tensor steps (see _plan.py): the lr/wd of
+    # _multi_prepare depend only on the index's multipliers and update count.
+    _MULTI_PLAN = True
+
     def __init__(self, momentum: float = 0.0, lazy_update: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.momentum = momentum
@@ -210,6 +214,8 @@ class SGD(Optimizer):
 @register
 class ccSGD(SGD):  # noqa: N801 - MXNet's name
     """Deprecated alias of :class:`SGD` kept by MXNet 1.9.1 (identical behaviour)."""
+
+    _MULTI_PLAN = True  # SGD's step plans apply unchanged (see SGD)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from . import _arrays as A
-from . import _state_format
+from . import _plan, _state_format
 from .base import MultiBatch, Optimizer
 
 __all__ = ["Updater", "get_updater"]
@@ -43,7 +43,9 @@ class Updater:
     ``updater(index, grad, weight)`` (note the argument order) takes one index or a list of
     indices (with lists of gradients and weights). When ``optimizer.aggregate_num > 0`` the
     indices are grouped by weight dtype and passed to the optimizer in chunks of
-    ``aggregate_num`` (MXNet's multi-tensor path).
+    ``aggregate_num`` (MXNet's multi-tensor path). A list call that ran as one multi-tensor
+    kernel call is remembered: repeating it with the same arrays replays it with O(1) Python
+    work per step and the same results (see ``_plan``).
     """
 
     def __init__(self, optimizer: Optimizer) -> None:
@@ -52,12 +54,23 @@ class Updater:
         self.states_synced: Dict[Any, bool] = {}
         self.aggregate_updates = optimizer.aggregate_num > 0
         self._lock = threading.RLock()
+        self._plan: Optional[_plan.StepPlan] = None  # see _plan.py
 
     def __call__(self, index: Any, grad: Any, weight: Any) -> None:
         with self._lock:
-            self._call(index, grad, weight)
+            plan = self._plan
+            if plan is not None and plan.matches(self, index, grad, weight) and plan.run(self):
+                return
+            self._plan = None
+            ran: Optional[List[MultiBatch]] = []
+            keys = self._call(index, grad, weight, ran)
+            if ran and ran[0] is not None:
+                self._plan = _plan.build(self, index, grad, weight, keys, ran)
 
-    def _call(self, index: Any, grad: Any, weight: Any) -> None:
+    def _call(self, index: Any, grad: Any, weight: Any,
+              ran: Optional[List[MultiBatch]] = None) -> List[Any]:
+        """The per-index path; appends every MultiBatch it runs to ``ran`` (replaced by None
+        if any tensor is updated through ``update_multi_precision``). Returns the indices."""
         if not isinstance(index, (list, tuple)):
             indices: List[Any] = [index]
             grads = [grad]
@@ -111,25 +124,28 @@ class Updater:
                              if len(set(idxs)) == len(idxs) else None)
                     if batch is not None and (pending is None or not pending.merge(batch)):
                         if pending is not None:
-                            pending.run()
+                            _run(pending, ran)
                         pending = batch
                     elif batch is None:
                         if pending is not None:
-                            pending.run()
+                            _run(pending, ran)
                             pending = None
+                        _no_plan(ran)
                         self.optimizer.update_multi_precision(idxs[chunk], ws[chunk],
                                                               gs[chunk], states)
                 if pending is not None:
-                    pending.run()
+                    _run(pending, ran)
         else:
             if len(indices) > 1:
                 batch = self.optimizer._multi_prepare(indices, weights, grads,
                                                       [self.states[i] for i in indices])
                 if batch is not None:
-                    batch.run()
-                    return
+                    _run(batch, ran)
+                    return indices
+            _no_plan(ran)
             for i, w, g in zip(indices, weights, grads):
                 self.optimizer.update_multi_precision(i, w, g, self.states[i])
+        return indices
 
     def sync_state_context(self, state: Any, context: Any) -> Any:
         """Move ``state`` (arrays, or tuples/lists of them) to ``context`` (CPU only: no-op)."""
@@ -158,6 +174,7 @@ class Updater:
                     _state_format.apply_optimizer(self.optimizer, opt_manifest)
                 self.states = loaded
                 self.states_synced = dict.fromkeys(self.states.keys(), False)
+                self._plan = None
             return
         if format != "pickle":
             raise ValueError(f"format must be 'pickle' or 'safe', got {format!r}")
@@ -172,6 +189,7 @@ class Updater:
             else:
                 self.states = loaded
             self.states_synced = dict.fromkeys(self.states.keys(), False)
+            self._plan = None
 
     def get_states(self, dump_optimizer: bool = False, format: str = "pickle") -> bytes:  # noqa: A002
         """The states as bytes: pickled (MXNet's format) or ``format="safe"`` (no pickle).
@@ -191,11 +209,25 @@ class Updater:
     def __getstate__(self) -> dict:
         ret = self.__dict__.copy()
         del ret["_lock"]
+        ret.pop("_plan", None)
         return ret
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__ = state
         self._lock = threading.RLock()
+        self._plan = None
+
+
+def _run(batch: MultiBatch, ran: Optional[List[MultiBatch]]) -> None:
+    batch.run()
+    if ran is not None:
+        ran.append(batch)
+
+
+def _no_plan(ran: Optional[List[MultiBatch]]) -> None:
+    if ran is not None:
+        ran.clear()
+        ran.append(None)  # type: ignore[arg-type]
 
 
 _FLOAT_DTYPES = tuple(np.dtype(t) for t in ("=f2", "=f4", "=f8"))

@@ -1,0 +1,263 @@
+"""The Updater's step plan: the steady-state fast path of a multi-tensor list update.
+
+When ``Updater(indices, grads, weights)`` ran as ONE multi-tensor kernel call (a ``MultiBatch``
+over every index), the plan remembers that call: the indices, the weight/gradient objects and
+their numpy buffers, the states, how each index resolves its lr/wd multipliers, and a
+``_core.MultiTensors`` that caches the kernel's validated arguments. The next call with the same
+inputs then costs O(1) Python work per distinct multiplier class instead of per tensor:
+
+1. ``matches``: the same index list, the same weight/gradient objects with the same buffers
+   (``NDArray._data`` may be rebound: buffers are compared too), the same state objects and
+   state buffers, unchanged multiplier settings, optimizer methods and instance attributes, no
+   unknown lr scheduler, every index at the same update count ``c`` and every array unchanged
+   (dtype, shape, contiguity, writeability). Otherwise the Updater takes its per-index path
+   (and rebuilds the plan), so errors and results are exactly those of that path.
+2. The optimizer's own ``_multi_prepare`` runs on ONE representative index per multiplier class
+   (the first index is always one): it advances that index's count, evaluates the scheduler,
+   bias corrections and kernel arguments exactly as the per-index path would. The other
+   indices, at the same count and with the same multipliers, get the same lr/wd; their counts
+   advance to ``c + 1`` in one pass.
+3. ONE kernel call with the cached arguments and the per-tensor lr/wd vectors (reused while the
+   representatives' values are bit-identical).
+
+Only optimizer classes that declare ``_MULTI_PLAN = True`` in their own class body use plans
+(their ``_multi_prepare`` lr/wd depend only on the index's multipliers and update count); a
+subclass (which may override ``update``, ``_get_lr``, ...) keeps the per-index path unless it
+declares it too. Schedulers other than mxopt's built-in ones (which return the same value, with
+no further side effect, when called again with the same ``num_update``) also keep that path.
+
+The plan holds references to the arrays of the last planned call until the next call that
+does not match it (or until the Updater is dropped); pickling an Updater drops its plan.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+import numpy as np
+
+from .. import _core
+from .. import lr_scheduler as _lrs
+from . import _arrays as A
+from .base import MultiBatch
+
+# Calling these again with the same num_update returns the same rate and changes nothing.
+_IDEMPOTENT_SCHEDULERS = (_lrs.FactorScheduler, _lrs.MultiFactorScheduler, _lrs.PolyScheduler,
+                          _lrs.CosineScheduler)
+
+# Methods whose replacement (on the class or the instance) changes what a step computes.
+_METHODS = ("_multi_prepare", "update", "update_multi_precision", "_update_count", "_base_lr",
+            "_get_lrs", "_get_lr", "_get_wds", "_get_wd", "_set_current_context",
+            "create_state", "create_state_multi_precision")
+
+_MISSING = object()
+
+# The MultiBatch layout plans replay (kernel(weights, grads, *states, lrs, wds, **shared)).
+_BATCH_FIELDS = ("kernel", "dtype", "shared", "weights", "grads", "states", "lrs", "wds")
+
+
+def _leaves(state: Any, out: list) -> bool:
+    """Append the array leaves of a state (None, an array, or nested tuples); False for
+    anything else (e.g. a list, whose entries could be replaced in place)."""
+    if state is None:
+        return True
+    if isinstance(state, tuple):
+        return all(_leaves(s, out) for s in state)
+    if hasattr(state, "shape") and hasattr(state, "dtype"):
+        out.append(state)
+        return True
+    return False
+
+
+def _mult_key(opt: Any, index: Any, attr: str, table: dict) -> tuple:
+    """How ``_get_lrs`` / ``_get_wds`` resolve index's multiplier (identical keys give
+    identical rates)."""
+    if index in opt.param_dict:
+        m = getattr(opt.param_dict[index], attr)
+    elif index in table:
+        m = table[index]
+    elif index in opt.idx2name:
+        m = table.get(opt.idx2name[index], 1.0)
+    else:
+        return ("none",)
+    return ("mult", type(m), repr(m))
+
+
+class StepPlan:
+    """A cached multi-tensor step (see the module docstring)."""
+
+    __slots__ = ("raw_index", "keys", "weights", "wbufs", "grads", "gbufs", "states_dict",
+                 "synced_dict", "state_objs", "leaves", "leaf_bufs", "opt", "methods",
+                 "attr_keys", "lr_mult", "wd_mult", "idx2name", "param_dict", "params",
+                 "param_mults", "dev", "kernel", "dtype", "none_pattern", "mt", "kgrads",
+                 "kstates", "reps", "rep_ws", "rep_gs", "others", "class_ids", "last", "lrv",
+                 "wdv")
+
+    def matches(self, upd: Any, index: Any, grad: Any, weight: Any) -> bool:
+        opt = upd.optimizer
+        if (opt is not self.opt or upd.states is not self.states_dict
+                or upd.states_synced is not self.synced_dict):
+            return False
+        if type(index) is list:
+            if index != self.raw_index:
+                return False
+        elif type(index) is not tuple or list(index) != self.raw_index:
+            return False
+        if not (_core.same_sources(weight, self.weights, self.wbufs)
+                and _core.same_sources(grad, self.grads, self.gbufs)):
+            return False
+        cls = type(opt)
+        if (opt.__dict__.keys() != self.attr_keys
+                or any(getattr(cls, m) is not f for m, f in zip(_METHODS, self.methods))):
+            return False
+        sched = opt.lr_scheduler
+        if sched is not None and type(sched) not in _IDEMPOTENT_SCHEDULERS:
+            return False
+        if not (_same_mults(opt.lr_mult, self.lr_mult) and _same_mults(opt.wd_mult, self.wd_mult)
+                and opt.idx2name == self.idx2name and opt.param_dict is self.params
+                and opt.param_dict == self.param_dict):
+            return False
+        if self.param_mults is not None and not all(
+                a is b for a, b in zip(_param_mults(opt, self.keys), self.param_mults)):
+            return False
+        return (_core.same_dict_items(upd.states, self.keys, self.state_objs)
+                and _core.same_sources(self.leaves, self.leaves, self.leaf_bufs)
+                and self.mt.unchanged(self.kgrads, *self.kstates))
+
+    def run(self, upd: Any) -> bool:
+        """One step; False (nothing changed) if the per-index path must run instead."""
+        opt = upd.optimizer
+        opt._set_current_context(self.dev)
+        counts = opt._index_update_count
+        c = _core.common_count(counts, self.keys)
+        if c is None:
+            return False
+        num_update = opt.num_update
+        reps = self.reps
+        try:
+            batch = opt._multi_prepare(reps, self.rep_ws, self.rep_gs,
+                                       [upd.states[i] for i in reps])
+        except Exception:  # the per-index path raises it, with its exact side effects
+            batch = _MISSING
+        if (batch is None or batch is _MISSING or batch.kernel is not self.kernel
+                or batch.dtype != self.dtype or len(batch.states) != len(self.none_pattern)
+                or any((s is None) != n for s, n in zip(batch.states, self.none_pattern))):
+            if batch is not None:  # undo the representatives' count advance
+                for i in reps:
+                    counts[i] = c
+                opt.num_update = num_update
+            return False
+        try:
+            vals = np.array([batch.lrs, batch.wds], dtype=np.float64)
+        except (TypeError, ValueError):
+            vals = None
+        if vals is None or vals.shape != (2, len(reps)):
+            for i in reps:
+                counts[i] = c
+            opt.num_update = num_update
+            return False
+        if self.others:
+            _core.set_items(counts, self.others, c + 1)
+        key = vals.tobytes()
+        if key != self.last:
+            self.lrv = vals[0][self.class_ids]
+            self.wdv = vals[1][self.class_ids]
+            self.last = key
+        MultiBatch(self.kernel, self.dtype, batch.shared, self.mt, self.kgrads, self.kstates,
+                   self.lrv, self.wdv).run()
+        return True
+
+
+def _same_mults(cur: dict, snap: dict) -> bool:
+    # Values by identity: an equal but different object (1 vs 1.0, 0.0 vs -0.0) rebuilds.
+    return (len(cur) == len(snap) and cur.keys() == snap.keys()
+            and all(cur[k] is v for k, v in snap.items()))
+
+
+def _param_mults(opt: Any, keys: List[Any]) -> list:
+    """The multiplier objects of the Parameters in param_dict (compared by identity)."""
+    pd = opt.param_dict
+    out = []
+    for i in keys:
+        if i in pd:
+            out += [pd[i].lr_mult, pd[i].wd_mult]
+    return out
+
+
+def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
+          ran: List[MultiBatch]) -> Optional[StepPlan]:
+    """A plan for the call that just ran (``keys``: its decoded indices; ``ran``: the batches it
+    ran, or None if it updated any tensor through the per-index path), or None."""
+    opt = upd.optimizer
+    cls = type(opt)
+    n = len(keys)
+    if (not ran or len(ran) != 1 or ran[0] is None or n < 2
+            or not cls.__dict__.get("_MULTI_PLAN", False)
+            or type(index) not in (list, tuple) or type(grad) not in (list, tuple)
+            or type(weight) not in (list, tuple)):
+        return None
+    if opt.lr_scheduler is not None and type(opt.lr_scheduler) not in _IDEMPOTENT_SCHEDULERS:
+        return None
+    batch = ran[0]
+    if type(batch) is not MultiBatch or tuple(MultiBatch.__slots__) != _BATCH_FIELDS:
+        return None
+    if len(batch.weights) != n or any(not isinstance(s, list) and s is not None
+                                      for s in batch.states):
+        return None
+    if any(s is not None and len(s) != n for s in batch.states):
+        return None
+    p = StepPlan()
+    p.raw_index = list(index)
+    p.keys = list(keys)
+    p.weights, p.grads = list(weight), list(grad)
+    p.wbufs, p.gbufs = list(batch.weights), list(batch.grads)
+    if not (_core.same_sources(p.weights, p.weights, p.wbufs)
+            and _core.same_sources(p.grads, p.grads, p.gbufs)):
+        return None
+    p.states_dict, p.synced_dict = upd.states, upd.states_synced
+    p.state_objs = [upd.states[i] for i in keys]
+    p.leaves = []
+    if not all(_leaves(s, p.leaves) for s in p.state_objs):
+        return None
+    try:
+        p.leaf_bufs = [A.buf(s) for s in p.leaves]
+    except TypeError:
+        return None
+    p.opt = opt
+    p.methods = tuple(getattr(cls, m) for m in _METHODS)
+    p.attr_keys = set(opt.__dict__.keys())
+    if any(m in p.attr_keys for m in _METHODS):
+        return None
+    p.lr_mult, p.wd_mult = dict(opt.lr_mult), dict(opt.wd_mult)
+    p.idx2name, p.params, p.param_dict = dict(opt.idx2name), opt.param_dict, dict(opt.param_dict)
+    p.param_mults = _param_mults(opt, p.keys) if opt.param_dict else None
+    p.dev = _device(weight[0])
+    p.kernel, p.dtype = batch.kernel, batch.dtype
+    p.none_pattern = [s is None for s in batch.states]
+    p.mt = _core.MultiTensors(p.wbufs)
+    p.kgrads = p.gbufs
+    p.kstates = list(batch.states)
+    if not p.mt.prime(p.kgrads, *p.kstates):  # the arrays the kernel just accepted
+        return None
+    classes: dict = {}
+    class_ids = []
+    for i in keys:
+        k = (_mult_key(opt, i, "lr_mult", opt.lr_mult), _mult_key(opt, i, "wd_mult", opt.wd_mult))
+        class_ids.append(classes.setdefault(k, len(classes)))
+    first = {}
+    for pos, cid in enumerate(class_ids):
+        first.setdefault(cid, pos)
+    rep_pos = [first[cid] for cid in range(len(classes))]
+    p.reps = [keys[j] for j in rep_pos]
+    p.rep_ws = [weight[j] for j in rep_pos]
+    p.rep_gs = [grad[j] for j in rep_pos]
+    rep_set = set(rep_pos)
+    p.others = [keys[j] for j in range(n) if j not in rep_set]
+    p.class_ids = np.asarray(class_ids, dtype=np.intp)
+    p.last, p.lrv, p.wdv = None, None, None
+    return p
+
+
+def _device(x: Any) -> int:
+    ctx = getattr(x, "context", None)
+    return int(getattr(ctx, "device_id", 0)) if ctx is not None else 0

@@ -1,0 +1,495 @@
+"""The Updater's step plan (mxopt/optimizer/_plan.py): repeated list updates with the same
+weights/gradients skip the per-index work. Every case runs the same script twice, with plans
+and with plans disabled (the per-index path the plan replaces), and requires bit-identical
+weights, states, update counts and errors; hit/miss is observed through the plan object (a hit
+keeps it, a miss replaces it)."""
+import pickle
+
+import numpy as np
+import pytest
+
+import mxopt
+from mxopt import _core
+from mxopt.optimizer import _plan
+
+SIZES = [64, 1, 37, 64, 5, 300]
+N = len(SIZES)
+IDX = list(range(N))
+
+CASES = [
+    ("sgd", dict()),
+    ("sgd", dict(momentum=0.9)),
+    ("sgd", dict(momentum=0.9, clip_gradient=0.5, rescale_grad=0.25)),
+    ("adam", dict()),
+    ("adam", dict(beta1=0.8, clip_gradient=0.7)),
+    ("rmsprop", dict()),
+    ("rmsprop", dict(clip_weights=0.8, gamma1=0.8)),
+    ("adagrad", dict()),
+    ("adagrad", dict(clip_gradient=0.4, rescale_grad=0.5)),
+]
+CASE_IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'default'}" for n, kw in CASES]
+
+
+def _opt(name, kw, **extra):
+    args = dict(learning_rate=0.05, wd=0.01)
+    args.update(kw)
+    args.update(extra)
+    return mxopt.optimizer.create(name, **args)
+
+
+class World:
+    """Weights, gradients (rewritten in place every step) and an Updater."""
+
+    def __init__(self, opt, dtype=np.float32, seed=3):
+        self.rng = np.random.default_rng(seed)
+        self.ws = [mxopt.nd.array(self.rng.standard_normal(n), dtype=dtype) for n in SIZES]
+        self.gs = [mxopt.nd.array(np.zeros(n), dtype=dtype) for n in SIZES]
+        self.upd = mxopt.optimizer.get_updater(opt)
+
+    def step(self, idx=None):
+        for g in self.gs:
+            g._data[...] = self.rng.standard_normal(g.shape) * 2
+        idx = IDX if idx is None else idx
+        self.upd(idx, [self.gs[i] for i in idx], [self.ws[i] for i in idx])
+
+    def snapshot(self):
+        out = [w.asnumpy() for w in self.ws]
+        for i in sorted(self.upd.states):
+            st = self.upd.states[i]
+            for s in (st if isinstance(st, tuple) else (st,)):
+                if s is not None:
+                    out.append(np.array(s.asnumpy() if hasattr(s, "asnumpy") else s))
+        opt = self.upd.optimizer
+        return out, dict(opt._index_update_count), opt.num_update
+
+
+def _same(a, b):
+    (wa, ca, na), (wb, cb, nb) = a, b
+    assert ca == cb and na == nb
+    assert len(wa) == len(wb)
+    for x, y in zip(wa, wb):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        assert np.array_equal(x.view(np.uint8), y.view(np.uint8))
+
+
+def _twice(monkeypatch, make_opt, script, **world_kw):
+    """Run script(world, log) with plans and without; compare everything; return the log of
+    the planned run (script appends 'hit'/'miss' via world.hit())."""
+    results = []
+    for plans in (True, False):
+        with monkeypatch.context() as m:
+            if not plans:
+                m.setattr(_plan, "build", lambda *a, **k: None)
+            w = World(make_opt(), **world_kw)
+            log = []
+            errors = []
+
+            def step(idx=None, w=w, log=log, errors=errors):
+                before = w.upd._plan
+                try:
+                    w.step(idx)
+                except Exception as e:  # noqa: BLE001 - compared between the two runs
+                    errors.append((type(e), str(e)))
+                    log.append("error")
+                    return
+                log.append("hit" if before is not None and w.upd._plan is before else "miss")
+
+            script(w, step)
+            results.append((w.snapshot(), errors, log))
+    (snap_p, err_p, log_p), (snap_r, err_r, log_r) = results
+    _same(snap_p, snap_r)
+    assert err_p == err_r
+    assert all(x != "hit" for x in log_r)
+    return log_p
+
+
+def _steps(k):
+    def script(w, step):
+        for _ in range(k):
+            step()
+    return script
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=CASE_IDS)
+def test_steady_state_hits_and_matches_per_index_path(monkeypatch, name, kw):
+    log = _twice(monkeypatch, lambda: _opt(name, kw), _steps(5))
+    assert log == ["miss"] + ["hit"] * 4
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=CASE_IDS)
+def test_plan_equals_one_call_per_index(name, kw):
+    a, b = World(_opt(name, kw), seed=9), World(_opt(name, kw), seed=9)
+    for _ in range(4):
+        a.step()
+        for g in b.gs:
+            g._data[...] = b.rng.standard_normal(g.shape) * 2
+        for i in IDX:
+            b.upd(i, b.gs[i], b.ws[i])
+    assert a.upd._plan is not None
+    _same(a.snapshot(), b.snapshot())
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop", "adagrad"])
+def test_multipliers_names_and_classes(monkeypatch, name):
+    def make():
+        opt = _opt(name, {}, param_idx2name={0: "a_weight", 1: "b_bias", 3: "c_gamma"})
+        opt.set_lr_mult({1: 0.5, 4: 2.0})
+        opt.set_wd_mult({"c_gamma": 3.0, 2: 0.5})
+        return opt
+    log = _twice(monkeypatch, make, _steps(4))
+    assert log == ["miss", "hit", "hit", "hit"]
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adagrad"])
+@pytest.mark.parametrize("sched", ["factor", "multifactor", "poly", "cosine"])
+def test_builtin_schedulers_hit(monkeypatch, name, sched):
+    S = mxopt.lr_scheduler
+
+    def make():
+        s = {"factor": lambda: S.FactorScheduler(step=2, factor=0.7, base_lr=0.05),
+             "multifactor": lambda: S.MultiFactorScheduler(step=[2, 3], factor=0.5, base_lr=0.05),
+             "poly": lambda: S.PolyScheduler(max_update=4, base_lr=0.05, warmup_steps=1),
+             "cosine": lambda: S.CosineScheduler(max_update=5, base_lr=0.05)}[sched]()
+        return _opt(name, {}, learning_rate=None, lr_scheduler=s)
+    log = _twice(monkeypatch, make, _steps(6))
+    assert log == ["miss"] + ["hit"] * 5
+
+
+def test_unknown_scheduler_keeps_per_index_path(monkeypatch):
+    class Counting(mxopt.lr_scheduler.LRScheduler):
+        def __init__(self):
+            super().__init__(base_lr=0.05)
+            self.calls = 0
+
+        def __call__(self, num_update):
+            self.calls += 1
+            return 0.05 / (1 + self.calls)
+
+    def make():
+        return _opt("adam", {}, learning_rate=None, lr_scheduler=Counting())
+    log = _twice(monkeypatch, make, _steps(3))
+    assert "hit" not in log
+
+
+@pytest.mark.parametrize("fmt", ["pickle", "safe"])
+def test_set_states_invalidates(monkeypatch, fmt):
+    def script(w, step):
+        step()
+        step()
+        blob = w.upd.get_states(dump_optimizer=True, format=fmt)
+        step()
+        w.upd.set_states(blob, format=fmt)
+        step()
+        step()
+    log = _twice(monkeypatch, lambda: _opt("adam", {}), script)
+    assert log == ["miss", "hit", "hit", "miss", "hit"]
+
+
+def test_set_learning_rate_and_hyper_parameters(monkeypatch):
+    def script(w, step):
+        step()
+        step()
+        w.upd.optimizer.set_learning_rate(0.02)
+        step()
+        w.upd.optimizer.beta1 = 0.5   # read by the representative's _multi_prepare
+        step()
+        w.upd.optimizer.wd = 0.1
+        step()
+        step()
+    log = _twice(monkeypatch, lambda: _opt("adam", {}), script)
+    assert log == ["miss", "hit", "hit", "hit", "hit", "hit"]
+
+
+def test_set_lr_mult_and_wd_mult_invalidate(monkeypatch):
+    def script(w, step):
+        step()
+        step()
+        w.upd.optimizer.set_lr_mult({2: 0.25})
+        step()
+        step()
+        w.upd.optimizer.set_wd_mult({0: 2.0})
+        step()
+        w.upd.optimizer.lr_mult[5] = 3.0   # in place
+        step()
+        step()
+    log = _twice(monkeypatch, lambda: _opt("sgd", dict(momentum=0.9)), script)
+    assert log == ["miss", "hit", "miss", "hit", "miss", "miss", "hit"]
+
+
+def test_param_dict_multiplier_change(monkeypatch):
+    class Param:
+        def __init__(self, lr_mult=1.0, wd_mult=1.0):
+            self.lr_mult, self.wd_mult = lr_mult, wd_mult
+
+    def make():
+        return _opt("rmsprop", {}, param_dict={i: Param() for i in IDX})
+
+    def script(w, step):
+        step()
+        step()
+        w.upd.optimizer.param_dict[3].lr_mult = 0.1
+        step()
+        step()
+        w.upd.optimizer.param_dict[1].wd_mult = 0.0
+        step()
+    log = _twice(monkeypatch, make, script)
+    assert log == ["miss", "hit", "miss", "hit", "miss"]
+
+
+def test_rebound_buffer_updates_the_new_buffer(monkeypatch):
+    kept = {}
+
+    def script(w, step):
+        step()
+        step()
+        old = w.ws[2]._data
+        w.ws[2]._data = old.copy()   # NDArray rebinds its buffer
+        kept.setdefault("old", []).append(old.copy())
+        step()
+        kept.setdefault("after", []).append(old.copy())
+        w.gs[4]._data = w.gs[4]._data.copy()
+        step()
+        step()
+    log = _twice(monkeypatch, lambda: _opt("adam", {}), script)
+    assert log == ["miss", "hit", "miss", "miss", "hit"]
+    for before, after in zip(kept["old"], kept["after"]):
+        assert np.array_equal(before, after)   # the old buffer is no longer written
+
+
+def test_different_index_lists(monkeypatch):
+    def script(w, step):
+        step()
+        step()
+        step(tuple(IDX))    # a tuple with the same indices is the same call
+        step([5, 4, 3, 2, 1, 0])
+        step([5, 4, 3, 2, 1, 0])
+        step([0, 2, 4])
+        step([0, 2, 4])
+        step()              # counts now differ between indices: the per-index path
+    log = _twice(monkeypatch, lambda: _opt("sgd", dict(momentum=0.9)), script)
+    assert log == ["miss", "hit", "hit", "miss", "hit", "miss", "hit", "miss"]
+
+
+def test_new_gradient_objects_miss(monkeypatch):
+    def script(w, step):
+        step()
+        step()
+        w.gs[1] = mxopt.nd.array(w.gs[1].asnumpy())
+        step()
+        step()
+    log = _twice(monkeypatch, lambda: _opt("adagrad", {}), script)
+    assert log == ["miss", "hit", "miss", "hit"]
+
+
+def test_dtype_change_raises_like_per_index_path(monkeypatch):
+    def script(w, step):
+        step()
+        step()
+        w.ws[1]._data = w.ws[1]._data.astype(np.float64)
+        w.gs[1]._data = w.gs[1]._data.astype(np.float64)
+        step()
+        w.ws[1]._data = w.ws[1]._data.astype(np.float32)
+        w.gs[1]._data = w.gs[1]._data.astype(np.float32)
+        step()
+        step()
+    log = _twice(monkeypatch, lambda: _opt("adam", {}), script)
+    # index 0 was updated before index 1 failed: counts now differ, no more hits
+    assert log == ["miss", "hit", "error", "miss", "miss"]
+
+
+def test_in_place_array_changes_are_detected(monkeypatch):
+    def script(w, step):
+        step()
+        step()
+        w.ws[3]._data.flags.writeable = False   # read-only: Updater error before any write
+        step()
+        w.ws[3]._data.flags.writeable = True
+        step()
+        w.ws[5]._data.shape = (30, 10)           # reshaped in place: shape mismatch error
+        step()
+        w.ws[5]._data.shape = (300,)
+        step()
+        step()
+    log = _twice(monkeypatch, lambda: _opt("sgd", dict(momentum=0.9)), script)
+    assert log == ["miss", "hit", "error", "miss", "error", "miss", "hit"]
+
+
+def test_states_replaced_by_user_and_momentum_change(monkeypatch):
+    def script(w, step):
+        step()
+        step()
+        w.upd.states[2] = mxopt.nd.zeros((SIZES[2],))
+        step()
+        step()
+        w.upd.optimizer.momentum = 0.0   # momentum states no longer used by the kernel
+        step()
+        step()
+    log = _twice(monkeypatch, lambda: _opt("sgd", dict(momentum=0.9)), script)
+    assert log == ["miss", "hit", "miss", "hit", "miss", "hit"]
+
+
+def test_subclass_override_keeps_per_index_path(monkeypatch):
+    class HalfLrAdam(mxopt.optimizer.Adam):
+        def _get_lr(self, index):
+            return super()._get_lr(index) * (0.5 if index % 2 else 1.0)
+
+    log = _twice(monkeypatch, lambda: HalfLrAdam(learning_rate=0.05, wd=0.01), _steps(3))
+    assert "hit" not in log
+
+
+def test_instance_or_class_patch_invalidates(monkeypatch):
+    def script(w, step):
+        step()
+        step()
+        opt = w.upd.optimizer
+        opt._get_wd = lambda index, opt=opt: type(opt)._get_wd(opt, index) * (index + 1)
+        step()
+        step()
+    log = _twice(monkeypatch, lambda: _opt("adagrad", {}), script)
+    assert log == ["miss", "hit", "miss", "miss"]
+
+
+def test_shared_optimizer_counts(monkeypatch):
+    """Two Updaters on one optimizer: counts move under the plan; results stay exact."""
+    def script(w, step):
+        other = mxopt.optimizer.get_updater(w.upd.optimizer)
+        ws = [mxopt.nd.array(np.ones(n)) for n in SIZES]
+        gs = [mxopt.nd.array(np.full(n, 0.5)) for n in SIZES]
+        step()
+        step()
+        other([0, 1], gs[:2], ws[:2])     # advances two of the shared counts
+        step()
+        step()
+        other(IDX, gs, ws)
+        step()   # counts differ between indices: the per-index path
+    log = _twice(monkeypatch, lambda: _opt("adam", {}), script)
+    assert log == ["miss", "hit", "miss", "miss", "miss"]
+
+
+def test_bias_correction_error_matches(monkeypatch):
+    def script(w, step):
+        step()
+        step()
+        w.upd.optimizer.beta1 = 1.0   # 1 - beta1**t == 0 at the first index
+        step()
+        w.upd.optimizer.beta1 = 0.9
+        step()
+        step()
+    log = _twice(monkeypatch, lambda: _opt("adam", {}), script)
+    assert log == ["miss", "hit", "error", "miss", "miss"]
+
+
+def test_pickled_updater_has_no_plan():
+    w = World(_opt("adam", {}))
+    w.step()
+    w.step()
+    assert w.upd._plan is not None
+    upd2 = pickle.loads(pickle.dumps(w.upd))
+    assert upd2._plan is None
+
+
+def test_multi_tensors_is_a_weights_sequence():
+    rng = np.random.default_rng(0)
+    ws = [rng.standard_normal(n).astype(np.float32) for n in SIZES]
+    gs = [rng.standard_normal(n).astype(np.float32) for n in SIZES]
+    ms = [np.zeros(n, np.float32) for n in SIZES]
+    mt = _core.MultiTensors(ws)
+    assert len(mt) == N and mt[2] is ws[2] and mt[-1] is ws[-1]
+    assert not mt.unchanged(gs, ms)
+    assert mt.prime(gs, ms)
+    assert mt.unchanged(gs, ms) and mt.unchanged(gs, ms, None)
+    assert not mt.unchanged(list(gs), ms) and not mt.unchanged(gs) and not mt.unchanged(gs, gs)
+    assert not _core.MultiTensors(ws).prime(gs, tuple(ms))   # only lists of numpy arrays
+    assert not _core.MultiTensors(ws).prime(gs, [mxopt.nd.array(m) for m in ms])
+    ref_w = [w.copy() for w in ws]
+    ref_m = [m.copy() for m in ms]
+    lrs, wds = [0.1] * N, [0.01] * N
+    kw = dict(rescale_grad=1.0, clip_gradient=-1.0, momentum=0.9)
+    _core.multi_sgd_mom_update(mt, gs, ms, lrs=np.array(lrs), wds=np.array(wds), **kw)
+    _core.multi_sgd_mom_update(ref_w, gs, ref_m, lrs=lrs, wds=wds, **kw)
+    for a, b in zip(ws + ms, ref_w + ref_m):
+        assert np.array_equal(a, b)
+    # A change invalidates the cache; the full validation then reports it as for plain lists.
+    ws[1].flags.writeable = False
+    assert not mt.unchanged(gs, ms)
+    with pytest.raises(ValueError, match=r"weights\[1\] is read-only"):
+        _core.multi_sgd_mom_update(mt, gs, ms, lrs=lrs, wds=wds, **kw)
+    assert not mt.unchanged(gs, ms)
+    ws[1].flags.writeable = True
+    gs[2].shape = (37, 1)   # reshaped in place: validated again, rejected as for plain lists
+    with pytest.raises(ValueError, match=r"grads\[2\] has shape \(37, 1\)"):
+        _core.multi_sgd_mom_update(mt, gs, ms, lrs=lrs, wds=wds, **kw)
+    gs[2].shape = (37,)
+    _core.multi_sgd_mom_update(mt, gs, ms, lrs=lrs, wds=wds, **kw)   # cache rebuilt
+    assert mt.unchanged(gs, ms)
+
+
+def test_same_sources_dict_items_common_count():
+    a, b = np.zeros(3, np.float32), np.zeros(3, np.float32)
+    na = mxopt.nd.array(a)
+    assert _core.same_sources([na, b], [na, b], [na._data, b])
+    assert not _core.same_sources([na, b], [na, b], [a, b])
+    assert not _core.same_sources([na], [na, b], [na._data, b])
+    d = {0: na, 1: b}
+    assert _core.same_dict_items(d, [0, 1], [na, b])
+    assert not _core.same_dict_items(d, [0, 2], [na, b])
+    assert _core.common_count({0: 5, 1: 5}, [0, 1]) == 5
+    assert _core.common_count({0: 5, 1: 6}, [0, 1]) is None
+    assert _core.common_count({0: 5}, [0, 1]) is None
+    assert _core.common_count({0: 10 ** 20, 1: 10 ** 20}, [0, 1]) == 10 ** 20
+    d = {0: 1, "a": 2}
+    _core.set_items(d, [0, "b"], 7)
+    assert d == {0: 7, "a": 2, "b": 7}
+    with pytest.raises(TypeError):
+        _core.set_items(d, [[1]], 0)   # unhashable key
+
+
+def test_float64_rate_vectors_equal_lists():
+    rng = np.random.default_rng(1)
+    lrs = rng.random(N) * 0.1
+    wds = rng.random(N) * 1e-3
+    out = []
+    for conv in (list, np.asarray):
+        ws = [np.full(n, 0.5, np.float32) for n in SIZES]
+        gs = [np.full(n, 0.25, np.float32) for n in SIZES]
+        hs = [np.zeros(n, np.float32) for n in SIZES]
+        _core.multi_adagrad_update(ws, gs, hs, lrs=conv(lrs.tolist()), wds=conv(wds.tolist()),
+                                   rescale_grad=1.0, epsilon=1e-7)
+        ws2 = [np.full(n, 0.5, np.float32) for n in SIZES]
+        _core.multi_sgd_mom_update(ws2, gs, None, lrs=conv(lrs.tolist()),
+                                   wds=conv(wds.tolist()))
+        out.append(ws + hs + ws2)
+    for a, b in zip(*out):
+        assert np.array_equal(a, b)
+
+
+def test_hit_is_one_kernel_call_without_per_tensor_checks(monkeypatch):
+    from mxopt.optimizer import updater as updater_mod
+    calls = {"kernel": 0, "check_pair": 0, "step_kwargs": []}
+    real_kernel, real_check = _core.multi_adam_update, updater_mod._check_pair
+    real_step = mxopt.optimizer.Adam._step_kwargs
+
+    def kernel(*a, **k):
+        calls["kernel"] += 1
+        return real_kernel(*a, **k)
+
+    def check(*a, **k):
+        calls["check_pair"] += 1
+        return real_check(*a, **k)
+
+    def step_kwargs(self, index):
+        calls["step_kwargs"].append(index)
+        return real_step(self, index)
+    monkeypatch.setattr(_core, "multi_adam_update", kernel)
+    monkeypatch.setattr(updater_mod, "_check_pair", check)
+    monkeypatch.setattr(mxopt.optimizer.Adam, "_step_kwargs", step_kwargs)
+    opt = _opt("adam", {}, param_idx2name={0: "a_weight", 4: "b_bias"})
+    w = World(opt)
+    w.step()
+    assert calls == {"kernel": 1, "check_pair": N, "step_kwargs": IDX}
+    calls.update(kernel=0, check_pair=0, step_kwargs=[])
+    for _ in range(3):
+        w.step()
+    # multiplier classes: 0 (named weight), 1/2/3/5 (unnamed), 4 (named bias: wd_mult 0)
+    assert calls == {"kernel": 3, "check_pair": 0, "step_kwargs": [0, 1, 4] * 3}
+    assert w.upd.optimizer._index_update_count == dict.fromkeys(IDX, 4)
