@@ -26,6 +26,10 @@ CASES = [
     ("rmsprop", dict(clip_weights=0.8, gamma1=0.8)),
     ("adagrad", dict()),
     ("adagrad", dict(clip_gradient=0.4, rescale_grad=0.5)),
+    ("nag", dict(momentum=0.9)),
+    ("nag", dict(clip_gradient=0.5)),
+    ("adamw", dict()),
+    ("adamw", dict(beta1=0.8, clip_gradient=0.7, rescale_grad=0.5)),
 ]
 CASE_IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'default'}" for n, kw in CASES]
 

@@ -339,6 +339,8 @@ class AdamW(_DecoupledAdamBase):
             MXNet 2.0's step() arithmetic.
     """
 
+    _MULTI_PLAN = True  # lr/wd: multipliers, update count (bias correction) and rescale_grad
+
     _kernel = "adamw_update"
 
     def _step(self, w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, lr: float,

@@ -235,6 +235,8 @@ class NAG(Optimizer):
         **kwargs: see :class:`Optimizer`.
     """
 
+    _MULTI_PLAN = True  # lr/wd depend only on the multipliers and the update count
+
     def __init__(self, momentum: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.momentum = momentum
