@@ -201,3 +201,75 @@ def test_assertion_style_errors_are_also_value_errors_and_survive_python_O():
         OPT.LANS(aggregate_num=46)
     with pytest.raises(ValueError):
         OPT.LANS(aggregate_num=46)
+
+
+# ---- malformed states passed to Optimizer.update directly -----------------------------------
+STATE_CASES = [("sgd", dict(momentum=0.9)), ("sgd", {}), ("nag", dict(momentum=0.9)),
+               ("adam", {}), ("adamw", {}), ("adabelief", {}), ("adagrad", {}),
+               ("rmsprop", dict(centered=True)), ("rmsprop", {}), ("adadelta", {}),
+               ("ftrl", {}), ("adamax", {}), ("nadam", {}), ("ftml", {}),
+               ("signum", dict(momentum=0.9)), ("dcasgd", {}), ("lbsgd", dict(momentum=0.9)),
+               ("lamb", {}), ("lans", {}), ("lars", dict(momentum=0.9)), ("groupadagrad", {}),
+               ("sgld", {}), ("ccsgd", dict(momentum=0.9))]
+
+
+def _malformations(good):
+    """(description, bad state) pairs that do not have the structure of ``good``."""
+    arr = np.zeros((4, 3), np.float32)
+    if good is None:
+        return [("an array for a stateless optimizer", arr), ("a tuple", (arr, arr))]
+    if isinstance(good, tuple):
+        out = [("tuple one item short", good[:-1]), ("tuple one item long", good + (arr,)),
+               ("None", None), ("a str", "state")]
+        for i, s in enumerate(good):
+            if s is not None:
+                out.append((f"None at item {i}", good[:i] + (None,) + good[i + 1:]))
+                break
+        return out
+    return [("None", None), ("a 2-tuple of arrays", (arr, arr)), ("a str", "state"),
+            ("a list of numbers", [1.0, 2.0])]
+
+
+# Forms MXNet 1.9.1 accepts on purpose (the state itself selects the update): SGD-family
+# momentum is applied only when a state is given (None = plain SGD; an array for an optimizer
+# created without momentum = momentum SGD; a tuple = the multi-precision form), and SGLD
+# ignores its state. These run, as in MXNet, and are not errors.
+MXNET_ACCEPTS = {("sgd", "None"), ("sgd", "an array for a stateless optimizer"),
+                 ("sgd", "a tuple"), ("nag", "None"), ("signum", "None"), ("lbsgd", "None"),
+                 ("lars", "None"), ("ccsgd", "None"),
+                 ("sgld", "an array for a stateless optimizer"), ("sgld", "a tuple")}
+
+
+@pytest.mark.parametrize("name,kw", STATE_CASES, ids=[f"{n}-{i}" for i, (n, _) in
+                                                      enumerate(STATE_CASES)])
+def test_malformed_state_in_direct_update_is_a_clear_type_error(name, kw):
+    opt = OPT.create(name, learning_rate=0.1, **kw)
+    w0 = np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)
+    good = opt.create_state(0, w0.copy())
+    for what, bad in _malformations(good):
+        w = w0.copy()
+        if (name, what) in MXNET_ACCEPTS:
+            opt.update(0, w, np.ones((4, 3), np.float32), bad)
+            assert not np.array_equal(w, w0)
+            continue
+        with pytest.raises(TypeError, match=r"malformed state for index 0: expected .* got ") as ei:
+            opt.update(0, w, np.ones((4, 3), np.float32), bad)
+        assert "not enough values" not in str(ei.value), what
+        assert type(opt).__name__ + ".update" in str(ei.value), what
+        assert np.array_equal(w, w0), f"{name}: weight written with {what}"
+
+
+def test_malformed_multi_precision_state_names_the_expected_structure():
+    opt = OPT.create("adam", multi_precision=True)
+    w16 = np.ones((3,), np.float16)
+    good = opt.create_state_multi_precision(0, w16)
+    for bad in [good[0], (good[0],), (good[0], None), (None, good[1])]:
+        w = w16.copy()
+        with pytest.raises(TypeError, match=r"Adam.update_multi_precision: malformed state .*"
+                                            r"expected \(array, \(array, array\)\)"):
+            opt.update_multi_precision(0, w, np.ones((3,), np.float16), bad)
+        assert np.array_equal(w, w16)
+    # a well-formed state with a bad array is still reported by the kernel's own check
+    with pytest.raises(ValueError, match="shape"):
+        opt.update(0, np.ones((3,), np.float32), np.ones((3,), np.float32),
+                   (np.zeros((2,), np.float32), np.zeros((3,), np.float32)))
