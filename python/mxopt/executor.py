@@ -38,15 +38,16 @@ _FLOAT_TYPES = (np.float32, np.float64)
 
 # Dropout masks come from a per-executor mt19937 whose seed follows ``mx.random.seed``: the
 # k-th executor bound after the seed changes to s always gets the same stream (binding draws
-# nothing from the global generator, so initial weights stay MXNet's). Re-seeding with the
-# same value does not restart the count (mx.random exposes only the current seed).
-_seed_state: Dict[str, Any] = {"base": None, "counter": itertools.count()}
+# nothing from the global generator, so initial weights stay MXNet's). Every mx.random.seed
+# call restarts the count, also re-seeding with the same value (as MXNet re-seeds).
+_seed_state: Dict[str, Any] = {"generation": None, "counter": itertools.count()}
 
 
 def _next_seed() -> int:
+    from . import random as _random
     base = int(_core.random_current_seed())
-    if base != _seed_state["base"]:
-        _seed_state["base"] = base
+    if _random._seed_generation != _seed_state["generation"]:
+        _seed_state["generation"] = _random._seed_generation
         _seed_state["counter"] = itertools.count()
     return (base * 1000003 + next(_seed_state["counter"])) & 0xFFFFFFFF
 
