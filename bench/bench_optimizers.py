@@ -36,10 +36,12 @@ from mxopt import _core  # noqa: E402
 mxnet = common.optional_import("mxnet")
 torch = common.optional_import("torch")
 
-OPTIMIZERS = ["sgd", "sgd_mom", "adam", "lamb", "rmsprop", "adagrad"]
+OPTIMIZERS = ["sgd", "sgd_mom", "nag", "adam", "adamw", "rmsprop", "adagrad", "lamb", "lars"]
 # Bytes per parameter an ideal implementation moves (float32).
-BYTES = {"sgd": 12, "sgd_mom": 20, "adam": 28, "rmsprop": 20, "adagrad": 20,
-         "lamb": 40}  # LAMB: pass 1 reads w,g,m,v writes m,v; pass 2 reads w,m,v writes w
+BYTES = {"sgd": 12, "sgd_mom": 20, "nag": 20, "adam": 28, "adamw": 28, "rmsprop": 20,
+         "adagrad": 20,
+         "lamb": 40,  # pass 1 reads w,g,m,v writes m,v; pass 2 reads w,m,v writes w
+         "lars": 28}  # norm pass reads w,g; then the SGD-momentum step
 LR, WD = 0.01, 1e-4
 
 
@@ -71,7 +73,11 @@ def make_mxopt_kernel(name: str, n: int) -> Callable[[], Any]:
     s1, s2 = np.zeros(n, np.float32), np.zeros(n, np.float32)
     f = {"sgd": lambda: _core.sgd_update(w, g, lr=LR, wd=WD),
          "sgd_mom": lambda: _core.sgd_mom_update(w, g, s1, lr=LR, wd=WD, momentum=0.9),
+         "nag": lambda: _core.nag_mom_update(w, g, s1, lr=LR, wd=WD, momentum=0.9),
          "adam": lambda: _core.adam_update(w, g, s1, s2, lr=LR, wd=WD),
+         "adamw": lambda: _core.adamw_update(w, g, s1, s2, eta=LR, wd=WD, aggregated=False),
+         # LARS has no single kernel: the optimizer's norm pass + SGD-momentum step
+         "lars": make_mxopt_optimizer("lars", n, (w, g)),
          "lamb": lambda: _core.lamb_update(w, g, s1, s2, lr=LR, wd=WD, t=1),
          "rmsprop": lambda: _core.rmsprop_update(w, g, s1, lr=LR, wd=WD, gamma1=0.9),
          "adagrad": lambda: _core.adagrad_update(w, g, s1, lr=LR, wd=WD, rescale_grad=1.0,
@@ -79,19 +85,32 @@ def make_mxopt_kernel(name: str, n: int) -> Callable[[], Any]:
     return f[name]
 
 
-def _mxopt_optimizer(name: str):
-    opt = {"sgd": lambda: mxopt.optimizer.SGD(learning_rate=LR, wd=WD),
-           "sgd_mom": lambda: mxopt.optimizer.SGD(learning_rate=LR, wd=WD, momentum=0.9),
-           "adam": lambda: mxopt.optimizer.Adam(learning_rate=LR, wd=WD),
-           "lamb": lambda: mxopt.optimizer.LAMB(learning_rate=LR, wd=WD),
-           "rmsprop": lambda: mxopt.optimizer.RMSProp(learning_rate=LR, wd=WD),
-           "adagrad": lambda: mxopt.optimizer.AdaGrad(learning_rate=LR, wd=WD)}[name]()
+def _optimizer(lib: Any, name: str, **kw: Any) -> Any:
+    """The same optimizer configuration from mxopt or MXNet (same class names and arguments)."""
+    o = lib.optimizer
+    opt = {"sgd": lambda: o.SGD(learning_rate=LR, wd=WD, **kw),
+           "sgd_mom": lambda: o.SGD(learning_rate=LR, wd=WD, momentum=0.9, **kw),
+           "nag": lambda: o.NAG(learning_rate=LR, wd=WD, momentum=0.9, **kw),
+           "adam": lambda: o.Adam(learning_rate=LR, wd=WD, **kw),
+           "adamw": lambda: o.AdamW(learning_rate=LR, wd=WD, **kw),
+           "lamb": lambda: o.LAMB(learning_rate=LR, wd=WD, **kw),
+           "lars": lambda: o.LARS(learning_rate=LR, wd=WD, momentum=0.9, **kw),
+           "rmsprop": lambda: o.RMSProp(learning_rate=LR, wd=WD, **kw),
+           "adagrad": lambda: o.AdaGrad(learning_rate=LR, wd=WD, **kw)}[name]()
     return opt
 
 
-def make_mxopt_optimizer(name: str, n: int) -> Callable[[], Any]:
+def _mxopt_optimizer(name: str):
+    return _optimizer(mxopt, name)
+
+
+def make_mxopt_optimizer(name: str, n: int, arrays: Optional[tuple] = None) -> Callable[[], Any]:
+    """One step through mx.optimizer's Updater (on the given float32 numpy arrays, if any)."""
     opt = _mxopt_optimizer(name)
-    w, g = mxopt.nd.array(np.random.rand(n)), mxopt.nd.array(np.random.rand(n) - 0.5)
+    if arrays is None:
+        arrays = (np.random.rand(n).astype(np.float32),
+                  np.random.rand(n).astype(np.float32) - 0.5)
+    w, g = (mxopt.nd.array(a) for a in arrays)
     upd = mxopt.optimizer.get_updater(opt)
     return lambda: upd([0], [g], [w])
 
@@ -102,16 +121,21 @@ def make_mxnet_op(name: str, n: int) -> Optional[Callable[[], Any]]:
     nd = mxnet.nd
     w, g = nd.array(np.random.rand(n)), nd.array(np.random.rand(n) - 0.5)
     s1, s2 = nd.zeros(n), nd.zeros(n)
-    if name == "adagrad":  # MXNet has no dense AdaGrad operator: its optimizer's NDArray ops
-        opt = mxnet.optimizer.AdaGrad(learning_rate=LR, wd=WD)
+    if name in ("adagrad", "lars"):
+        # No single dense operator (AdaGrad: the optimizer's NDArray ops; LARS: norms + SGD).
+        upd = mxnet.optimizer.get_updater(_optimizer(mxnet, name))
 
         def step() -> None:
-            opt.update(0, w, g, s1)
+            upd(0, g, w)
             w.wait_to_read()
         return step
+    one = nd.array([1.0])
     ops = {"sgd": lambda: nd.sgd_update(w, g, out=w, lr=LR, wd=WD),
            "sgd_mom": lambda: nd.sgd_mom_update(w, g, s1, out=w, lr=LR, wd=WD, momentum=0.9),
+           "nag": lambda: nd.nag_mom_update(w, g, s1, out=w, lr=LR, wd=WD, momentum=0.9),
            "adam": lambda: nd.adam_update(w, g, s1, s2, out=w, lr=LR, wd=WD),
+           "adamw": lambda: nd.contrib.adamw_update(w, g, s1, s2, one, out=w, lr=1.0, eta=LR,
+                                                    wd=WD),
            "lamb": lambda: nd.contrib.multi_lamb_update([w], [g], [s1], [s2], out=[w],
                                                         step_count=[1], lrs=[LR], wds=[WD]),
            "rmsprop": lambda: nd.rmsprop_update(w, g, s1, out=w, lr=LR, wd=WD, gamma1=0.9)}
@@ -139,6 +163,38 @@ def make_numpy(name: str, n: int) -> Callable[[], Any]:
         mul(w, f32(LR * WD), out=tmp)
         sub(s1, tmp, out=s1)
         mul(g, f32(LR), out=tmp)
+        sub(s1, tmp, out=s1)
+        add(w, s1, out=w)
+
+    def nag() -> None:
+        mul(w, f32(WD), out=tmp)
+        add(tmp, g, out=tmp)
+        mul(s1, f32(0.9), out=s1)
+        add(s1, tmp, out=s1)
+        add(tmp, mul(s1, f32(0.9)), out=tmp)
+        mul(tmp, f32(LR), out=tmp)
+        sub(w, tmp, out=w)
+
+    def adamw() -> None:
+        mul(s1, f32(0.9), out=s1)
+        add(s1, mul(g, f32(0.1)), out=s1)
+        mul(g, g, out=tmp)
+        mul(s2, f32(0.999), out=s2)
+        add(s2, mul(tmp, f32(0.001)), out=s2)
+        sqrt(s2, out=tmp)
+        add(tmp, f32(1e-6), out=tmp)
+        div(s1, tmp, out=tmp)
+        add(tmp, mul(w, f32(WD)), out=tmp)
+        mul(tmp, f32(LR), out=tmp)
+        sub(w, tmp, out=w)
+
+    def lars() -> None:
+        r1, r2 = np.linalg.norm(w), np.linalg.norm(g)
+        lr = LR * 0.001 * r1 / (r2 + WD * r1) if r1 > 0 and r2 > 0 else LR
+        mul(s1, f32(0.9), out=s1)
+        mul(w, f32(lr * WD), out=tmp)
+        sub(s1, tmp, out=s1)
+        mul(g, f32(lr), out=tmp)
         sub(s1, tmp, out=s1)
         add(w, s1, out=w)
 
@@ -186,17 +242,19 @@ def make_numpy(name: str, n: int) -> Callable[[], Any]:
         r1, r2 = np.linalg.norm(w), np.linalg.norm(tmp)
         sub(w, mul(tmp, f32(LR * (r1 / r2 if r1 > 0 and r2 > 0 else 1.0))), out=w)
 
-    return {"sgd": sgd, "sgd_mom": sgd_mom, "adam": adam, "rmsprop": rmsprop, "adagrad": adagrad,
-            "lamb": lamb}[name]
+    return {"sgd": sgd, "sgd_mom": sgd_mom, "nag": nag, "adam": adam, "adamw": adamw,
+            "rmsprop": rmsprop, "adagrad": adagrad, "lamb": lamb, "lars": lars}[name]
 
 
 def _torch_optimizer(name: str, params: List[Any], mode: str) -> Optional[Any]:
     kw: Dict[str, Any] = {"foreach": True} if mode == "foreach" else {"fused": True}
-    if name == "lamb" or (name == "rmsprop" and mode == "fused"):
-        return None  # no LAMB in torch.optim; no fused RMSprop
-    cls = {"sgd": torch.optim.SGD, "sgd_mom": torch.optim.SGD, "adam": torch.optim.Adam,
+    if name in ("lamb", "lars") or (name == "rmsprop" and mode == "fused"):
+        return None  # no LAMB/LARS in torch.optim; no fused RMSprop
+    cls = {"sgd": torch.optim.SGD, "sgd_mom": torch.optim.SGD, "nag": torch.optim.SGD,
+           "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
            "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad}[name]
-    extra = {"momentum": 0.9} if name == "sgd_mom" else {}
+    extra = {"sgd_mom": {"momentum": 0.9},
+             "nag": {"momentum": 0.9, "nesterov": True}}.get(name, {})
     return cls(params, lr=LR, weight_decay=WD, **extra, **kw)
 
 
@@ -237,13 +295,9 @@ def make_resnet(lib: str, name: str, shapes: List[tuple]) -> Optional[Callable[[
         nd = mxnet.nd
         ws = [nd.array(rng.standard_normal(s) * 0.1) for s in shapes]
         gs = [nd.array(rng.standard_normal(s) * 0.01) for s in shapes]
-        opt = {"sgd": lambda: mxnet.optimizer.SGD(learning_rate=LR, wd=WD),
-               "sgd_mom": lambda: mxnet.optimizer.SGD(learning_rate=LR, wd=WD, momentum=0.9),
-               "adam": lambda: mxnet.optimizer.Adam(learning_rate=LR, wd=WD),
-               "lamb": lambda: mxnet.optimizer.LAMB(learning_rate=LR, wd=WD),
-               "rmsprop": lambda: mxnet.optimizer.RMSProp(learning_rate=LR, wd=WD),
-               "adagrad": lambda: mxnet.optimizer.AdaGrad(learning_rate=LR, wd=WD)}[name]()
-        upd = mxnet.optimizer.get_updater(opt)
+        if name == "adamw":
+            return None  # AdamW is not an optimizer of MXNet 1.9.1 (only contrib operators)
+        upd = mxnet.optimizer.get_updater(_optimizer(mxnet, name))
         idx = list(range(len(shapes)))
 
         def step() -> None:
@@ -329,12 +383,46 @@ def main() -> int:
         print(common.table(
             f"{title} ({len(shapes)} tensors, {nparam / 1e6:.3g}M params), one optimizer step "
             "through each library's optimizer API: mxopt = Updater with a list (multi-tensor "
-            "path for sgd/sgd_mom/adam/rmsprop/adagrad), per-idx = one Updater call per tensor (ratios = peer / "
+            "path), per-idx = one Updater call per tensor (ratios = peer / "
             "mxopt)",
             ["optimizer", "mxopt ms", "us/tensor", "%roof"] + header, rows), flush=True)
     path = common.save_results("optimizers", results)
     print(f"results: {path}")
+    png = plot(results, path.with_suffix(".png"))
+    print(f"plot: {png}" if png else "plot: skipped (matplotlib is not installed)")
     return 0
+
+
+def plot(results: Dict[str, Any], path: Path) -> Optional[Path]:
+    """Parameters updated per second vs tensor size, one panel per optimizer, one line per
+    library (and the bandwidth limit); written only when matplotlib is installed."""
+    plt = common.optional_import("matplotlib.pyplot")
+    if plt is None:
+        return None
+    libs = {"mxopt_kernel": "mxopt", "mxnet": "MXNet 1.9.1", "torch_foreach": "torch foreach",
+            "torch_fused": "torch fused", "numpy": "numpy", "roofline": "bandwidth limit"}
+    names = list(results["single"])
+    cols = 3
+    fig, axes = plt.subplots((len(names) + cols - 1) // cols, cols, figsize=(4 * cols, 3 * 3),
+                             squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        rows = results["single"][name]
+        for key, label in libs.items():
+            pts = [(r["n"], r["n"] / r[key]) for r in rows if r.get(key)]
+            if pts:
+                ax.loglog(*zip(*pts), marker="o", ms=3, label=label,
+                          linestyle="--" if key == "roofline" else "-")
+        ax.set_title(name)
+        ax.set_xlabel("elements")
+        ax.set_ylabel("params/s")
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(f"optimizer step throughput, float32, {results['threads']} thread(s)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from . import _core
+from . import random as _random
 from .base import MXNetError
 from .ndarray import NDArray
 from .symbol.op import known
@@ -37,18 +38,17 @@ _NORM_CODES = {"null": 0, "batch": 1, "valid": 2}
 _FLOAT_TYPES = (np.float32, np.float64)
 
 # Dropout masks come from a per-executor mt19937 whose seed follows ``mx.random.seed``: the
-# k-th executor bound after the seed changes to s always gets the same stream (binding draws
-# nothing from the global generator, so initial weights stay MXNet's). Every mx.random.seed
-# call restarts the count, also re-seeding with the same value (as MXNet re-seeds).
-_seed_state: Dict[str, Any] = {"generation": None, "counter": itertools.count()}
+# k-th executor bound after a call of mx.random.seed(s) always gets the same stream (binding
+# draws nothing from the global generator, so initial weights stay MXNet's).
+_seed_state: Dict[str, Any] = {"epoch": None, "counter": itertools.count()}
 
 
 def _next_seed() -> int:
-    from . import random as _random
-    base = int(_core.random_current_seed())
-    if _random._seed_generation != _seed_state["generation"]:
-        _seed_state["generation"] = _random._seed_generation
+    epoch = _random._seed_calls()
+    if epoch != _seed_state["epoch"]:
+        _seed_state["epoch"] = epoch
         _seed_state["counter"] = itertools.count()
+    base = int(_core.random_current_seed())
     return (base * 1000003 + next(_seed_state["counter"])) & 0xFFFFFFFF
 
 

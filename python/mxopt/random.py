@@ -33,9 +33,6 @@ __all__ = ["seed", "uniform", "normal", "generator"]
 
 GENERATORS = ("mxnet", "philox")
 _FLOAT_DTYPES = (np.float16, np.float32, np.float64)
-# Incremented by every seed() call: executors restart their dropout streams after ANY re-seed,
-# also with the same value (see executor._next_seed).
-_seed_generation = 0
 
 
 def seed(seed_state: int, ctx: Any = "all", generator: str = "mxnet") -> None:
@@ -54,9 +51,18 @@ def seed(seed_state: int, ctx: Any = "all", generator: str = "mxnet") -> None:
         raise ValueError("seed_state must be int")
     if generator not in GENERATORS:
         raise ValueError(f"generator must be one of {GENERATORS}, got {generator!r}")
-    global _seed_generation
+    global _seed_epoch
     _core.random_seed(int(seed_state) % (1 << 64), generator)
-    _seed_generation += 1
+    _seed_epoch += 1
+
+
+_seed_epoch = 0
+
+
+def _seed_calls() -> int:
+    """How many times :func:`seed` has been called (executors restart their Dropout streams
+    after each call, so re-seeding with the same value repeats the masks)."""
+    return _seed_epoch
 
 
 def generator() -> str:

@@ -299,3 +299,7 @@ def test_dropout_masks_follow_mx_random_seed():
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[0], a[1]) and not np.array_equal(a[0], c[0])
+    # Re-seeding with the SAME value also restarts them (reproducible runs in one process).
+    d, e = masks(3), masks(3)
+    np.testing.assert_array_equal(d[0], a[0])
+    np.testing.assert_array_equal(e[1], a[1])

@@ -26,12 +26,12 @@ void check_row_indices(const std::int64_t* indices, std::size_t k, std::size_t r
 
 void cast(const float* src, float16* dst, std::size_t n) {
   half* d = cp(dst);
-  parallel_for(n, [&](std::size_t i) { d[i] = half(src[i]); });
+  parallel_ranges(n, [&](std::int64_t lo, std::int64_t hi) { float_to_half(src + lo, d + lo, hi - lo); });
 }
 
 void cast(const float16* src, float* dst, std::size_t n) {
   const half* s = cp(src);
-  parallel_for(n, [&](std::size_t i) { dst[i] = static_cast<float>(s[i]); });
+  parallel_ranges(n, [&](std::int64_t lo, std::int64_t hi) { half_to_float(s + lo, dst + lo, hi - lo); });
 }
 
 template <class T>

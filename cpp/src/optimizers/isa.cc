@@ -2,6 +2,9 @@
 #include "mxopt/optimizers/isa.h"
 
 #include <atomic>
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
 #include <cstdlib>
 #include <cstring>
 
@@ -11,6 +14,9 @@ namespace {
 IsaLevel detect() noexcept {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
+  // Both vector levels also use F16C (float16 <-> float32 conversions).
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & bit_F16C)) return IsaLevel::kBaseline;
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
     return IsaLevel::kAVX512;

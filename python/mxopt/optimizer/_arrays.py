@@ -183,9 +183,14 @@ def zeros_like(weight: Any, dtype: Any = None, stype: str = "default") -> Any:
 
 
 def astype(x: Any, dt: Any) -> Any:
-    """A copy of ``x`` converted to ``dt`` (MXNet's ``astype``)."""
-    if isinstance(x, np.ndarray):
-        return x.astype(dt)
+    """A copy of ``x`` converted to ``dt`` (MXNet's ``astype``); dense float16 -> float32 with
+    the library's (F16C) conversion, the same values as numpy's."""
+    src = x._data if isinstance(x, NDArray) else x
+    if (isinstance(src, np.ndarray) and src.dtype == np.float16 and np.dtype(dt) == np.float32
+            and src.flags.c_contiguous and src.size >= 4096):
+        out = np.empty(src.shape, np.float32)
+        _core.cast_into(src, out)
+        return out if isinstance(x, np.ndarray) else NDArray(out)
     return x.astype(dt)
 
 
