@@ -427,8 +427,9 @@ class Mixed:
             if prog.match(name):
                 init(name, arr)
                 return
-        raise ValueError('Parameter name %s did not match any pattern. Consider'
-                         'add a ".*" pattern at the and with default Initializer.')
+        raise ValueError(f"Mixed: parameter name {str(name)!r} did not match any pattern "
+                         f"{[p.pattern for p, _ in self.map]}. Consider adding a \".*\" "
+                         "pattern at the end with a default Initializer.")
 
 
 # ---- concrete initializers --------------------------------------------------------------------

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict, namedtuple
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -115,7 +116,8 @@ class DataIter:
 
 def _init_data(data: Any, allow_empty: bool, default_name: str) -> List[Tuple[str, NDArray]]:
     """Normalise data/label input to a name-sorted list of (name, NDArray)."""
-    assert data is not None or allow_empty
+    if data is None and not allow_empty:  # MXNet: a bare assert
+        raise AssertionError(f"{default_name}: the data must not be None")
     if data is None:
         data = []
     if isinstance(data, (np.ndarray, NDArray)):
@@ -162,9 +164,28 @@ class NDArrayIter(DataIter):
     def __init__(self, data: Any, label: Any = None, batch_size: int = 1, shuffle: bool = False,
                  last_batch_handle: str = "pad", data_name: str = "data",
                  label_name: str = "softmax_label", layout: str = "NCHW") -> None:
-        super().__init__(batch_size)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+            raise TypeError(f"NDArrayIter: batch_size must be an int, got "
+                            f"{type(batch_size).__name__}")
+        if batch_size <= 0:
+            raise ValueError(f"NDArrayIter: batch_size must be positive, got {batch_size}")
+        if last_batch_handle not in ("pad", "discard", "roll_over"):
+            # MXNet 1.9.1 does not validate it: any other value behaves like 'discard'
+            warnings.warn("NDArrayIter: last_batch_handle should be 'pad', 'discard' or "
+                          f"'roll_over', got {last_batch_handle!r} (it behaves like 'discard', "
+                          "as in MXNet)", UserWarning, stacklevel=2)
+        super().__init__(int(batch_size))
+        batch_size = int(batch_size)
         self.data = _init_data(data, allow_empty=False, default_name=data_name)
         self.label = _init_data(label, allow_empty=True, default_name=label_name)
+        first_name, first = self.data[0]
+        for kind, items in (("data", self.data), ("label", self.label)):
+            for name, arr in items:
+                if len(arr.shape) == 0 or arr.shape[0] != first.shape[0]:
+                    raise ValueError(
+                        f"NDArrayIter: {kind} {name!r} has shape {tuple(arr.shape)}: every data "
+                        f"and label array needs {first.shape[0]} rows (as data {first_name!r}, "
+                        f"shape {tuple(first.shape)})")
         self.idx = np.arange(self.data[0][1].shape[0])
         self.shuffle = shuffle
         self.last_batch_handle = last_batch_handle

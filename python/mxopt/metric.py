@@ -387,7 +387,9 @@ class F1(EvalMetric):
 def _picked_log_loss(labels: Any, preds: Any, eps: float) -> Tuple[float, int]:
     label = _np(labels).ravel()
     pred = _np(preds)
-    assert label.shape[0] == pred.shape[0], (label.shape[0], pred.shape[0])
+    if label.shape[0] != pred.shape[0]:  # MXNet: an assert (AssertionError)
+        raise AssertionError(f"label has {label.shape[0]} entries but pred has "
+                             f"{pred.shape[0]} rows (pred shape {pred.shape})")
     prob = pred[numpy.arange(label.shape[0], dtype=numpy.int64), numpy.int64(label)]
     return (-numpy.log(prob + eps)).sum(), label.shape[0]
 
@@ -581,8 +583,9 @@ def create(metric: Any, *args: Any, **kwargs: Any) -> EvalMetric:
         return create(name, *args, **config, **kwargs)
     if isinstance(metric, str):
         name = metric.lower()
-        assert name in _REGISTRY, \
-            "%s is not registered. Please register with metric.register first" % metric
+        if name not in _REGISTRY:  # MXNet: an assert (AssertionError)
+            raise AssertionError(
+                "%s is not registered. Please register with metric.register first" % metric)
         return _REGISTRY[name](*args, **kwargs)
     raise TypeError("metric must be a str, an EvalMetric, a callable or a list of them, got %s"
                     % type(metric).__name__)

@@ -27,6 +27,10 @@ CASES = [
     ("signum", dict(momentum=0.8, wd_lh=0.01)), ("dcasgd", dict()),
     ("lbsgd", dict(momentum=0.9, warmup_strategy="power2", warmup_epochs=1,
                    updates_per_epoch=4)),
+    # batch_scale 2: the states are saved with a gradient sum pending (3 updates of 6), and
+    # the warm-up multiplier depends on the cumulated update count.
+    ("lbsgd", dict(momentum=0.9, batch_scale=2, warmup_strategy="linear", warmup_epochs=2,
+                   updates_per_epoch=2)),
     ("lamb", dict()), ("lans", dict()), ("lars", dict(momentum=0.9, eta=0.01)),
     ("groupadagrad", dict()), ("test", dict()),
 ]

@@ -193,6 +193,10 @@ class Module(BaseModule):
     def save_checkpoint(self, prefix: str, epoch: int, save_optimizer_states: bool = False,
                         remove_amp_cast: bool = True) -> None:
         """Write ``prefix-symbol.json``, ``prefix-%04d.params`` and optionally ``.states``."""
+        # checked before any file is written (MXNet writes the symbol file, then asserts)
+        assert self.params_initialized, "call init_params (or set_params) first"
+        if save_optimizer_states:
+            assert self.optimizer_initialized, "call init_optimizer first"
         self._symbol.save("%s-symbol.json" % prefix, remove_amp_cast=remove_amp_cast)
         param_name = "%s-%04d.params" % (prefix, epoch)
         self.save_params(param_name)

@@ -306,6 +306,23 @@ def _buffer(x: Any) -> np.ndarray:
     raise TypeError(f"expected an mx.nd.NDArray or numpy.ndarray, got {type(x).__name__}")
 
 
+_MXNET_DTYPES = ("float16", "float32", "float64", "uint8", "int8", "int32", "int64", "bool")
+
+
+def _dtype(dtype: Any, fn: str) -> np.dtype:
+    """``dtype`` (None: float32) as a numpy dtype that MXNet 1.9.1 supports, else TypeError."""
+    if dtype is None:
+        return np.dtype(_DEFAULT_DTYPE)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"{fn}: dtype {dtype!r} is not a data type") from exc
+    if dt.name not in _MXNET_DTYPES:
+        raise TypeError(f"{fn}: dtype {dt.name} is not supported (MXNet's dtypes: "
+                        f"{', '.join(_MXNET_DTYPES)})")
+    return dt
+
+
 def array(source_array: Any, ctx: Optional[Context] = None, dtype: Any = None) -> NDArray:
     """A new NDArray holding a copy of ``source_array`` (dtype float32 unless given or
     the source is an NDArray)."""
@@ -317,6 +334,9 @@ def array(source_array: Any, ctx: Optional[Context] = None, dtype: Any = None) -
         source_array = source_array._data
     elif dtype is None:
         dtype = _DEFAULT_DTYPE
+    if dtype is not None and not (isinstance(source_array, np.ndarray)
+                                  and np.dtype(source_array.dtype) == dtype):
+        dtype = _dtype(dtype, "array")
     arr = np.array(source_array, dtype=dtype, order="C", copy=True)
     if arr.ndim == 0:
         arr = arr.reshape(1)
@@ -324,7 +344,7 @@ def array(source_array: Any, ctx: Optional[Context] = None, dtype: Any = None) -
 
 
 def empty(shape: ShapeLike, ctx: Optional[Context] = None, dtype: Any = None) -> NDArray:
-    return NDArray(np.empty(_shape(shape), dtype=dtype or _DEFAULT_DTYPE))
+    return NDArray(np.empty(_shape(shape), dtype=_dtype(dtype, "empty")))
 
 
 def zeros(shape: ShapeLike, ctx: Optional[Context] = None, dtype: Any = None,
@@ -332,11 +352,11 @@ def zeros(shape: ShapeLike, ctx: Optional[Context] = None, dtype: Any = None,
     if stype == "row_sparse":
         from .sparse import zeros as sparse_zeros
         return sparse_zeros("row_sparse", shape, ctx=ctx, dtype=dtype)
-    return NDArray(np.zeros(_shape(shape), dtype=dtype or _DEFAULT_DTYPE))
+    return NDArray(np.zeros(_shape(shape), dtype=_dtype(dtype, "zeros")))
 
 
 def ones(shape: ShapeLike, ctx: Optional[Context] = None, dtype: Any = None, **kwargs: Any) -> NDArray:
-    return NDArray(np.ones(_shape(shape), dtype=dtype or _DEFAULT_DTYPE))
+    return NDArray(np.ones(_shape(shape), dtype=_dtype(dtype, "ones")))
 
 
 def full(shape: ShapeLike, val: float, ctx: Optional[Context] = None, dtype: Any = None,
@@ -344,12 +364,12 @@ def full(shape: ShapeLike, val: float, ctx: Optional[Context] = None, dtype: Any
     if out is not None:
         out._data[...] = val
         return out
-    return NDArray(np.full(_shape(shape), val, dtype=dtype or _DEFAULT_DTYPE))
+    return NDArray(np.full(_shape(shape), val, dtype=_dtype(dtype, "full")))
 
 
 def arange(start: float, stop: Optional[float] = None, step: float = 1.0, repeat: int = 1,
            ctx: Optional[Context] = None, dtype: Any = None) -> NDArray:
-    a = np.arange(start, stop, step, dtype=dtype or _DEFAULT_DTYPE)
+    a = np.arange(start, stop, step, dtype=_dtype(dtype, "arange"))
     return NDArray(np.repeat(a, repeat) if repeat != 1 else a)
 
 

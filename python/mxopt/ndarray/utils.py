@@ -65,14 +65,19 @@ def _split(data: Any) -> Tuple[List[Any], Optional[List[str]]]:
     if isinstance(data, dict):
         names, arrays = [], []
         for key, value in data.items():
-            if not isinstance(key, str) or not _is_array(value):
-                raise TypeError(_SAVE_TYPE_ERROR)
+            if not isinstance(key, str):
+                raise TypeError(f"{_SAVE_TYPE_ERROR} (got a key of type {type(key).__name__}: "
+                                f"{key!r:.40})")
+            if not _is_array(value):
+                raise TypeError(f"{_SAVE_TYPE_ERROR} (got {type(value).__name__} for key "
+                                f"{key!r:.40})")
             names.append(key)
             arrays.append(_record(value))
         return arrays, names
     if isinstance(data, list):
-        if not all(_is_array(v) for v in data):
-            raise TypeError(_SAVE_TYPE_ERROR)
+        for i, v in enumerate(data):
+            if not _is_array(v):
+                raise TypeError(f"{_SAVE_TYPE_ERROR} (got {type(v).__name__} at list index {i})")
         return [_record(v) for v in data], None
     raise ValueError(_SAVE_VALUE_ERROR)
 

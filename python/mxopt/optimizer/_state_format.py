@@ -4,7 +4,8 @@ Layout: ``MAGIC`` | manifest length (8 bytes, little endian) | manifest (UTF-8 J
 ``.params`` image of every state array (dict form, names ``a0``, ``a1``, ...). The manifest
 holds the nesting of each index's state (None / array / tuple / list / number), the array
 kinds (``mx.nd.NDArray``, numpy, row_sparse), and the optimizer's scalar attributes (update
-counts, ``num_update``, Nadam's ``m_schedule``, ...). Decoding only builds arrays, numbers and
+counts, ``num_update``, Nadam's ``m_schedule``, ...) and LBSGD's cumulative gradients (their
+arrays in the image). Decoding only builds arrays, numbers and
 containers: it never imports or calls anything named by the input, so untrusted bytes cannot
 execute code. Any malformed input raises ``ValueError``.
 """
@@ -61,15 +62,20 @@ def _key(k: Any) -> Any:
     return {"int": k} if isinstance(k, int) else {"str": k}
 
 
-def _optimizer_manifest(opt: Any) -> Dict[str, Any]:
+def _optimizer_manifest(opt: Any, enc: _Encoder) -> Dict[str, Any]:
     scalars = {k: v for k, v in vars(opt).items()
                if isinstance(v, _SCALARS) and not k.startswith("__")}
     counts = [[int(dev), [[_key(i), int(c)] for i, c in table.items()]]
               for dev, table in opt._all_index_update_counts.items()]
     current = next((dev for dev, table in opt._all_index_update_counts.items()
                     if table is opt._index_update_count), 0)
-    return {"class": type(opt).__name__, "scalars": scalars, "update_counts": counts,
-            "current_device": int(current)}
+    out = {"class": type(opt).__name__, "scalars": scalars, "update_counts": counts,
+           "current_device": int(current)}
+    cumgrads = vars(opt).get("cumgrads")
+    if isinstance(cumgrads, dict):  # LBSGD: per index, the gradient sum and its count
+        out["cumgrads"] = [[_key(i), enc.tree(c["cum_grad"]), int(c["num_cums"])]
+                           for i, c in cumgrads.items()]
+    return out
 
 
 def dumps(states: Dict[Any, Any], optimizer: Any = None) -> bytes:
@@ -77,7 +83,7 @@ def dumps(states: Dict[Any, Any], optimizer: Any = None) -> bytes:
     enc = _Encoder()
     entries = [[_key(k), enc.tree(v)] for k, v in states.items()]
     manifest = {"states": entries,
-                "optimizer": _optimizer_manifest(optimizer) if optimizer is not None else None}
+                "optimizer": _optimizer_manifest(optimizer, enc) if optimizer is not None else None}
     text = json.dumps(manifest, allow_nan=True).encode("utf-8")
     image = _core.params_serialize(enc.records, enc.names)
     return MAGIC + struct.pack("<Q", len(text)) + text + image
@@ -179,17 +185,24 @@ def loads(data: bytes) -> Tuple[Dict[Any, Any], Any]:
         if key in states:
             raise _bad(f"duplicate state key {key!r}")
         states[key] = _dec_tree(entry[1], loaded, used)
-    if used != set(loaded):
-        raise _bad(f"arrays {sorted(set(loaded) - used)[:5]} are not referenced by the manifest")
     opt = manifest["optimizer"]
     if opt is not None:
         _check_optimizer_manifest(opt)
+        if "cumgrads" in opt:  # decoded in place: [[key, tree, n], ...] -> {key: {...}}
+            cumgrads: Dict[Any, Any] = {}
+            for key, tree, num in opt["cumgrads"]:
+                cumgrads[_dec_key(key)] = {"cum_grad": _dec_tree(tree, loaded, used),
+                                           "num_cums": num}
+            opt["cumgrads"] = cumgrads
+    if used != set(loaded):
+        raise _bad(f"arrays {sorted(set(loaded) - used)[:5]} are not referenced by the manifest")
     return states, opt
 
 
 def _check_optimizer_manifest(opt: Any) -> None:
-    if (not isinstance(opt, dict) or set(opt) != {"class", "scalars", "update_counts",
-                                                   "current_device"}
+    if (not isinstance(opt, dict) or set(opt) - {"cumgrads"} != {"class", "scalars",
+                                                                  "update_counts",
+                                                                  "current_device"}
             or not isinstance(opt["class"], str) or not isinstance(opt["scalars"], dict)
             or not isinstance(opt["update_counts"], list)
             or type(opt["current_device"]) is not int):
@@ -205,6 +218,13 @@ def _check_optimizer_manifest(opt: Any) -> None:
             if not isinstance(pair, list) or len(pair) != 2 or type(pair[1]) is not int:
                 raise _bad("bad update count")
             _dec_key(pair[0])
+    cumgrads = opt.get("cumgrads", [])
+    if not isinstance(cumgrads, list):
+        raise _bad("bad cumgrads section")
+    for item in cumgrads:
+        if (not isinstance(item, list) or len(item) != 3 or type(item[2]) is not int
+                or item[2] < 0):
+            raise _bad(f"bad cumgrads entry {item!r:.80}")
 
 
 def apply_optimizer(opt: Any, manifest: Dict[str, Any]) -> None:
@@ -221,6 +241,8 @@ def apply_optimizer(opt: Any, manifest: Dict[str, Any]) -> None:
                 and not isinstance(cur, bool) and not isinstance(v, bool)):
             raise _bad(f"optimizer attribute {k!r} is {type(cur).__name__}, "
                        f"the states give {type(v).__name__}")
+    if "cumgrads" in manifest and not isinstance(vars(opt).get("cumgrads"), dict):
+        raise _bad(f"optimizer {type(opt).__name__} keeps no cumulative gradients")
     counts = {dev: {_dec_key(i): c for i, c in table} for dev, table in manifest["update_counts"]}
     counts.setdefault(0, {})
     counts.setdefault(manifest["current_device"], {})
@@ -228,3 +250,5 @@ def apply_optimizer(opt: Any, manifest: Dict[str, Any]) -> None:
         setattr(opt, k, v)
     opt._all_index_update_counts = counts
     opt._index_update_count = counts[manifest["current_device"]]
+    if "cumgrads" in manifest:
+        opt.cumgrads = manifest["cumgrads"]

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import _core
 from . import _arrays as A
+from . import _state_check
 
 __all__ = ["Optimizer", "register", "create"]
 
@@ -228,6 +229,13 @@ class Optimizer:
                           "the optimizer")
         return self.create_state(index, weight)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap the subclass's update methods with the malformed-state diagnosis."""
+        super().__init_subclass__(**kwargs)
+        for method in ("update", "update_multi_precision"):
+            if method in cls.__dict__:
+                setattr(cls, method, _state_check.checked(cls.__dict__[method], method))
+
     def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
         """Update ``weight`` in place from ``grad`` and ``state``."""
         raise NotImplementedError()
@@ -264,6 +272,9 @@ class Optimizer:
         self.__dict__ = state
         self.param_dict = {}
 
+
+Optimizer.update_multi_precision = _state_check.checked(  # type: ignore[method-assign]
+    Optimizer.update_multi_precision, "update_multi_precision")
 
 register: Callable[[Type[Optimizer]], Type[Optimizer]] = Optimizer.register
 create: Callable[..., Optimizer] = Optimizer.create_optimizer

@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from . import _arrays as A
-from . import _plan, _state_format
+from . import _mxnet_pickle, _plan, _state_format
 from .base import MultiBatch, Optimizer
 
 __all__ = ["Updater", "get_updater"]
@@ -182,7 +182,7 @@ class Updater:
                 == _state_format.MAGIC:
             raise ValueError("these states were written with format='safe': "
                              "call set_states(states, format='safe')")
-        loaded = pickle.loads(states)
+        loaded = _mxnet_pickle.loads(states)  # MXNet's own NDArrays become mxopt arrays
         with self._lock:
             if isinstance(loaded, tuple) and len(loaded) == 2:
                 self.states, self.optimizer = loaded
