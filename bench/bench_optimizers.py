@@ -396,9 +396,11 @@ def main() -> int:
 def plot(results: Dict[str, Any], path: Path) -> Optional[Path]:
     """Parameters updated per second vs tensor size, one panel per optimizer, one line per
     library (and the bandwidth limit); written only when matplotlib is installed."""
-    plt = common.optional_import("matplotlib.pyplot")
-    if plt is None:
+    if common.optional_import("matplotlib") is None:
         return None
+    import matplotlib
+    matplotlib.use("Agg")  # files only, no display needed
+    import matplotlib.pyplot as plt
     libs = {"mxopt_kernel": "mxopt", "mxnet": "MXNet 1.9.1", "torch_foreach": "torch foreach",
             "torch_fused": "torch fused", "numpy": "numpy", "roofline": "bandwidth limit"}
     names = list(results["single"])
@@ -411,6 +413,7 @@ def plot(results: Dict[str, Any], path: Path) -> Optional[Path]:
             pts = [(r["n"], r["n"] / r[key]) for r in rows if r.get(key)]
             if pts:
                 ax.loglog(*zip(*pts), marker="o", ms=3, label=label,
+                          color=f"C{list(libs).index(key)}",  # the same color in every panel
                           linestyle="--" if key == "roofline" else "-")
         ax.set_title(name)
         ax.set_xlabel("elements")
