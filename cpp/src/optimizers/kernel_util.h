@@ -331,10 +331,29 @@ inline void run_dense_mp(const Op& op, half* w, const half* g, float* w32, std::
 }
 
 // Lazy row-sparse update: only rows present in the gradient; op(w, g, s...) per element.
+// The rows are scattered over arrays far larger than the caches, so the loop is bound by memory
+// latency: the weight and state rows of row r + kRowsAhead are prefetched while row r is updated
+// (the gradient rows are contiguous and the hardware prefetcher follows them).
+inline constexpr std::size_t kRowsAhead = 6;
+inline constexpr std::size_t kPrefetchBytes = 1024;  // per row and array
+
+template <class... P>
+inline void prefetch_row(std::size_t offset, std::size_t bytes, P*... arrays) {
+#if defined(__GNUC__) || defined(__clang__)
+  for (std::size_t b = 0; b < bytes; b += 64)
+    (__builtin_prefetch(reinterpret_cast<const char*>(arrays + offset) + b, 1), ...);
+#else
+  (void)offset, (void)bytes, ((void)arrays, ...);
+#endif
+}
+
 template <class Op, class C, class... S>
 inline void run_rows(const Op& op, C* w, const C* gdata, const std::int64_t* idx,
                      std::size_t k, std::size_t len, S*... s) {
+  const std::size_t ahead_bytes = std::min(kPrefetchBytes, len * sizeof(C));
   parallel_rows(k, len, [&](std::size_t r) {
+    if (r + kRowsAhead < k)
+      prefetch_row(static_cast<std::size_t>(idx[r + kRowsAhead]) * len, ahead_bytes, w, s...);
     const std::size_t wo = static_cast<std::size_t>(idx[r]) * len;
     const std::size_t go = r * len;
     for (std::size_t j = 0; j < len; ++j) op(w[wo + j], gdata[go + j], s[wo + j]...);
