@@ -174,7 +174,7 @@ def main() -> int:
     t = common.threads()
     if torch is not None:
         torch.set_num_threads(t)
-    min_time = 0.05 if args.quick else 0.2
+    min_time = 0.02 if args.quick else 0.05
     results: Dict[str, Any] = {"threads": t, "fp16_mp": {}, "row_sparse": {}, "memory": {}}
     print(f"\n### bench_optimizer_variants: {t} thread(s)")
 
@@ -183,7 +183,8 @@ def main() -> int:
     libs = ["mxopt", "mxnet", "torch-foreach", "torch-fused"]
     rows = []
     for name in ["sgd_mom", "nag", "adam", "adamw"]:
-        times = {lib: bo.timed(make_fp16(lib, name, shapes), min_time) for lib in libs}
+        times = common.interleaved_medians({lib: make_fp16(lib, name, shapes) for lib in libs},
+                                           min_time=min_time)
         results["fp16_mp"][name] = times
         rows.append([name, times["mxopt"] * 1e3]
                     + [bo.ratio(times[lib], times["mxopt"]) for lib in libs[1:]])
@@ -197,14 +198,13 @@ def main() -> int:
     hit = np.sort(np.random.default_rng(2).choice(vocab, vocab // 100, replace=False))
     rows = []
     for name in ["adam", "sgd_mom"]:
-        times = {
-            "mxopt lazy": bo.timed(make_sparse("mxopt", name, vocab, dim, hit), min_time),
-            "mxopt dense": bo.timed(make_sparse("mxopt", name, vocab, dim, hit, dense=True),
-                                    min_time),
-            "mxnet lazy": bo.timed(make_sparse("mxnet", name, vocab, dim, hit), min_time),
-            "torch sparse": bo.timed(make_sparse("torch", name, vocab, dim, hit), min_time),
-            "torch dense fused": bo.timed(make_sparse("torch", name, vocab, dim, hit, dense=True),
-                                          min_time)}
+        times = common.interleaved_medians({
+            "mxopt lazy": make_sparse("mxopt", name, vocab, dim, hit),
+            "mxopt dense": make_sparse("mxopt", name, vocab, dim, hit, dense=True),
+            "mxnet lazy": make_sparse("mxnet", name, vocab, dim, hit),
+            "torch sparse": make_sparse("torch", name, vocab, dim, hit),
+            "torch dense fused": make_sparse("torch", name, vocab, dim, hit, dense=True)},
+            min_time=min_time)
         results["row_sparse"][name] = times
         base = times["mxopt lazy"]
         rows.append([name, base * 1e3] + [bo.ratio(times[k], base) for k in list(times)[1:]])

@@ -316,13 +316,6 @@ def make_resnet(lib: str, name: str, shapes: List[tuple]) -> Optional[Callable[[
     raise ValueError(lib)
 
 
-def timed(f: Optional[Callable[[], Any]], min_time: float = 0.05) -> Optional[float]:
-    if f is None:
-        return None
-    return common.median_time(f, repeats=5 if min_time > 0.02 else common.REPEATS,
-                              min_time=min_time)
-
-
 def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
     return None if a is None or b is None else a / b
 
@@ -347,12 +340,12 @@ def main() -> int:
     for name in OPTIMIZERS:
         rows = []
         for n in sizes:
-            tk = timed(make_mxopt_kernel(name, n))
-            to = timed(make_mxopt_optimizer(name, n))
-            tm = timed(make_mxnet_op(name, n))
-            tf = timed(make_torch(name, [(n,)], "foreach"))
-            tu = timed(make_torch(name, [(n,)], "fused"))
-            tn = timed(make_numpy(name, n))
+            t_ = common.interleaved_medians({
+                "kernel": make_mxopt_kernel(name, n), "optimizer": make_mxopt_optimizer(name, n),
+                "mxnet": make_mxnet_op(name, n), "foreach": make_torch(name, [(n,)], "foreach"),
+                "fused": make_torch(name, [(n,)], "fused"), "numpy": make_numpy(name, n)})
+            tk, to, tm, tf, tu, tn = (t_[k] for k in ("kernel", "optimizer", "mxnet", "foreach",
+                                                      "fused", "numpy"))
             t_roof = BYTES[name] * n / copy_bw
             results["single"].setdefault(name, []).append(
                 {"n": n, "mxopt_kernel": tk, "mxopt_optimizer": to, "mxnet": tm,
@@ -373,7 +366,8 @@ def main() -> int:
         nparam = sum(int(np.prod(s)) for s in shapes)
         rows = []
         for name in OPTIMIZERS:
-            times = {lib: timed(make_resnet(lib, name, shapes), min_time=0.2) for lib in libs}
+            times = common.interleaved_medians(
+                {lib: make_resnet(lib, name, shapes) for lib in libs}, min_time=0.05)
             t_roof = BYTES[name] * nparam / copy_bw
             results[key] = results.get(key, {})
             results[key][name] = dict(times, roofline=t_roof)

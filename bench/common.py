@@ -45,6 +45,36 @@ def median_time(fn: Callable[[], Any], repeats: int = REPEATS, warmup: int = 2,
     return statistics.median(samples)
 
 
+def interleaved_medians(fns: Dict[str, Optional[Callable[[], Any]]], repeats: int = REPEATS,
+                        warmup: int = 2, min_time: float = 0.02) -> Dict[str, Optional[float]]:
+    """Median seconds per call of each function, sampled round-robin: round r times every
+    function once (each sample loops it for at least ``min_time``), so that a slow phase of a
+    shared machine hits every library alike instead of whichever was measured then."""
+    live = {k: f for k, f in fns.items() if f is not None}
+    loops: Dict[str, int] = {}
+    for k, f in live.items():
+        for _ in range(warmup):
+            f()
+        n = 1
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                f()
+            if time.perf_counter() - t0 >= min_time or n >= 1 << 20:
+                break
+            n *= 2
+        loops[k] = n
+    samples: Dict[str, List[float]] = {k: [] for k in live}
+    for _ in range(repeats):
+        for k, f in live.items():
+            n = loops[k]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                f()
+            samples[k].append((time.perf_counter() - t0) / n)
+    return {k: (statistics.median(samples[k]) if k in live else None) for k in fns}
+
+
 def threads() -> int:
     return int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
 
