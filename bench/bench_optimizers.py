@@ -1,15 +1,18 @@
-"""Optimizer step throughput: mxopt against MXNet 1.9.1's operators, PyTorch (foreach and fused
-implementations, when torch is importable) and numpy, and against the memory roofline.
+"""Optimizer step throughput: mxopt against MXNet 1.9.1's operators, PyTorch (for-loop, foreach and
+fused implementations, when torch is importable) and numpy, and against the memory roofline.
 
     python bench/bench_optimizers.py [--quick]      (threads: OMP_NUM_THREADS)
 
 Two workloads, float32:
-  * one tensor of 1e3 .. 16e6 elements, per optimizer: sgd, sgd+momentum, adam, lamb, rmsprop,
-    adagrad;
+  * one tensor of 1e3 .. 16e6 elements, per optimizer: sgd, sgd+momentum, nag, adam, adamw,
+    rmsprop, adagrad, lamb, lars (mxopt: the kernel, and "mx.opt" = one Updater call);
   * a ResNet-50-shaped parameter set (161 tensors, 25.56M parameters) and 1000 tiny tensors of
     64 elements, updated through each library's optimizer API (mx.optimizer Updater with a list,
-    i.e. the multi-tensor path, and with one call per tensor; MXNet's Updater, torch.optim
-    foreach/fused, a numpy loop); us/tensor = step time / tensor count.
+    i.e. the multi-tensor path, and with one call per tensor; MXNet's Updater (its multi_*
+    operators), torch.optim for-loop/foreach/fused, a numpy loop); us/tensor = step time /
+    tensor count.
+
+Every row is sampled round-robin across the libraries (median of 7 after warm-up).
 
 Roofline: the bytes an ideal kernel must move per parameter (read weight, gradient and states,
 write weight and states; LAMB needs a second pass for its norms) divided by the measured STREAM
@@ -247,7 +250,8 @@ def make_numpy(name: str, n: int) -> Callable[[], Any]:
 
 
 def _torch_optimizer(name: str, params: List[Any], mode: str) -> Optional[Any]:
-    kw: Dict[str, Any] = {"foreach": True} if mode == "foreach" else {"fused": True}
+    kw: Dict[str, Any] = {"loop": {"foreach": False}, "foreach": {"foreach": True},
+                          "fused": {"fused": True}}[mode]
     if name in ("lamb", "lars") or (name == "rmsprop" and mode == "fused"):
         return None  # no LAMB/LARS in torch.optim; no fused RMSprop
     cls = {"sgd": torch.optim.SGD, "sgd_mom": torch.optim.SGD, "nag": torch.optim.SGD,
@@ -304,7 +308,7 @@ def make_resnet(lib: str, name: str, shapes: List[tuple]) -> Optional[Callable[[
             upd(idx, gs, ws)
             mxnet.nd.waitall()
         return step
-    if lib in ("torch-foreach", "torch-fused"):
+    if lib in ("torch-loop", "torch-foreach", "torch-fused"):
         return make_torch(name, shapes, lib.split("-")[1])
     if lib == "numpy":
         steps = [make_numpy(name, int(np.prod(s))) for s in shapes]
@@ -342,24 +346,27 @@ def main() -> int:
         for n in sizes:
             t_ = common.interleaved_medians({
                 "kernel": make_mxopt_kernel(name, n), "optimizer": make_mxopt_optimizer(name, n),
-                "mxnet": make_mxnet_op(name, n), "foreach": make_torch(name, [(n,)], "foreach"),
+                "mxnet": make_mxnet_op(name, n), "loop": make_torch(name, [(n,)], "loop"),
+                "foreach": make_torch(name, [(n,)], "foreach"),
                 "fused": make_torch(name, [(n,)], "fused"), "numpy": make_numpy(name, n)})
-            tk, to, tm, tf, tu, tn = (t_[k] for k in ("kernel", "optimizer", "mxnet", "foreach",
-                                                      "fused", "numpy"))
+            tk, to, tm, tl, tf, tu, tn = (t_[k] for k in ("kernel", "optimizer", "mxnet", "loop",
+                                                          "foreach", "fused", "numpy"))
             t_roof = BYTES[name] * n / copy_bw
             results["single"].setdefault(name, []).append(
                 {"n": n, "mxopt_kernel": tk, "mxopt_optimizer": to, "mxnet": tm,
-                 "torch_foreach": tf, "torch_fused": tu, "numpy": tn, "roofline": t_roof})
+                 "torch_loop": tl, "torch_foreach": tf, "torch_fused": tu, "numpy": tn,
+                 "roofline": t_roof})
             rows.append([n, tk * 1e6, to * 1e6, t_roof / tk * 100, ratio(tm, tk),
-                         ratio(tf, tk), ratio(tu, tk), ratio(tn, tk)])
+                         ratio(tl, tk), ratio(tf, tk), ratio(tu, tk), ratio(tn, tk)])
         print(common.table(
             f"{name}, one float32 tensor ({BYTES[name]} B/param; ratios = peer time / mxopt "
             "kernel time)",
-            ["n", "mxopt us", "mx.opt us", "%roof", "mxnet x", "torch-fe x", "torch-fu x",
-             "numpy x"], rows), flush=True)
+            ["n", "mxopt us", "mx.opt us", "%roof", "mxnet x", "torch-lp x", "torch-fe x",
+             "torch-fu x", "numpy x"], rows), flush=True)
 
-    libs = ["mxopt", "mxopt-per-index", "mxnet", "torch-foreach", "torch-fused", "numpy"]
-    header = ["per-idx x", "mxnet x", "torch-fe x", "torch-fu x", "numpy x"]
+    libs = ["mxopt", "mxopt-per-index", "mxnet", "torch-loop", "torch-foreach", "torch-fused",
+            "numpy"]
+    header = ["per-idx x", "mxnet x", "torch-lp x", "torch-fe x", "torch-fu x", "numpy x"]
     for key, shapes, title in (
             ("resnet50", resnet50_shapes(), "ResNet-50 parameter set"),
             ("tiny1000", [(64,)] * 1000, "1000 tiny tensors of 64 elements")):
@@ -395,7 +402,8 @@ def plot(results: Dict[str, Any], path: Path) -> Optional[Path]:
     import matplotlib
     matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as plt
-    libs = {"mxopt_kernel": "mxopt", "mxnet": "MXNet 1.9.1", "torch_foreach": "torch foreach",
+    libs = {"mxopt_kernel": "mxopt", "mxnet": "MXNet 1.9.1", "torch_loop": "torch for-loop",
+            "torch_foreach": "torch foreach",
             "torch_fused": "torch fused", "numpy": "numpy", "roofline": "bandwidth limit"}
     names = list(results["single"])
     cols = 3
