@@ -68,7 +68,6 @@ void activation_forward(ActType a, const T* x, T* y, std::int64_t size) {
   with_act(a, [&](auto op) {
     using Op = decltype(op);
     detail::for_each_range(size, [x, y](std::int64_t b, std::int64_t e) {
-#pragma omp simd
       for (std::int64_t i = b; i < e; ++i) y[i] = Op::f(x[i]);
     });
   });
@@ -86,10 +85,8 @@ void activation_backward(ActType a, const T* gy, const T* x, const T* y, T* gx, 
     const bool add = req == Req::kAdd;
     detail::for_each_range(size, [=](std::int64_t b, std::int64_t e) {
       if (add) {
-#pragma omp simd
         for (std::int64_t i = b; i < e; ++i) gx[i] += gy[i] * Op::df(xs[i], ys[i]);
       } else {
-#pragma omp simd
         for (std::int64_t i = b; i < e; ++i) gx[i] = gy[i] * Op::df(xs[i], ys[i]);
       }
     });
