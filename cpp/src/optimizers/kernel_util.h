@@ -196,50 +196,8 @@ inline void run_range(std::int64_t lo, std::int64_t hi, const F& f) {
   loop_baseline(lo, hi, f);
 }
 
-// f(i) for i in [0, n) on the calling thread.
-template <class F>
-inline void serial_for(std::int64_t n, const F& f) {
-  run_range(0, n, f);
-}
-
-// f(i) for i in [0, n), split into one contiguous block per thread above the threshold.
-template <class F>
-inline void parallel_for(std::size_t n, const F& f) {
-  const std::int64_t nn = static_cast<std::int64_t>(n);
-#if defined(MXOPT_HAVE_OPENMP)
-  if (use_threads(n)) {
-#pragma omp parallel
-    {
-      const std::int64_t nt = omp_get_num_threads();
-      const std::int64_t t = omp_get_thread_num();
-      // Blocks aligned to 16 elements (64 bytes of float32).
-      const std::int64_t block = ((nn + nt - 1) / nt + 15) / 16 * 16;
-      const std::int64_t lo = std::min(nn, t * block);
-      const std::int64_t hi = std::min(nn, lo + block);
-      if (lo < hi) run_range(lo, hi, f);
-    }
-    return;
-  }
-#endif
-  serial_for(nn, f);
-}
-
-// f(r) for each of n rows of `row_length` elements (threads split rows).
-template <class F>
-inline void parallel_rows(std::size_t n, std::size_t row_length, F&& f) {
-#if defined(MXOPT_HAVE_OPENMP)
-  if (n > 1 && use_threads(n * row_length)) {
-    const std::int64_t nn = static_cast<std::int64_t>(n);
-#pragma omp parallel for schedule(static)
-    for (std::int64_t r = 0; r < nn; ++r) f(static_cast<std::size_t>(r));
-    return;
-  }
-#endif
-  for (std::size_t r = 0; r < n; ++r) f(r);
-}
-
-// fn(lo, hi) over [0, n): one contiguous block per thread above the threshold (the blocks of
-// parallel_for), else one call.
+// fn(lo, hi) over [0, n): one contiguous block per thread above the threshold (blocks aligned
+// to 16 elements, 64 bytes of float32), else one call.
 template <class F>
 inline void parallel_ranges(std::size_t n, const F& f) {
   const std::int64_t nn = static_cast<std::int64_t>(n);
@@ -259,6 +217,27 @@ inline void parallel_ranges(std::size_t n, const F& f) {
 #endif
   f(std::int64_t{0}, nn);
 }
+
+// f(i) for i in [0, n), over the blocks of parallel_ranges.
+template <class F>
+inline void parallel_for(std::size_t n, const F& f) {
+  parallel_ranges(n, [&f](std::int64_t lo, std::int64_t hi) { run_range(lo, hi, f); });
+}
+
+// f(r) for each of n rows of `row_length` elements (threads split rows).
+template <class F>
+inline void parallel_rows(std::size_t n, std::size_t row_length, F&& f) {
+#if defined(MXOPT_HAVE_OPENMP)
+  if (n > 1 && use_threads(n * row_length)) {
+    const std::int64_t nn = static_cast<std::int64_t>(n);
+#pragma omp parallel for schedule(static)
+    for (std::int64_t r = 0; r < nn; ++r) f(static_cast<std::size_t>(r));
+    return;
+  }
+#endif
+  for (std::size_t r = 0; r < n; ++r) f(r);
+}
+
 
 // ---- float16 <-> float32 blocks ----------------------------------------------------------------
 // Exact (half -> float) and round-to-nearest-even (float -> half), the same values as
