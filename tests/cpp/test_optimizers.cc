@@ -398,6 +398,56 @@ TEST(Reductions, SumOfSquaresIsSequentialFloat32) {
   EXPECT_EQ(k::dot_norm(y.data(), 3), 5.0);
 }
 
+// sum_sq_many interleaves the recurrences of many arrays (8 lanes, then 4, 2, 1 for the
+// leftovers, spread over threads): every sum must be sum_sq's bit for bit, for any mix of
+// lengths (incl. empty arrays and more lanes than arrays) and any thread count.
+template <class T>
+void check_sum_sq_many(const std::vector<std::size_t>& lengths) {
+  std::vector<std::vector<T>> data;
+  std::vector<const T*> ptrs;
+  for (std::size_t a = 0; a < lengths.size(); ++a) {
+    std::vector<float> v(lengths[a]);
+    for (std::size_t i = 0; i < v.size(); ++i)
+      v[i] = std::sin(0.37f * float(i) + float(a)) * (1.0f + 0.01f * float(i % 97));
+    if constexpr (std::is_same_v<T, float16>) {
+      data.push_back(to_half(v));
+    } else {
+      data.emplace_back(v.begin(), v.end());
+    }
+  }
+  for (auto& d : data) ptrs.push_back(d.empty() ? nullptr : d.data());
+  std::vector<float> want(lengths.size());
+  for (std::size_t a = 0; a < lengths.size(); ++a) want[a] = k::sum_sq(ptrs[a], lengths[a]);
+  for (int threads : {1, 2, 3}) {
+#if defined(_OPENMP)
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+#endif
+    std::vector<float> got(lengths.size(), -1.0f);
+    k::sum_sq_many(lengths.size(), ptrs.data(), lengths.data(), got.data());
+#if defined(_OPENMP)
+    omp_set_num_threads(saved);
+#endif
+    for (std::size_t a = 0; a < lengths.size(); ++a)
+      EXPECT_EQ(got[a], want[a]) << "array " << a << " of " << lengths.size() << ", threads "
+                                 << threads;
+  }
+}
+
+TEST(Reductions, SumOfSquaresOfManyArraysIsSumSqOfEach) {
+  std::vector<std::vector<std::size_t>> lists = {
+      {}, {5}, {0}, {3, 0, 7}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13},
+      {70001, 64, 0, 1, 200003, 16384, 3, 999, 999, 5000, 12, 40000, 7, 7, 7, 100000, 2}};
+  std::vector<std::size_t> many;
+  for (std::size_t i = 0; i < 300; ++i) many.push_back((i * 7919) % 4099);
+  lists.push_back(many);
+  for (const auto& l : lists) {
+    check_sum_sq_many<float>(l);
+    check_sum_sq_many<double>(l);
+    check_sum_sq_many<float16>(l);
+  }
+}
+
 TEST(LAMBKernel, TrustRatioAndZeroWeight) {
   // One element: m = 0.1*G, v = 0.001*G^2; bias-corrected u = G/(|G| + eps) (+ 0 decay).
   std::vector<float> w = {0.0f}, g = {2.0f}, m = {0}, v = {0};

@@ -1,5 +1,8 @@
 // Shared kernels: float16 conversions, row-index validation and MXNet's two L2 reductions.
+#include <algorithm>
+#include <atomic>
 #include <stdexcept>
+#include <vector>
 #include <string>
 
 #include "kernel_util.h"
@@ -47,6 +50,119 @@ float sum_sq(const T* x, std::size_t n) {
   return acc;
 }
 
+namespace {
+// One sum_sq recurrence in progress: the elements left and the partial sum.
+template <class C>
+struct SumSqChain {
+  const C* p;
+  std::size_t n;
+  float acc;
+  std::size_t id;
+};
+
+// Runs chains L at a time in lock step, each lane exactly sum_sq's recurrence; a lane that
+// finishes writes out[id] and takes the next chain from next(chain) (false: none left). When the
+// supply runs dry, the unfinished lanes are handed back in `rest`.
+template <class C, int L, class Next>
+void sum_sq_lanes(Next&& next, std::vector<SumSqChain<C>>& rest, float* out) {
+  using P = promote_t<C>;
+  SumSqChain<C> lane[L];
+  int live = 0;
+  while (live < L && next(lane[live])) ++live;
+  rest.clear();
+  if (live < L) {
+    rest.assign(lane, lane + live);
+    return;
+  }
+  for (;;) {
+    std::size_t m = lane[0].n;
+    for (int l = 1; l < L; ++l) m = std::min(m, lane[l].n);
+    const C* p[L];
+    float acc[L];
+    for (int l = 0; l < L; ++l) {
+      p[l] = lane[l].p;
+      acc[l] = lane[l].acc;
+    }
+    for (std::size_t j = 0; j < m; ++j) {
+#pragma GCC unroll 8
+      for (int l = 0; l < L; ++l) {
+        const C sq = p[l][j] * p[l][j];
+        acc[l] = static_cast<float>(static_cast<P>(acc[l]) + static_cast<P>(sq));
+      }
+    }
+    bool dry = false;
+    for (int l = 0; l < L; ++l) {
+      lane[l].p += m;
+      lane[l].n -= m;
+      lane[l].acc = acc[l];
+      if (lane[l].n == 0) {
+        out[lane[l].id] = acc[l];
+        if (!next(lane[l])) {
+          lane[l].n = 0;
+          dry = true;
+        }
+      }
+    }
+    if (dry) {
+      for (int l = 0; l < L; ++l)
+        if (lane[l].n > 0) rest.push_back(lane[l]);
+      return;
+    }
+  }
+}
+
+// All chains of next(): 8 lanes while they last, then the leftovers with 4, 2 and 1 lanes.
+template <class C, class Next>
+void sum_sq_chains(Next&& next, float* out) {
+  std::vector<SumSqChain<C>> a, b;
+  sum_sq_lanes<C, 8>(next, a, out);
+  auto from = [](std::vector<SumSqChain<C>>& v) {
+    return [&v, i = std::size_t{0}](SumSqChain<C>& c) mutable {
+      if (i == v.size()) return false;
+      c = v[i++];
+      return true;
+    };
+  };
+  sum_sq_lanes<C, 4>(from(a), b, out);
+  sum_sq_lanes<C, 2>(from(b), a, out);
+  sum_sq_lanes<C, 1>(from(a), b, out);
+}
+}  // namespace
+
+template <class T>
+void sum_sq_many(std::size_t count, const T* const* x, const std::size_t* n, float* out) {
+  using C = compute_t<T>;
+  std::size_t elements = 0;
+  for (std::size_t i = 0; i < count; ++i) elements += n[i];
+  // Longest first, so that the lanes finish together; empty arrays sum to 0.
+  std::vector<std::size_t> order;
+  order.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (n[i] == 0)
+      out[i] = 0.0f;
+    else
+      order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [n](std::size_t a, std::size_t b) { return n[a] > n[b]; });
+  std::atomic<std::size_t> cursor{0};
+  auto next = [&](SumSqChain<C>& c) {
+    const std::size_t k = cursor.fetch_add(1, std::memory_order_relaxed);
+    if (k >= order.size()) return false;
+    const std::size_t i = order[k];
+    c = {cp(x[i]), n[i], 0.0f, i};
+    return true;
+  };
+#if defined(MXOPT_HAVE_OPENMP)
+  if (order.size() > 1 && use_threads(elements)) {
+#pragma omp parallel
+    sum_sq_chains<C>(next, out);
+    return;
+  }
+#endif
+  sum_sq_chains<C>(next, out);
+}
+
 template <class T>
 double nrm2(const T* x, std::size_t n) {
   using C = compute_t<T>;
@@ -77,6 +193,7 @@ double dot_norm(const T* x, std::size_t n) {
 
 #define MXOPT_INST(T)                                   \
   template float sum_sq<T>(const T*, std::size_t);    \
+  template void sum_sq_many<T>(std::size_t, const T* const*, const std::size_t*, float*); \
   template double nrm2<T>(const T*, std::size_t);     \
   template double dot_norm<T>(const T*, std::size_t);
 MXOPT_INSTANTIATE_FLOATS(MXOPT_INST)

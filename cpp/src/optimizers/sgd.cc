@@ -284,30 +284,31 @@ float lars_lr(float lr, float w_sum_sq, float g_sum_sq, float wd, float eta, flo
 }
 
 namespace {
-// The LARS rates of a list: sum_sq(w) and sum_sq(g) of each LARS tensor in one loop (two
-// independent sequential float32 chains, each exactly sum_sq), tensors spread over threads.
-template <class C>
-std::vector<float> lars_rates(std::size_t count, const C* const* w, const C* const* g,
+// The LARS rates of a list: sum_sq(w) and sum_sq(g) of every LARS tensor (all of these sequential
+// recurrences interleaved and spread over threads by sum_sq_many).
+template <class T>
+std::vector<float> lars_rates(std::size_t count, const T* const* w, const T* const* g,
                               const std::size_t* sizes, const SGDParams* params,
                               const bool* use_lars, float eta, float eps) {
-  using P = promote_t<C>;
+  std::vector<const T*> arrays;
+  std::vector<std::size_t> lengths;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!use_lars[i]) continue;
+    arrays.insert(arrays.end(), {w[i], g[i]});
+    lengths.insert(lengths.end(), {sizes[i], sizes[i]});
+  }
+  std::vector<float> sums(arrays.size());
+  sum_sq_many(arrays.size(), arrays.data(), lengths.data(), sums.data());
   std::vector<float> lr(count);
-  for_each_tensor(count, sizes, [&](std::size_t i) {
+  for (std::size_t i = 0, k = 0; i < count; ++i) {
     if (!use_lars[i]) {
       lr[i] = params[i].lr;
-      return;
+      continue;
     }
-    const C* x = w[i];
-    const C* y = g[i];
-    float a = 0.0f, b = 0.0f;
-    for (std::size_t j = 0; j < sizes[i]; ++j) {
-      const C sx = x[j] * x[j];
-      a = static_cast<float>(static_cast<P>(a) + static_cast<P>(sx));
-      const C sy = y[j] * y[j];
-      b = static_cast<float>(static_cast<P>(b) + static_cast<P>(sy));
-    }
-    lr[i] = lars_lr(params[i].lr, a, b, params[i].wd, eta, eps, params[i].rescale_grad);
-  });
+    lr[i] = lars_lr(params[i].lr, sums[k], sums[k + 1], params[i].wd, eta, eps,
+                    params[i].rescale_grad);
+    k += 2;
+  }
   return lr;
 }
 }  // namespace
@@ -316,10 +317,8 @@ template <class T>
 void multi_lars_update(std::size_t count, T* const* weights, const T* const* grads,
                        T* const* moms, const std::size_t* sizes, const SGDParams* params,
                        const bool* use_lars, float eta, float eps) {
-  using C = compute_t<T>;
   const std::vector<float> lr =
-      lars_rates(count, reinterpret_cast<const C* const*>(weights),
-                 reinterpret_cast<const C* const*>(grads), sizes, params, use_lars, eta, eps);
+      lars_rates(count, weights, grads, sizes, params, use_lars, eta, eps);
   for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
     SGDParams p = params[i];
     p.lr = lr[i];
@@ -333,8 +332,7 @@ void multi_mp_lars_update(std::size_t count, float16* const* weights,
                           float* const* weights32, const std::size_t* sizes,
                           const SGDParams* params, const bool* use_lars, float eta, float eps) {
   const std::vector<float> lr =
-      lars_rates(count, reinterpret_cast<const half* const*>(weights),
-                 reinterpret_cast<const half* const*>(grads), sizes, params, use_lars, eta, eps);
+      lars_rates(count, weights, grads, sizes, params, use_lars, eta, eps);
   for_each_slice(count, sizes, [&](std::size_t i, std::size_t lo, std::size_t hi) {
     SGDParams p = params[i];
     p.lr = lr[i];
