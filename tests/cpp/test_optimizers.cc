@@ -269,6 +269,34 @@ TEST(AdamWKernel, DecoupledDecaySkipAndGradientRewrite) {
   EXPECT_FALSE(k::adamw_update(w2.data(), g2.data(), m2.data(), v2.data(), 1, p, true));
 }
 
+// rescale_grad 1 without clipping: the single form skips the (value-preserving) gradient
+// rewrite; weights and moments are those of the formula for every kind of value, the gradient
+// keeps its bits, and a rescale_grad != 1 still rewrites it.
+TEST(AdamWKernel, UnitRescaleKeepsGradientAndMatchesFormula) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> g0 = {4.0f, -0.0f, 1e-40f, -3.5f, inf, 0.25f, 7.0f, -1e30f, 2.0f};
+  const std::size_t n = g0.size();
+  std::vector<float> w(n, 0.75f), g = g0, m(n, 0.125f), v(n, 0.5f);
+  k::AdamWParams p;
+  p.eta = 0.1f;
+  p.wd = 0.5f;
+  ASSERT_TRUE(k::adamw_update(w.data(), g.data(), m.data(), v.data(), n, p, false));
+  for (std::size_t i = 0; i < n; ++i) {
+    const float G = 1.0f * g0[i];
+    const float mm = 0.9f * 0.125f + (1.0f - 0.9f) * G;
+    const float vv = 0.999f * 0.5f + (1.0f - 0.999f) * (G * G);
+    const float ww = 0.75f - 0.1f * (1.0f * mm / (std::sqrt(vv) + 1e-6f) + 0.5f * 0.75f);
+    EXPECT_EQ(std::memcmp(&g[i], &g0[i], 4), 0) << i;
+    EXPECT_EQ(std::memcmp(&m[i], &mm, 4), 0) << i;
+    EXPECT_EQ(std::memcmp(&v[i], &vv, 4), 0) << i;
+    EXPECT_EQ(std::memcmp(&w[i], &ww, 4), 0) << i;
+  }
+  p.rescale_grad = 2.0f;
+  g = g0;
+  ASSERT_TRUE(k::adamw_update(w.data(), g.data(), m.data(), v.data(), n, p, false));
+  EXPECT_EQ(g[0], 8.0f);
+}
+
 TEST(AdamaxKernel, PClipZeroGivesNaNLikeMXNet) {
   // nd.clip(x, -0, 0) zeroes the gradient; with u = 0 the update is 0/0 = NaN.
   std::vector<float> w = {1.0f}, g = {0.3f}, m = {0.0f}, u = {0.0f};

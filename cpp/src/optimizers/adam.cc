@@ -37,8 +37,11 @@ struct AdamOp {
   void operator()(C& w, C g, C& m, C& v) const { apply(w, grad(w, g), m, v); }
 };
 
-// AdamW / AdaBelief: kAgg selects the multi-tensor kernel forms.
-template <class C, bool kClip, bool kAgg>
+// AdamW / AdaBelief: kAgg selects the multi-tensor kernel forms. kSameG (single form): the
+// rescaled gradient rg*g is g itself (rg == 1, no clipping), so the in-place rewrite of the
+// gradient is skipped (it would store the value already there; only a signaling-NaN payload
+// would come back quieted), saving a quarter of the kernel's write traffic.
+template <class C, bool kClip, bool kAgg, bool kSameG = false>
 struct AdamWOp {
   C lr, eta, b1, b2, omb1, omb2, eps, wd, rg, clip;
   explicit AdamWOp(const AdamWParams& p)
@@ -60,7 +63,8 @@ struct AdamWOp {
       const C adj = G * G;
       v = b2 * (v - adj) + adj;
     } else {
-      g = G;  // MXNet's single-tensor kernel rescales/clips the gradient array in place
+      // MXNet's single-tensor kernel rescales/clips the gradient array in place
+      if constexpr (!kSameG) g = G;
       m = b1 * m + omb1 * G;
       v = b2 * v + omb2 * (G * G);
     }
@@ -243,7 +247,12 @@ bool adamw_update(T* weight, T* grad, T* mean, T* var, std::size_t n, const Adam
                   bool aggregated) {
   if (!finite_nonzero(p.rescale_grad)) return false;
   using C = compute_t<T>;
-  dispatch(p.clip_gradient >= 0.0f, [&](auto k) {
+  const bool clip = p.clip_gradient >= 0.0f;
+  if (!aggregated && !clip && p.rescale_grad == 1.0f) {
+    run_dense(AdamWOp<C, false, false, true>(p), cp(weight), cp(grad), n, cp(mean), cp(var));
+    return true;
+  }
+  dispatch(clip, [&](auto k) {
     dispatch(aggregated, [&](auto a) {
       run_dense(AdamWOp<C, decltype(k)::value, decltype(a)::value>(p), cp(weight), cp(grad), n,
                 cp(mean), cp(var));

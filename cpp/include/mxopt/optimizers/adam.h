@@ -46,7 +46,8 @@ struct AdamWParams {
 // AdamW, decoupled weight decay. Returns false (and writes nothing) when rescale_grad is 0 or
 // not finite.
 // single form (adamw_update):
-//   G = K(rg*g) (written back into grad, as MXNet does); m = b1*m + (1-b1)*G;
+//   G = K(rg*g) (written back into grad, as MXNet does; with rg == 1 and no clipping G is g
+//   and the store is skipped); m = b1*m + (1-b1)*G;
 //   v = b2*v + (1-b2)*(G*G); w = w - eta*((lr*m)/(sqrt(v) + eps) + lambda*w)
 // aggregated form (multi_adamw_update, aggregated=true; grad untouched):
 //   m = b1*(m - G) + G;  v = b2*(v - G*G) + G*G;  same weight update.
