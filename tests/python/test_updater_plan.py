@@ -222,13 +222,15 @@ def test_set_lr_mult_and_wd_mult_invalidate(monkeypatch):
     assert log == ["miss", "hit", "miss", "hit", "miss", "miss", "hit"]
 
 
-def test_param_dict_multiplier_change(monkeypatch):
+@pytest.mark.parametrize("name,kw", [("rmsprop", {}), ("lamb", {}),
+                                     ("lars", dict(momentum=0.9))])
+def test_param_dict_multiplier_change(monkeypatch, name, kw):
     class Param:
         def __init__(self, lr_mult=1.0, wd_mult=1.0):
             self.lr_mult, self.wd_mult = lr_mult, wd_mult
 
     def make():
-        return _opt("rmsprop", {}, param_dict={i: Param() for i in IDX})
+        return _opt(name, kw, param_dict={i: Param() for i in IDX})
 
     def script(w, step):
         step()

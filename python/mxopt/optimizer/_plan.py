@@ -32,11 +32,12 @@ for its momentum correction). The per-index path calls ``_multi_prepare`` once p
 on the representatives (their counts reset to ``c`` in between): the first call stands for the
 first chunk, the second for every later one (whose per-call state is then at a fixed point),
 and the plan runs only if both give the same kernel arguments (the per-index path would then
-have merged its chunks into one call). A step the plan does not run restores every optimizer
-attribute and count it changed. A subclass (which may override ``update``, ``_get_lr``, ...)
-keeps the per-index path unless it declares ``_MULTI_PLAN`` too. Schedulers other than mxopt's
-built-in ones (which return the same value, with no further side effect, when called again
-with the same ``num_update``) also keep that path.
+have merged its chunks into one call). A step the plan does not run resets the
+representatives' counts and rebinds every optimizer attribute to its value before the step.
+A subclass (which may override ``update``, ``_get_lr``, ...) keeps the per-index path unless it
+declares ``_MULTI_PLAN`` too. Schedulers other than mxopt's built-in ones (which return the
+same value, with no further side effect, when called again with the same ``num_update``) also
+keep that path.
 
 The plan holds references to the arrays of the last planned call until the next call that
 does not match it (or until the Updater is dropped); pickling an Updater drops its plan.
