@@ -1,14 +1,16 @@
 """Optimizer step throughput: mxopt against MXNet 1.9.1's operators, PyTorch (for-loop, foreach and
 fused implementations, when torch is importable) and numpy, and against the memory roofline.
 
-    python bench/bench_optimizers.py [--quick]      (threads: OMP_NUM_THREADS)
+    python bench/bench_optimizers.py [--quick] [--optimizers lamb,lars] [--workloads tiny1000]
+                                                    (threads: OMP_NUM_THREADS)
 
 Two workloads, float32:
   * one tensor of 1e3 .. 16e6 elements, per optimizer: sgd, sgd+momentum, nag, adam, adamw,
     rmsprop, adagrad, lamb, lars (mxopt: the kernel, and "mx.opt" = one Updater call);
   * a ResNet-50-shaped parameter set (161 tensors, 25.56M parameters) and 1000 tiny tensors of
     64 elements, updated through each library's optimizer API (mx.optimizer Updater with a list,
-    i.e. the multi-tensor path, and with one call per tensor; MXNet's Updater (its multi_*
+    i.e. the multi-tensor path replayed by its step plan, the same call without the plan, and
+    one call per tensor; MXNet's Updater (its multi_*
     operators), torch.optim for-loop/foreach/fused, a numpy loop); us/tensor = step time /
     tensor count.
 
@@ -35,6 +37,7 @@ import common  # noqa: E402
 
 import mxopt  # noqa: E402
 from mxopt import _core  # noqa: E402
+from mxopt.optimizer import _plan  # noqa: E402
 
 mxnet = common.optional_import("mxnet")
 torch = common.optional_import("torch")
@@ -283,6 +286,20 @@ def make_resnet(lib: str, name: str, shapes: List[tuple]) -> Optional[Callable[[
         upd = mxopt.optimizer.get_updater(_mxopt_optimizer(name))
         idx = list(range(len(shapes)))
         return lambda: upd(idx, gs, ws)
+    if lib == "mxopt-no-plan":  # the Updater's list call without its step plan
+        ws = [mxopt.nd.array(rng.standard_normal(s) * 0.1) for s in shapes]
+        gs = [mxopt.nd.array(rng.standard_normal(s) * 0.01) for s in shapes]
+        upd = mxopt.optimizer.get_updater(_mxopt_optimizer(name))
+        idx = list(range(len(shapes)))
+
+        def no_plan() -> None:
+            real = _plan.build
+            _plan.build = lambda *a, **k: None
+            try:
+                upd(idx, gs, ws)
+            finally:
+                _plan.build = real
+        return no_plan
     if lib == "mxopt-per-index":  # one Updater call per tensor (no multi-tensor path)
         ws = [mxopt.nd.array(rng.standard_normal(s) * 0.1) for s in shapes]
         gs = [mxopt.nd.array(rng.standard_normal(s) * 0.01) for s in shapes]
@@ -327,7 +344,17 @@ def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="fewer sizes")
+    ap.add_argument("--optimizers", default=",".join(OPTIMIZERS),
+                    help="comma-separated subset of " + ",".join(OPTIMIZERS))
+    ap.add_argument("--workloads", default="single,resnet50,tiny1000",
+                    help="comma-separated subset of single,resnet50,tiny1000")
     args = ap.parse_args()
+    optimizers = [o for o in args.optimizers.split(",") if o]
+    workloads = set(w for w in args.workloads.split(",") if w)
+    bad = [o for o in optimizers if o not in OPTIMIZERS] + \
+        sorted(workloads - {"single", "resnet50", "tiny1000"})
+    if bad:
+        ap.error(f"unknown optimizer/workload: {', '.join(bad)}")
     t = common.threads()
     if torch is not None:
         torch.set_num_threads(t)
@@ -341,7 +368,7 @@ def main() -> int:
           f"mxopt kernels: {_core.optimizer_isa()}")
     results: Dict[str, Any] = {"threads": t, "roofline": roof, "isa": _core.optimizer_isa(),
                                "single": {}, "resnet50": {}, "tiny1000": {}}
-    for name in OPTIMIZERS:
+    for name in (optimizers if "single" in workloads else []):
         rows = []
         for n in sizes:
             t_ = common.interleaved_medians({
@@ -364,15 +391,18 @@ def main() -> int:
             ["n", "mxopt us", "mx.opt us", "%roof", "mxnet x", "torch-lp x", "torch-fe x",
              "torch-fu x", "numpy x"], rows), flush=True)
 
-    libs = ["mxopt", "mxopt-per-index", "mxnet", "torch-loop", "torch-foreach", "torch-fused",
-            "numpy"]
-    header = ["per-idx x", "mxnet x", "torch-lp x", "torch-fe x", "torch-fu x", "numpy x"]
+    libs = ["mxopt", "mxopt-no-plan", "mxopt-per-index", "mxnet", "torch-loop", "torch-foreach",
+            "torch-fused", "numpy"]
+    header = ["no-plan x", "per-idx x", "mxnet x", "torch-lp x", "torch-fe x", "torch-fu x",
+              "numpy x"]
     for key, shapes, title in (
             ("resnet50", resnet50_shapes(), "ResNet-50 parameter set"),
             ("tiny1000", [(64,)] * 1000, "1000 tiny tensors of 64 elements")):
+        if key not in workloads:
+            continue
         nparam = sum(int(np.prod(s)) for s in shapes)
         rows = []
-        for name in OPTIMIZERS:
+        for name in optimizers:
             times = common.interleaved_medians(
                 {lib: make_resnet(lib, name, shapes) for lib in libs}, min_time=0.05)
             t_roof = BYTES[name] * nparam / copy_bw
@@ -384,8 +414,8 @@ def main() -> int:
         print(common.table(
             f"{title} ({len(shapes)} tensors, {nparam / 1e6:.3g}M params), one optimizer step "
             "through each library's optimizer API: mxopt = Updater with a list (multi-tensor "
-            "path), per-idx = one Updater call per tensor (ratios = peer / "
-            "mxopt)",
+            "path, replayed by its step plan), no-plan = the same list call without the plan, "
+            "per-idx = one Updater call per tensor (ratios = peer / mxopt)",
             ["optimizer", "mxopt ms", "us/tensor", "%roof"] + header, rows), flush=True)
     path = common.save_results("optimizers", results)
     print(f"results: {path}")
@@ -406,6 +436,8 @@ def plot(results: Dict[str, Any], path: Path) -> Optional[Path]:
             "torch_foreach": "torch foreach",
             "torch_fused": "torch fused", "numpy": "numpy", "roofline": "bandwidth limit"}
     names = list(results["single"])
+    if not names:  # --workloads without "single"
+        return None
     cols = 3
     fig, axes = plt.subplots((len(names) + cols - 1) // cols, cols, figsize=(4 * cols, 3 * 3),
                              squeeze=False)

@@ -915,8 +915,9 @@ TEST(OptimizerIsa, EveryLevelGivesTheSameBits) {
 namespace {
 
 // Mixed sizes: empty, one element, below/at/above the slice length, and above the threading
-// threshold.
-const std::vector<std::size_t> kMultiSizes = {0, 1, 37, 16384, 16385, 70001, 5};
+// threshold; more than 2^17 elements in total, so that the multi-tensor drivers
+// (for_each_slice, for_each_tensor) use their threads (ListResultsDoNotDependOnTheThreadCount).
+const std::vector<std::size_t> kMultiSizes = {0, 1, 37, 16384, 16385, 120001, 5};
 
 template <class T>
 std::vector<std::vector<T>> lists(std::size_t seed, float scale = 1.0f) {
@@ -1228,6 +1229,10 @@ TEST(MultiTensor, ListResultsDoNotDependOnTheThreadCount) {
   std::vector<k::LAMBParams> p(kMultiSizes.size());
   for (std::size_t t = 0; t < p.size(); ++t) p[t].t = 2;
   auto w1 = lists<float>(1), w2 = w1, m1 = lists<float>(3, 0.0f), m2 = m1, v1 = m1, v2 = m1;
+  auto x1 = w1, x2 = w1, s1 = m1, s2 = m1;  // LARS weights and momenta
+  const auto q = sgd_list(0.9f);
+  std::vector<char> flags(q.size());
+  for (std::size_t t = 0; t < q.size(); ++t) flags[t] = t % 3 != 1;
   const int saved = omp_get_max_threads();
   for (int threads : {1, 3}) {
     omp_set_num_threads(threads);
@@ -1238,7 +1243,11 @@ TEST(MultiTensor, ListResultsDoNotDependOnTheThreadCount) {
     auto pg = cptrs(g);
     k::multi_lamb_update(pw.size(), pw.data(), pg.data(), pm.data(), pv.data(),
                          kMultiSizes.data(), p.data());
+    auto px = ptrs(threads == 1 ? x1 : x2), ps = ptrs(threads == 1 ? s1 : s2);
+    k::multi_lars_update(px.size(), px.data(), pg.data(), ps.data(), kMultiSizes.data(),
+                         q.data(), reinterpret_cast<const bool*>(flags.data()), 0.01f, 1e-6f);
   }
+  EXPECT_TRUE(same_bits(x1, x2) && same_bits(s1, s2));
   // One large tensor: the pipelined moments + norm sums.
   const std::size_t n = 300007;
   std::vector<float> gl(n), a(n), b, ma(n, 0.0f), mb, va(n, 0.0f), vb;

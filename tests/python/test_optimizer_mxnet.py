@@ -467,3 +467,56 @@ def test_adabelief_and_lans_match_mxnet_2_step_arithmetic(name, fused):
         scale = max(float(np.abs(r).max()) for r in r_kind)
         for r, g in zip(r_kind, g_kind):
             assert np.abs(r - g).max() <= tol * scale
+
+
+# ---- the Updater's step plans: one list call per step with the SAME arrays -------------------
+PLAN_SHAPES = [(3,), (7,), (5, 3), (2, 3, 4), (64,), (1,), (4, 4), (9,), (6, 2), (11,)]
+PLAN_NAMES = ["fc1_weight", "fc1_bias", "bn_gamma", "conv_weight", "fc2_weight", "bn_beta",
+              "conv2_weight", "fc2_bias", "x_weight", "y_weight"]
+PLAN_CASES = [
+    ("lamb", dict(), "float32"),
+    ("lamb", dict(lower_bound=0.1, upper_bound=2.0, bias_correction=False), "float32"),
+    ("lamb", dict(clip_gradient=0.5), "float16-mp"),
+    ("lars", dict(momentum=0.9, eta=0.01), "float32"),
+    ("lars", dict(eta=0.02, momentum_correction=False, momentum=0.5), "float32"),
+    ("lars", dict(eta=0.05), "float32"),
+    ("lars", dict(momentum=0.9, eta=0.01), "float16-mp"),
+]
+
+
+@pytest.mark.parametrize("name,kw,mode", PLAN_CASES,
+                         ids=[f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'default'}-{m}"
+                              for n, kw, m in PLAN_CASES])
+def test_planned_list_steps_match_mxnet(name, kw, mode):
+    """Ten named tensors (LARS: three chunks of aggregate_num 4) with lr/wd multipliers and a
+    FactorScheduler, gradients rewritten in place: mxopt replays its step plan (hits counted)
+    and must match MXNet's multi-tensor operators (LAMB: its norms, <= 1e-6 relative)."""
+    dtype, mp = MODES[mode]
+    outs, hits = [], 0
+    for lib in (mxnet, mxopt):
+        rng = np.random.default_rng(7)
+        opt = lib.optimizer.create(
+            name, multi_precision=mp, param_idx2name=dict(enumerate(PLAN_NAMES)), wd=0.01,
+            learning_rate=None,
+            lr_scheduler=lib.lr_scheduler.FactorScheduler(step=4, factor=0.7, base_lr=0.05), **kw)
+        opt.set_lr_mult({1: 0.5, "bn_gamma": 2.0, 6: 1.5})
+        opt.set_wd_mult({"conv_weight": 3.0, 0: 0.5})
+        upd = lib.optimizer.get_updater(opt)
+        ws = [lib.nd.array(rng.standard_normal(s).astype(dtype), dtype=dtype) for s in PLAN_SHAPES]
+        gs = [lib.nd.zeros(s, dtype=dtype) for s in PLAN_SHAPES]
+        idx = list(range(len(PLAN_SHAPES)))
+        for _ in range(10):
+            for g, s in zip(gs, PLAN_SHAPES):
+                g[:] = (rng.standard_normal(s) * 2).astype(dtype)
+            plan = getattr(upd, "_plan", None)
+            upd(idx, gs, ws)
+            if lib is mxopt:
+                hits += plan is not None and upd._plan is plan
+        outs.append(([_np(w) for w in ws],
+                     [_np(a) for i in idx for a in _flat(upd.states[i])]))
+    # The rate changes at updates 5 and 9: with LARS's corrected momentum its first chunk then
+    # differs from the others (two kernel calls, no plan for that step and the next).
+    corrected = name == "lars" and kw.get("momentum", 0) > 0 and \
+        kw.get("momentum_correction", True)
+    assert hits == (5 if corrected else 9)
+    _assert_same(name, *outs)

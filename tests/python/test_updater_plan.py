@@ -44,17 +44,19 @@ def _opt(name, kw, **extra):
 class World:
     """Weights, gradients (rewritten in place every step) and an Updater."""
 
-    def __init__(self, opt, dtype=np.float32, seed=3):
+    def __init__(self, opt, dtype=np.float32, seed=3, keys=None):
         self.rng = np.random.default_rng(seed)
         self.ws = [mxopt.nd.array(self.rng.standard_normal(n), dtype=dtype) for n in SIZES]
         self.gs = [mxopt.nd.array(np.zeros(n), dtype=dtype) for n in SIZES]
         self.upd = mxopt.optimizer.get_updater(opt)
+        self.keys = keys  # the Updater's indices for IDX (default: IDX itself)
 
     def step(self, idx=None):
         for g in self.gs:
             g._data[...] = self.rng.standard_normal(g.shape) * 2
         idx = IDX if idx is None else idx
-        self.upd(idx, [self.gs[i] for i in idx], [self.ws[i] for i in idx])
+        keys = idx if self.keys is None else [self.keys[i] for i in idx]
+        self.upd(keys, [self.gs[i] for i in idx], [self.ws[i] for i in idx])
 
     def snapshot(self):
         out = [w.asnumpy() for w in self.ws]
@@ -220,13 +222,15 @@ def test_set_lr_mult_and_wd_mult_invalidate(monkeypatch):
     assert log == ["miss", "hit", "miss", "hit", "miss", "miss", "hit"]
 
 
-def test_param_dict_multiplier_change(monkeypatch):
+@pytest.mark.parametrize("name,kw", [("rmsprop", {}), ("lamb", {}),
+                                     ("lars", dict(momentum=0.9))])
+def test_param_dict_multiplier_change(monkeypatch, name, kw):
     class Param:
         def __init__(self, lr_mult=1.0, wd_mult=1.0):
             self.lr_mult, self.wd_mult = lr_mult, wd_mult
 
     def make():
-        return _opt("rmsprop", {}, param_dict={i: Param() for i in IDX})
+        return _opt(name, kw, param_dict={i: Param() for i in IDX})
 
     def script(w, step):
         step()
@@ -497,3 +501,218 @@ def test_hit_is_one_kernel_call_without_per_tensor_checks(monkeypatch):
     # multiplier classes: 0 (named weight), 1/2/3/5 (unnamed), 4 (named bias: wd_mult 0)
     assert calls == {"kernel": 3, "check_pair": 0, "step_kwargs": [0, 1, 4] * 3}
     assert w.upd.optimizer._index_update_count == dict.fromkeys(IDX, 4)
+
+
+# ---- LAMB and LARS: per-index integer lists (steps t, use_lars) and LARS's per-call state -----
+# LARS's aggregate_num is 4: the 6 tensors are 2 chunks of the per-index path (the plan calls
+# _multi_prepare twice); aggregate_num=8 makes them one chunk.
+LAYERWISE = [
+    ("lamb", dict(), np.float32),
+    ("lamb", dict(bias_correction=False), np.float32),
+    ("lamb", dict(lower_bound=0.5, upper_bound=2.0, clip_gradient=0.3, rescale_grad=0.5),
+     np.float32),
+    ("lamb", dict(beta1=0.8, epsilon=1e-4, aggregate_num=2), np.float32),
+    ("lamb", dict(multi_precision=True), np.float16),
+    ("lamb", dict(multi_precision=True, bias_correction=False, upper_bound=1.5), np.float16),
+    ("lars", dict(), np.float32),
+    ("lars", dict(momentum=0.9, eta=0.01), np.float32),
+    ("lars", dict(momentum=0.9, eps=1e-3, clip_gradient=0.5, rescale_grad=0.25), np.float32),
+    ("lars", dict(momentum=0.5, momentum_correction=False), np.float32),
+    ("lars", dict(momentum=0.9, aggregate_num=8), np.float32),
+    ("lars", dict(momentum=0.9, multi_precision=True), np.float16),
+    ("lars", dict(multi_precision=True, eta=0.1), np.float16),
+]
+LAYERWISE_IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'default'}"
+                 f"-{np.dtype(dt).name}" for n, kw, dt in LAYERWISE]
+
+
+def _layerwise(name, kw, **extra):
+    kw = dict(kw)
+    agg = kw.pop("aggregate_num", None)
+    opt = _opt(name, kw, **extra)
+    if agg is not None:
+        opt.aggregate_num = agg
+    return opt
+
+
+@pytest.mark.parametrize("name,kw,dtype", LAYERWISE, ids=LAYERWISE_IDS)
+def test_layerwise_steady_state_hits(monkeypatch, name, kw, dtype):
+    log = _twice(monkeypatch, lambda: _layerwise(name, kw), _steps(6), dtype=dtype)
+    assert log == ["miss"] + ["hit"] * 5
+
+
+@pytest.mark.parametrize("name,kw,dtype", LAYERWISE, ids=LAYERWISE_IDS)
+def test_layerwise_names_multipliers_and_schedulers(monkeypatch, name, kw, dtype):
+    """Names excluding tensors from LARS (bias/gamma/beta) and from weight decay, lr/wd
+    multipliers by index and by name, a scheduler whose rate changes every step."""
+    def make():
+        opt = _layerwise(name, kw, learning_rate=None,
+                         lr_scheduler=mxopt.lr_scheduler.PolyScheduler(max_update=20,
+                                                                       base_lr=0.05),
+                         param_idx2name={0: "fc_weight", 1: "fc_bias", 2: "bn_gamma",
+                                         3: "bn_beta", 5: "out_weight"})
+        opt.set_lr_mult({1: 0.5, "bn_gamma": 2.0, 4: 3.0})
+        opt.set_wd_mult({"out_weight": 3.0, 0: 0.5})
+        return opt
+    log = _twice(monkeypatch, make, _steps(6), dtype=dtype)
+    chunks = name == "lars" and kw.get("aggregate_num", 4) < N
+    if chunks and kw.get("momentum", 0) > 0 and kw.get("momentum_correction", True):
+        # The rate changes every step: the per-index path's first chunk gets a different
+        # (corrected) momentum than the later ones, runs as two kernel calls, and is not planned.
+        assert "hit" not in log
+    else:
+        assert log == ["miss"] + ["hit"] * 5
+
+
+@pytest.mark.parametrize("agg,expected", [
+    (4, ["miss", "hit", "hit", "miss", "miss", "hit", "miss", "miss", "hit"]),
+    (8, ["miss"] + ["hit"] * 8)])
+def test_lars_momentum_correction_across_chunks(monkeypatch, agg, expected):
+    """FactorScheduler: the rate changes at updates 4 and 7. With two chunks a change
+    splits the per-index path in two kernel calls (no plan); with one chunk the plan follows
+    it. The lr history (last_lr, cur_lr) ends as in the per-index path."""
+    def make():
+        opt = _opt("lars", dict(momentum=0.9), learning_rate=None,
+                   lr_scheduler=mxopt.lr_scheduler.FactorScheduler(step=3, factor=0.7,
+                                                                   base_lr=0.05))
+        opt.aggregate_num = agg
+        return opt
+
+    history = []
+
+    def script(w, step):
+        for _ in range(9):
+            step()
+            history.append((w.upd.optimizer.last_lr, w.upd.optimizer.cur_lr))
+    log = _twice(monkeypatch, make, script)
+    assert log == expected
+    assert history[:9] == history[9:]
+
+
+def test_lars_string_indices_excluded_by_name(monkeypatch):
+    """Unnamed indices are matched by str(index): string keys ending in bias/gamma/beta skip
+    LARS; their plan class differs from the LARS tensors' (same multipliers)."""
+    keys = ["c1_weight", "c1_bias", "bn_gamma", "bn_beta", "c2_weight", "c2_bias"]
+    seen = []
+    real = _core.multi_lars_update
+
+    def kernel(*a, **k):
+        seen.append([bool(x) for x in a[3]])
+        return real(*a, **k)
+    monkeypatch.setattr(_core, "multi_lars_update", kernel)
+    log = _twice(monkeypatch, lambda: _opt("lars", dict(momentum=0.9, eta=0.01)), _steps(4),
+                 keys=keys)
+    assert log == ["miss", "hit", "hit", "hit"]
+    assert len(seen) == 8 and all(s == [True, False, False, False, True, False] for s in seen)
+
+
+def test_layerwise_changes_take_effect_on_the_next_step(monkeypatch):
+    def lamb_script(w, step):
+        step()
+        step()
+        w.upd.optimizer.bias_correction = False   # read by the representative's prepare
+        step()
+        w.upd.optimizer.lower_bound = 0.9
+        step()
+        w.upd.optimizer.set_lr_mult({3: 0.1})     # multiplier classes change: rebuilt
+        step()
+        step()
+        w.upd.optimizer.param_idx2name = None     # unrelated new attribute: rebuilt
+        step()
+        step()
+    log = _twice(monkeypatch, lambda: _opt("lamb", {}), lamb_script)
+    assert log == ["miss", "hit", "hit", "hit", "miss", "hit", "miss", "hit"]
+
+    def lars_script(w, step):
+        step()
+        step()
+        w.upd.optimizer.idx2name[2] = "bn_gamma"   # now excluded from LARS
+        step()
+        step()
+        w.upd.optimizer.eta = 0.5
+        step()
+        w.upd.optimizer.wd_mult[1] = 4.0
+        step()
+        step()
+        w.upd.optimizer.aggregate_num = 8          # one chunk instead of two
+        step()
+        step()
+        w.upd.optimizer.momentum = 0.0             # momentum states no longer used
+        step()
+        step()
+    log = _twice(monkeypatch, lambda: _opt("lars", dict(momentum=0.9)), lars_script)
+    assert log == ["miss", "hit", "miss", "hit", "hit", "miss", "hit", "miss", "hit", "miss",
+                   "hit"]
+
+
+def test_lamb_counts_diverging_fall_back(monkeypatch):
+    def script(w, step):
+        step()
+        step()
+        step([0, 1, 2])      # counts now differ: steps t differ per index
+        step()
+        step()
+    log = _twice(monkeypatch, lambda: _opt("lamb", {}), script)
+    assert log == ["miss", "hit", "miss", "miss", "miss"]
+
+
+@pytest.mark.parametrize("name,kw", [("lars", dict(momentum=0.9, eta=0.01)), ("lars", dict()),
+                                     ("lars", dict(momentum=0.5, clip_gradient=0.2))])
+def test_lars_plan_equals_one_call_per_index(name, kw):
+    a, b = World(_opt(name, kw), seed=9), World(_opt(name, kw), seed=9)
+    for _ in range(4):
+        a.step()
+        for g in b.gs:
+            g._data[...] = b.rng.standard_normal(g.shape) * 2
+        for i in IDX:
+            b.upd(i, b.gs[i], b.ws[i])
+    assert a.upd._plan is not None
+    _same(a.snapshot(), b.snapshot())
+
+
+@pytest.mark.parametrize("name,kernel,prepares", [("lamb", "multi_lamb_update", 1),
+                                                  ("lars", "multi_lars_update", 2)])
+def test_layerwise_hit_is_one_kernel_call(monkeypatch, name, kernel, prepares):
+    cls = type(_opt(name, {}))
+    calls = {"kernel": 0, "prepare": []}
+    real_kernel, real_prepare = getattr(_core, kernel), cls._multi_prepare
+
+    def counted(*a, **k):
+        calls["kernel"] += 1
+        return real_kernel(*a, **k)
+
+    def prepare(self, indices, *a):
+        calls["prepare"].append(list(indices))
+        return real_prepare(self, indices, *a)
+    monkeypatch.setattr(_core, kernel, counted)
+    monkeypatch.setattr(cls, "_multi_prepare", prepare)
+    w = World(_opt(name, dict(momentum=0.9) if name == "lars" else {},
+                   param_idx2name={0: "a_weight", 4: "b_bias"}))
+    w.step()
+    calls.update(kernel=0, prepare=[])
+    for _ in range(3):
+        w.step()
+    # classes: 0 (named weight), 1/2/3/5 (unnamed), 4 (named bias: wd_mult 0, no LARS)
+    assert calls == {"kernel": 3, "prepare": [[0, 1, 4]] * (3 * prepares)}
+    assert w.upd.optimizer._index_update_count == dict.fromkeys(IDX, 4)
+
+
+def test_int_lists_reach_the_kernel_as_float64_vectors():
+    """The plan passes LAMB's steps / LARS's use_lars as float64 vectors: same results as
+    lists of ints / bools."""
+    rng = np.random.default_rng(2)
+    out = []
+    for conv in (list, lambda v: np.asarray(v, dtype=np.float64)):
+        ws = [np.full(n, 0.5, np.float32) for n in SIZES]
+        gs = [rng.standard_normal(n).astype(np.float32) for n in SIZES]
+        ms = [np.zeros(n, np.float32) for n in SIZES]
+        vs = [np.zeros(n, np.float32) for n in SIZES]
+        _core.multi_lamb_update(ws, gs, ms, vs, conv([3, 1, 2, 5, 4, 7]), lrs=[0.01] * N,
+                                wds=[0.001] * N)
+        ws2 = [np.full(n, 0.5, np.float32) for n in SIZES]
+        _core.multi_lars_update(ws2, gs, None, conv([True, False, True, True, False, True]),
+                                lrs=[0.1] * N, wds=[0.01] * N, eta=0.01, eps=0.0)
+        out.append(ws + ms + vs + ws2)
+        rng = np.random.default_rng(2)
+    for a, b in zip(*out):
+        assert np.array_equal(a, b)

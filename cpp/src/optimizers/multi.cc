@@ -70,7 +70,7 @@ void for_each_tensor(std::size_t count, const std::size_t* sizes,
   std::size_t elements = 0;
   for (std::size_t t = 0; t < count; ++t) elements += sizes[t];
 #if defined(MXOPT_HAVE_OPENMP)
-  if (count > 1 && detail::use_threads(elements)) {
+  if (count > 1 && elements >= kMultiParallelMin && detail::use_threads(elements)) {
     thread_local std::vector<std::size_t> order;
     order.resize(count);
     for (std::size_t t = 0; t < count; ++t) order[t] = t;

@@ -4,27 +4,40 @@ When ``Updater(indices, grads, weights)`` ran as ONE multi-tensor kernel call (a
 over every index), the plan remembers that call: the indices, the weight/gradient objects and
 their numpy buffers, the states, how each index resolves its lr/wd multipliers, and a
 ``_core.MultiTensors`` that caches the kernel's validated arguments. The next call with the same
-inputs then costs O(1) Python work per distinct multiplier class instead of per tensor:
+inputs then costs O(1) Python work per distinct index class instead of per tensor:
 
 1. ``matches``: the same index list, the same weight/gradient objects with the same buffers
    (``NDArray._data`` may be rebound: buffers are compared too), the same state objects and
-   state buffers, unchanged multiplier settings, optimizer methods and instance attributes, no
-   unknown lr scheduler, every index at the same update count ``c`` and every array unchanged
-   (dtype, shape, contiguity, writeability). Otherwise the Updater takes its per-index path
-   (and rebuilds the plan), so errors and results are exactly those of that path.
-2. The optimizer's own ``_multi_prepare`` runs on ONE representative index per multiplier class
-   (the first index is always one): it advances that index's count, evaluates the scheduler,
-   bias corrections and kernel arguments exactly as the per-index path would. The other
-   indices, at the same count and with the same multipliers, get the same lr/wd; their counts
-   advance to ``c + 1`` in one pass.
-3. ONE kernel call with the cached arguments and the per-tensor lr/wd vectors (reused while the
-   representatives' values are bit-identical).
+   state buffers, unchanged multiplier settings, optimizer methods and instance attributes (and
+   the same ``aggregate_num``), no unknown lr scheduler, every index at the same update count
+   ``c`` and every array unchanged (dtype, shape, contiguity, writeability). Otherwise the
+   Updater takes its per-index path (and rebuilds the plan), so errors and results are exactly
+   those of that path.
+2. The optimizer's own ``_multi_prepare`` runs on ONE representative index per class (indices
+   with the same lr/wd multiplier resolution and the same ``optimizer._plan_key(index)``; the
+   first index is always one): it advances that index's count, evaluates the scheduler, bias
+   corrections and kernel arguments exactly as the per-index path would. The other indices of a
+   class, at the same count, get the representative's per-index arguments: its lr, wd and its
+   entry of every per-index integer list of the batch (LAMB's step counts t, LARS's use_lars
+   flags); their counts advance to ``c + 1`` in one pass.
+3. ONE kernel call with the cached arguments and the per-tensor vectors (float64: lr, wd and
+   the integer lists; rebuilt only when the representatives' values change).
 
-Only optimizer classes that declare ``_MULTI_PLAN = True`` in their own class body use plans
-(their ``_multi_prepare`` lr/wd depend only on the index's multipliers and update count); a
-subclass (which may override ``update``, ``_get_lr``, ...) keeps the per-index path unless it
-declares it too. Schedulers other than mxopt's built-in ones (which return the same value, with
-no further side effect, when called again with the same ``num_update``) also keep that path.
+Only optimizer classes that declare ``_MULTI_PLAN = True`` in their own class body use plans:
+their ``_multi_prepare`` per-index arguments depend only on the index's multipliers, update
+count and ``_plan_key``, and its only side effects are the update counts (and ``num_update``),
+unless the class also declares ``_MULTI_PLAN_PER_CALL = True`` (LARS: each call records the lr
+for its momentum correction). The per-index path calls ``_multi_prepare`` once per chunk of
+``aggregate_num`` indices; for such a class split into several chunks the plan calls it twice
+on the representatives (their counts reset to ``c`` in between): the first call stands for the
+first chunk, the second for every later one (whose per-call state is then at a fixed point),
+and the plan runs only if both give the same kernel arguments (the per-index path would then
+have merged its chunks into one call). A step the plan does not run resets the
+representatives' counts and rebinds every optimizer attribute to its value before the step.
+A subclass (which may override ``update``, ``_get_lr``, ...) keeps the per-index path unless it
+declares ``_MULTI_PLAN`` too. Schedulers other than mxopt's built-in ones (which return the
+same value, with no further side effect, when called again with the same ``num_update``) also
+keep that path.
 
 The plan holds references to the arrays of the last planned call until the next call that
 does not match it (or until the Updater is dropped); pickling an Updater drops its plan.
@@ -48,12 +61,14 @@ _IDEMPOTENT_SCHEDULERS = (_lrs.FactorScheduler, _lrs.MultiFactorScheduler, _lrs.
 # Methods whose replacement (on the class or the instance) changes what a step computes.
 _METHODS = ("_multi_prepare", "update", "update_multi_precision", "_update_count", "_base_lr",
             "_get_lrs", "_get_lr", "_get_wds", "_get_wd", "_set_current_context",
-            "create_state", "create_state_multi_precision")
-
-_MISSING = object()
+            "create_state", "create_state_multi_precision", "_plan_key")
 
 # The MultiBatch layout plans replay (kernel(weights, grads, *states, lrs, wds, **shared)).
 _BATCH_FIELDS = ("kernel", "dtype", "shared", "weights", "grads", "states", "lrs", "wds")
+
+# Per-index integer lists (LAMB's steps, LARS's use_lars) reach the kernels as float64 vectors,
+# converted to C int: the plan uses them while every value is within the int range.
+_INT_LIMIT = 2 ** 31
 
 
 def _leaves(state: Any, out: list) -> bool:
@@ -89,9 +104,9 @@ class StepPlan:
     __slots__ = ("raw_index", "keys", "weights", "wbufs", "grads", "gbufs", "states_dict",
                  "synced_dict", "state_objs", "leaves", "leaf_bufs", "opt", "methods",
                  "attr_keys", "lr_mult", "wd_mult", "idx2name", "param_dict", "params",
-                 "param_mults", "dev", "kernel", "dtype", "none_pattern", "mt", "kgrads",
-                 "kstates", "reps", "rep_ws", "rep_gs", "others", "class_ids", "last", "lrv",
-                 "wdv")
+                 "param_mults", "dev", "kernel", "dtype", "none_pattern", "value_pos", "mt",
+                 "kgrads", "kbufs", "kstates", "reps", "rep_ws", "rep_gs", "others",
+                 "class_ids", "last", "lrv", "wdv", "aggregate", "twice")
 
     def matches(self, upd: Any, index: Any, grad: Any, weight: Any) -> bool:
         opt = upd.optimizer
@@ -110,6 +125,9 @@ class StepPlan:
         if (opt.__dict__.keys() != self.attr_keys
                 or any(getattr(cls, m) is not f for m, f in zip(_METHODS, self.methods))):
             return False
+        if upd.aggregate_updates is not self.aggregate[0] or opt.aggregate_num is not \
+                self.aggregate[1]:  # how the per-index path chunks the list
+            return False
         sched = opt.lr_scheduler
         if sched is not None and type(sched) not in _IDEMPOTENT_SCHEDULERS:
             return False
@@ -122,7 +140,7 @@ class StepPlan:
             return False
         return (_core.same_dict_items(upd.states, self.keys, self.state_objs)
                 and _core.same_sources(self.leaves, self.leaves, self.leaf_bufs)
-                and self.mt.unchanged(self.kgrads, *self.kstates))
+                and self.mt.unchanged(self.kgrads, *self.kbufs))
 
     def run(self, upd: Any) -> bool:
         """One step; False (nothing changed) if the per-index path must run instead."""
@@ -132,40 +150,60 @@ class StepPlan:
         c = _core.common_count(counts, self.keys)
         if c is None:
             return False
-        num_update = opt.num_update
-        reps = self.reps
-        try:
-            batch = opt._multi_prepare(reps, self.rep_ws, self.rep_gs,
-                                       [upd.states[i] for i in reps])
-        except Exception:  # the per-index path raises it, with its exact side effects
-            batch = _MISSING
-        if (batch is None or batch is _MISSING or batch.kernel is not self.kernel
-                or batch.dtype != self.dtype or len(batch.states) != len(self.none_pattern)
-                or any((s is None) != n for s, n in zip(batch.states, self.none_pattern))):
-            if batch is not None:  # undo the representatives' count advance
-                for i in reps:
-                    counts[i] = c
-                opt.num_update = num_update
-            return False
-        try:
-            vals = np.array([batch.lrs, batch.wds], dtype=np.float64)
-        except (TypeError, ValueError):
-            vals = None
-        if vals is None or vals.shape != (2, len(reps)):
-            for i in reps:
-                counts[i] = c
-            opt.num_update = num_update
+        saved = opt.__dict__.copy()
+        batch = self._prepare(upd)
+        vals = None if batch is None else self._values(batch)
+        if vals is not None and self.twice:
+            # The per-index path's later chunks: the representatives at count c again.
+            _core.set_items(counts, self.reps, c)
+            again = self._prepare(upd)
+            later = None if again is None or again.shared != batch.shared else \
+                self._values(again)
+            if later is None or later.tobytes() != vals.tobytes():
+                vals = None
+        if vals is None:  # undo the representatives' count advance and any attribute change
+            _core.set_items(counts, self.reps, c)
+            opt.__dict__.clear()
+            opt.__dict__.update(saved)
             return False
         if self.others:
             _core.set_items(counts, self.others, c + 1)
         key = vals.tobytes()
         if key != self.last:
-            self.lrv = vals[0][self.class_ids]
-            self.wdv = vals[1][self.class_ids]
+            full = [row[self.class_ids] for row in vals]  # contiguous float64 vectors
+            self.lrv, self.wdv = full[0], full[1]
+            for j, row in zip(self.value_pos, full[2:]):
+                self.kstates[j] = row
             self.last = key
         MultiBatch(self.kernel, self.dtype, batch.shared, self.mt, self.kgrads, self.kstates,
                    self.lrv, self.wdv).run()
         return True
+
+    def _prepare(self, upd: Any) -> Optional[MultiBatch]:
+        """The representatives' batch, or None if it is not this plan's kind of call."""
+        try:
+            batch = upd.optimizer._multi_prepare(self.reps, self.rep_ws, self.rep_gs,
+                                                 [upd.states[i] for i in self.reps])
+        except Exception:  # the per-index path raises it, with its exact side effects
+            return None
+        if (type(batch) is not MultiBatch or batch.kernel is not self.kernel
+                or batch.dtype != self.dtype or len(batch.states) != len(self.none_pattern)
+                or any((s is None) != n for s, n in zip(batch.states, self.none_pattern))):
+            return None
+        return batch
+
+    def _values(self, batch: MultiBatch) -> Optional[np.ndarray]:
+        """The representatives' lrs, wds and per-index integer lists as float64 rows."""
+        try:
+            vals = np.array([batch.lrs, batch.wds] + [batch.states[j] for j in self.value_pos],
+                            dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        if vals.shape != (2 + len(self.value_pos), len(self.reps)):
+            return None
+        if self.value_pos and not (np.abs(vals[2:]) < _INT_LIMIT).all():
+            return None
+        return vals
 
 
 def _same_mults(cur: dict, snap: dict) -> bool:
@@ -234,16 +272,28 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     p.dev = _device(weight[0])
     p.kernel, p.dtype = batch.kernel, batch.dtype
     p.none_pattern = [s is None for s in batch.states]
+    # Per-index integer lists (rebuilt from the representatives every step); the other state
+    # lists hold the arrays the kernel validates (cached by MultiTensors).
+    p.value_pos = [j for j, s in enumerate(batch.states)
+                   if s is not None and all(type(x) in (int, bool) for x in s)]
     p.mt = _core.MultiTensors(p.wbufs)
     p.kgrads = p.gbufs
     p.kstates = list(batch.states)
-    if not p.mt.prime(p.kgrads, *p.kstates):  # the arrays the kernel just accepted
+    p.kbufs = [s for j, s in enumerate(batch.states) if j not in p.value_pos]
+    if not p.mt.prime(p.kgrads, *p.kbufs):  # the arrays the kernel just accepted
         return None
+    p.aggregate = (upd.aggregate_updates, opt.aggregate_num)
+    p.twice = bool(cls.__dict__.get("_MULTI_PLAN_PER_CALL", False) and upd.aggregate_updates
+                   and 0 < opt.aggregate_num < n)
     classes: dict = {}
     class_ids = []
-    for i in keys:
-        k = (_mult_key(opt, i, "lr_mult", opt.lr_mult), _mult_key(opt, i, "wd_mult", opt.wd_mult))
-        class_ids.append(classes.setdefault(k, len(classes)))
+    try:
+        for i in keys:
+            k = (_mult_key(opt, i, "lr_mult", opt.lr_mult),
+                 _mult_key(opt, i, "wd_mult", opt.wd_mult), opt._plan_key(i))
+            class_ids.append(classes.setdefault(k, len(classes)))
+    except Exception:  # e.g. an unhashable key: no plan (the step itself already ran)
+        return None
     first = {}
     for pos, cid in enumerate(class_ids):
         first.setdefault(cid, pos)

@@ -262,6 +262,12 @@ class Optimizer:
         it; the batch is bit-identical to the per-tensor updates."""
         return None
 
+    def _plan_key(self, index: Any) -> Any:
+        """What, besides its lr/wd multipliers and update count, the per-index arguments of
+        ``_multi_prepare`` depend on (hashable; None: nothing). Indices with equal keys get
+        equal arguments, which lets the Updater's step plans (``_plan``) compute them once."""
+        return None
+
     # ---- pickling --------------------------------------------------------------------------
     def __getstate__(self) -> dict:
         ret = self.__dict__.copy()

@@ -35,6 +35,10 @@ class LAMB(Optimizer):
         lower_bound, upper_bound: bounds of |w| (used if truthy). bias_correction: as Adam.
     """
 
+    # Step plans (_plan.py): lr/wd and the steps t depend only on the multipliers and the
+    # update count.
+    _MULTI_PLAN = True
+
     def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  epsilon: float = 1e-6, lower_bound: Any = None, upper_bound: Any = None,
                  bias_correction: bool = True, **kwargs: Any) -> None:

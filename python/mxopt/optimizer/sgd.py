@@ -504,6 +504,12 @@ class LARS(Optimizer):
         momentum_correction: scale momentum with the lr ratio.
     """
 
+    # Step plans (_plan.py): lr/wd depend only on the multipliers and the update count, the
+    # use_lars flags only on the name (_plan_key); each _multi_prepare call records the lr for
+    # the momentum correction (per-call state).
+    _MULTI_PLAN = True
+    _MULTI_PLAN_PER_CALL = True
+
     def __init__(self, momentum: float = 0.0, lazy_update: bool = True, eta: float = 0.001,
                  eps: float = 0, momentum_correction: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -555,9 +561,15 @@ class LARS(Optimizer):
             x *= np.float32(A.sc(self.rescale_grad, "rescale_grad"))
         return np.float32(_core.dot_norm(x) if sparse else _core.nrm2(x))
 
+    def _uses_lars(self, index: Any) -> bool:
+        """Whether index's learning rate gets the trust ratio (by its name, else str(index))."""
+        return not _skips_lars(self.idx2name[index] if index in self.idx2name else str(index))
+
+    def _plan_key(self, index: Any) -> bool:
+        return self._uses_lars(index)
+
     def _get_lars(self, i: Any, weight: Any, g: Any, lr: float, wd: float) -> Any:
-        name = self.idx2name[i] if i in self.idx2name else str(i)
-        if _skips_lars(name):
+        if not self._uses_lars(i):
             return lr
         w_norm = self._l2norm(weight)
         g_norm = self._l2norm(g, rescale=True)
@@ -588,8 +600,7 @@ class LARS(Optimizer):
                         if (self.momentum_correction and self.last_lr != 0) else self.momentum)
         kw = _op_kwargs(self, momentum)
         kw.update(eta=A.fp(self.eta, "eta"), eps=A.fp(self.eps, "eps"))
-        names = [self.idx2name[i] if i in self.idx2name else str(i) for i in indices]
-        use_lars = [not _skips_lars(n) for n in names]
+        use_lars = [self._uses_lars(i) for i in indices]
         ws, gs = [A.buf(w) for w in weights], [A.buf(g, "grad") for g in grads]
         moms = ([A.buf(s[0] if mp else s, "mom") for s in states] if self.momentum > 0
                 else None)
@@ -619,9 +630,9 @@ class LARS(Optimizer):
                         if (self.momentum_correction and self.last_lr != 0) else self.momentum)
         kw = _op_kwargs(self, momentum)
         if aggregate:
-            names = [self.idx2name[i] if i in self.idx2name else str(i) for i in indices]
-            lars_idx = [i for i in range(len(indices)) if not _skips_lars(names[i])]
-            no_lars_idx = [i for i in range(len(indices)) if _skips_lars(names[i])]
+            use_lars = [self._uses_lars(i) for i in indices]
+            lars_idx = [i for i in range(len(indices)) if use_lars[i]]
+            no_lars_idx = [i for i in range(len(indices)) if not use_lars[i]]
             order = lars_idx + no_lars_idx
             # MXNet puts the rates in float32 arrays, computes multi_sum_sq and multi_lars.
             new_lrs = [A.f32(lrs[i]) for i in order]

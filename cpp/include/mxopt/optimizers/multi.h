@@ -20,7 +20,8 @@ void for_each_slice(std::size_t count, const std::size_t* sizes,
                     const std::function<void(std::size_t, std::size_t, std::size_t)>& body);
 
 // Calls body(t) once for every tensor t in [0, count) (per-tensor reductions): the largest
-// tensors first, spread over the OpenMP threads (dynamic) when the total is large enough. Each
+// tensors first, spread over the OpenMP threads (dynamic) when the total is large enough (the
+// same threshold as for_each_slice). Each
 // call must touch only its own tensor's outputs, so the results do not depend on the threads.
 void for_each_tensor(std::size_t count, const std::size_t* sizes,
                      const std::function<void(std::size_t)>& body);
