@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernel_util.h"
+#include "mxopt/optimizers/multi.h"
 
 namespace mxopt {
 namespace kernels {
@@ -154,7 +155,7 @@ void sum_sq_many(std::size_t count, const T* const* x, const std::size_t* n, flo
     return true;
   };
 #if defined(MXOPT_HAVE_OPENMP)
-  if (order.size() > 1 && use_threads(elements)) {
+  if (order.size() > 1 && use_threads(elements, kMultiParallelMin)) {
 #pragma omp parallel
     sum_sq_chains<C>(next, out);
     return;

@@ -19,11 +19,6 @@ struct Slice {
 // are balanced by count rather than by elements only.
 constexpr std::size_t kSliceOverhead = 256;
 
-// Fewer elements run on one thread: such a step takes < ~0.1 ms serially, less than what waking
-// a second thread can cost on a busy machine (1000 tensors of 64 elements: 0.2 ms serial, 7-14 ms
-// with 2 threads at load 6 on 2 cores).
-constexpr std::size_t kMultiParallelMin = std::size_t{1} << 17;
-
 }  // namespace
 
 void for_each_slice(std::size_t count, const std::size_t* sizes,

@@ -71,7 +71,8 @@ float sum_sq(const T* x, std::size_t n);
 
 // out[i] = sum_sq(x[i], n[i]) for i < count, bit for bit. The sequential recurrences of several
 // arrays run interleaved (8 per core) so a core works at its add throughput instead of the add
-// latency of one recurrence; arrays are spread over threads. x[i] may be null when n[i] == 0.
+// latency of one recurrence; arrays are spread over threads from kMultiParallelMin elements
+// in total (multi.h). x[i] may be null when n[i] == 0.
 template <class T>
 void sum_sq_many(std::size_t count, const T* const* x, const std::size_t* n, float* out);
 
