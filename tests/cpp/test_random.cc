@@ -240,6 +240,80 @@ TEST(PhiloxGenerator, ValueDependsOnlyOnSeedAndIndex) {
   }
 }
 
+// Uniform value i of a call starting at block `offset` under `key`, written the scalar way
+// (tile k = i / 80, lane v % 16, slot v / 16; clamp below high with std::min).
+float philox_uniform_ref(std::uint64_t key, std::uint64_t offset, std::size_t i, float low,
+                         float high) {
+  const std::size_t v = i % 80, slot = v / 16;
+  const std::uint64_t b = offset + 16 * (i / 80) + v % 16;
+  const std::uint32_t ctr[4] = {static_cast<std::uint32_t>(b), static_cast<std::uint32_t>(b >> 32),
+                                0, 0};
+  const std::uint32_t k[2] = {static_cast<std::uint32_t>(key), static_cast<std::uint32_t>(key >> 32)};
+  std::uint32_t w[4];
+  mr::PhiloxGenerator::block(ctr, k, w);
+  const std::uint32_t m = slot < 4 ? w[slot] >> 8
+                                   : (w[0] & 0xffu) | (w[1] & 0xffu) << 8 | (w[2] & 0xffu) << 16;
+  const float range24 = (high - low) * 0x1p-24f;
+  const float hmax = high > low ? std::nextafter(high, low) : low;
+  return std::min(low + range24 * static_cast<float>(m), hmax);
+}
+
+TEST(PhiloxGenerator, UniformMatchesScalarReferenceEverywhere) {
+  // The vector kernels (two tiles at a time, a clamp-free variant when the clamp cannot bind,
+  // float16 through the hardware conversion) against the scalar definition: ranges where the
+  // clamp never binds and where it does (a range of a few ulps), tile counts that are odd or
+  // even, serial and parallel sizes, offsets, and destinations that are not 64-byte aligned.
+  const float one_up = std::nextafter(1.0f, 2.0f);
+  const std::pair<float, float> ranges[] = {{0.0f, 1.0f}, {-1.0f, 1.0f}, {-3.5f, 7.25f},
+                                            {1.0f, one_up}, {-0.07f, 0.07f}, {2.0f, 2.0f}};
+  const std::size_t sizes[] = {1, 79, 80, 160, 161, 3 * 80 + 7, 40000, 257 * 80 * 3 + 41};
+  const std::uint64_t key = 0x0123456789abcdefull;
+  std::size_t clamped = 0;
+  for (const auto& [low, high] : ranges) {
+    for (std::size_t n : sizes) {
+      for (std::uint64_t offset : {0ull, 16ull, 48ull}) {
+        for (std::size_t shift : {0u, 1u, 5u}) {
+          std::vector<float> f(n + shift, -9.0f);
+          std::vector<Half> h(n + shift, mxopt::to_half(-9.0f));
+          mr::PhiloxGenerator g(key);
+          g.set_offset(offset);
+          g.uniform(low, high, mr::Buffer(f.data() + shift, n));
+          g.set_offset(offset);
+          g.uniform(low, high, mr::Buffer(h.data() + shift, n));
+          for (std::size_t j = 0; j < shift; ++j) ASSERT_EQ(f[j], -9.0f);
+          for (std::size_t i = 0; i < n; ++i) {
+            const float want = philox_uniform_ref(key, offset, i, low, high);
+            clamped += high > low && want == std::nextafter(high, low) && high == one_up;
+            ASSERT_EQ(std::memcmp(&f[shift + i], &want, 4), 0)
+                << "low " << low << " high " << high << " n " << n << " i " << i;
+            ASSERT_EQ(h[shift + i].bits, mxopt::to_half(want).bits) << "n " << n << " i " << i;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(clamped, 0u);  // the clamp really bound somewhere
+}
+
+TEST(PhiloxGenerator, Float16IsFloat32Rounded) {
+  // Every float16 kernel converts the float32 values of the same call with round to nearest
+  // even (vcvtps2ph on x86-64-v3/v4, to_half elsewhere): the same bits either way.
+  const std::size_t n = 100003;
+  for (int kind = 0; kind < 2; ++kind) {
+    std::vector<float> f(n);
+    std::vector<Half> h(n);
+    mr::PhiloxGenerator a(31), b(31);
+    if (kind == 0) {
+      a.uniform(-1e5, 1e5, mr::Buffer(f.data(), n));  // also overflows float16 (-> inf)
+      b.uniform(-1e5, 1e5, mr::Buffer(h.data(), n));
+    } else {
+      a.normal(0, 1e-6, mr::Buffer(f.data(), n));  // mostly float16 subnormals
+      b.normal(0, 1e-6, mr::Buffer(h.data(), n));
+    }
+    for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(h[i].bits, mxopt::to_half(f[i]).bits) << i;
+  }
+}
+
 TEST(PhiloxGenerator, ThreadCountIndependent) {
   const std::size_t n = 1000003;
   for (mxopt::DType dt : {mxopt::DType::kFloat32, mxopt::DType::kFloat64, mxopt::DType::kFloat16}) {

@@ -110,6 +110,27 @@ def test_philox_values_are_independent_of_call_splitting_within_a_call():
     assert np.array_equal(a, b[:1000])
 
 
+def test_philox_fills_are_independent_of_destination_alignment_and_dtype():
+    # The vector kernels store from registers with unaligned stores: a destination that is off
+    # a 64-byte line by any number of elements gets the same values; float16 is float32 rounded
+    # to nearest even (numpy's astype), for uniform and normal, odd and even tile counts.
+    for n in (80 * 257 * 2 + 80 + 13, 160, 1):
+        ref = {}
+        for shift in (0, 1, 3, 4, 15):
+            for dt in ("float32", "float16"):
+                base = np.zeros(n + 16, dt)
+                out = base[shift:shift + n]
+                mx.random.seed(17, generator="philox")
+                mx.random.uniform(-1, 1, out=out)
+                u = out.copy()
+                mx.random.normal(0, 2, out=out)
+                ref.setdefault(dt, (u, out.copy()))
+                assert np.array_equal(ref[dt][0], u) and np.array_equal(ref[dt][1], out)
+                assert not base[:shift].any() and not base[shift + n:].any()
+        for k in range(2):
+            assert np.array_equal(ref["float16"][k], ref["float32"][k].astype(np.float16))
+
+
 _DIGEST = r"""
 import hashlib, numpy as np, mxopt as mx
 h = hashlib.sha256()
@@ -117,6 +138,8 @@ for gen in ("mxnet", "philox"):
     mx.random.seed(99, generator=gen)
     for dt in ("float32", "float64", "float16"):
         h.update(mx.random.uniform(-1, 2, shape=(300001,), dtype=dt).asnumpy().tobytes())
+        # a range of one ulp: the clamp below high binds
+        h.update(mx.random.uniform(1, 1.0000001, shape=(41123,), dtype=dt).asnumpy().tobytes())
         h.update(mx.random.normal(0, 3, shape=(200003,), dtype=dt).asnumpy().tobytes())
     w = mx.nd.zeros((512, 256))
     mx.init.Xavier(rnd_type="gaussian")(mx.init.InitDesc("a_weight"), w)

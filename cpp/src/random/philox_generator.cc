@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 #include <stdexcept>
+#include <type_traits>
 
 #include "mxopt/random.h"
 #include "simd.h"
