@@ -61,12 +61,86 @@ struct SumSqChain {
   std::size_t id;
 };
 
-// Runs chains L at a time in lock step, each lane exactly sum_sq's recurrence; a lane that
-// finishes writes out[id] and takes the next chain from next(chain) (false: none left). When the
-// supply runs dry, the unfinished lanes are handed back in `rest`.
-template <class C, int L, class Next>
-void sum_sq_lanes(Next&& next, std::vector<SumSqChain<C>>& rest, float* out) {
-  using P = promote_t<C>;
+// The next m elements of L lanes: acc[l] continues sum_sq's recurrence over p[l][0, m).
+template <class C, int L>
+struct SumSqBlock {
+  void operator()(const C* const* p, float* acc, std::size_t m) const {
+    using P = promote_t<C>;
+    float a[L];
+    for (int l = 0; l < L; ++l) a[l] = acc[l];
+    for (std::size_t j = 0; j < m; ++j) {
+#pragma GCC unroll 8
+      for (int l = 0; l < L; ++l) {
+        const C sq = p[l][j] * p[l][j];
+        a[l] = static_cast<float>(static_cast<P>(a[l]) + static_cast<P>(sq));
+      }
+    }
+    for (int l = 0; l < L; ++l) acc[l] = a[l];
+  }
+};
+
+#if MXOPT_ISA_DISPATCH
+// r[k] = (q[0][j + k]^2, ..., q[7][j + k]^2) for k < 8: the squares of 8 elements of 8 lanes,
+// transposed (lane l in position l).
+__attribute__((target("avx2"), always_inline)) inline void sum_sq_squares8(
+    const float* const* q, std::size_t j, __m256* r) {
+  for (int l = 0; l < 8; ++l) {
+    const __m256 x = _mm256_loadu_ps(q[l] + j);
+    r[l] = _mm256_mul_ps(x, x);
+  }
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; ++i) {  // rows 4i..4i+3: columns (k, k + 4) for k = 0..3
+    u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int k = 0; k < 4; ++k) {
+    r[k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x20);
+    r[k + 4] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x31);
+  }
+}
+
+// float32, 16 lanes in two AVX2 registers: 8 elements of each lane are squared, transposed so
+// that register k holds element k of every lane, and added in element order. Each lane sees
+// the same float additions as sum_sq; the two groups' chains hide each other's add latency.
+__attribute__((target("avx2"), noinline)) void sum_sq_block16_avx2(const float* const* p,
+                                                                   float* acc, std::size_t m) {
+  __m256 a0 = _mm256_loadu_ps(acc), a1 = _mm256_loadu_ps(acc + 8);
+  std::size_t j = 0;
+  for (; j + 8 <= m; j += 8) {
+    __m256 r0[8], r1[8];
+    sum_sq_squares8(p, j, r0);
+    sum_sq_squares8(p + 8, j, r1);
+    for (int k = 0; k < 8; ++k) {
+      a0 = _mm256_add_ps(a0, r0[k]);
+      a1 = _mm256_add_ps(a1, r1[k]);
+    }
+  }
+  _mm256_storeu_ps(acc, a0);
+  _mm256_storeu_ps(acc + 8, a1);
+  const float* q[16];
+  for (int l = 0; l < 16; ++l) q[l] = p[l] + j;
+  SumSqBlock<float, 16>()(q, acc, m - j);
+}
+
+struct SumSqBlock16Avx2 {
+  void operator()(const float* const* p, float* acc, std::size_t m) const {
+    sum_sq_block16_avx2(p, acc, m);
+  }
+};
+#endif
+
+// Runs chains L at a time in lock step, block(p, acc, m) advancing every lane by the elements
+// all of them still have; a lane that finishes writes out[id] and takes the next chain from
+// next(chain) (false: none left). When the supply runs dry, the unfinished lanes are handed
+// back in `rest`.
+template <class C, int L, class Block, class Next>
+void sum_sq_lanes(const Block& block, Next&& next, std::vector<SumSqChain<C>>& rest, float* out) {
   SumSqChain<C> lane[L];
   int live = 0;
   while (live < L && next(lane[live])) ++live;
@@ -84,13 +158,7 @@ void sum_sq_lanes(Next&& next, std::vector<SumSqChain<C>>& rest, float* out) {
       p[l] = lane[l].p;
       acc[l] = lane[l].acc;
     }
-    for (std::size_t j = 0; j < m; ++j) {
-#pragma GCC unroll 8
-      for (int l = 0; l < L; ++l) {
-        const C sq = p[l][j] * p[l][j];
-        acc[l] = static_cast<float>(static_cast<P>(acc[l]) + static_cast<P>(sq));
-      }
-    }
+    block(p, acc, m);
     bool dry = false;
     for (int l = 0; l < L; ++l) {
       lane[l].p += m;
@@ -112,11 +180,11 @@ void sum_sq_lanes(Next&& next, std::vector<SumSqChain<C>>& rest, float* out) {
   }
 }
 
-// All chains of next(): 8 lanes while they last, then the leftovers with 4, 2 and 1 lanes.
+// All chains of next(): 16 AVX2 lanes (float32) or 8 lanes while they last, then the leftovers
+// with 8, 4, 2 and 1 lanes.
 template <class C, class Next>
 void sum_sq_chains(Next&& next, float* out) {
   std::vector<SumSqChain<C>> a, b;
-  sum_sq_lanes<C, 8>(next, a, out);
   auto from = [](std::vector<SumSqChain<C>>& v) {
     return [&v, i = std::size_t{0}](SumSqChain<C>& c) mutable {
       if (i == v.size()) return false;
@@ -124,9 +192,20 @@ void sum_sq_chains(Next&& next, float* out) {
       return true;
     };
   };
-  sum_sq_lanes<C, 4>(from(a), b, out);
-  sum_sq_lanes<C, 2>(from(b), a, out);
-  sum_sq_lanes<C, 1>(from(a), b, out);
+  bool wide = false;
+#if MXOPT_ISA_DISPATCH
+  if constexpr (std::is_same_v<C, float>) {
+    if (isa_level() != IsaLevel::kBaseline) {
+      sum_sq_lanes<C, 16>(SumSqBlock16Avx2(), next, b, out);
+      sum_sq_lanes<C, 8>(SumSqBlock<C, 8>(), from(b), a, out);
+      wide = true;
+    }
+  }
+#endif
+  if (!wide) sum_sq_lanes<C, 8>(SumSqBlock<C, 8>(), next, a, out);
+  sum_sq_lanes<C, 4>(SumSqBlock<C, 4>(), from(a), b, out);
+  sum_sq_lanes<C, 2>(SumSqBlock<C, 2>(), from(b), a, out);
+  sum_sq_lanes<C, 1>(SumSqBlock<C, 1>(), from(a), b, out);
 }
 }  // namespace
 
