@@ -70,6 +70,21 @@ def test_ndarrayiter_exhausted_and_hard_reset():
         assert [b.pad for b in it] == [0, 0]
 
 
+@pytest.mark.parametrize("handle, batch_size", [
+    ("pad", 4), ("pad", 10), ("pad", 25), ("discard", 3), ("roll_over", 4), ("roll_over", 7)])
+def test_ndarrayiter_shuffled_batch_sizes_match(handle, batch_size):
+    # padding from the (shuffled) start, tiling when the pad exceeds the data, roll-over caches
+    data = np.arange(20, dtype=np.float32).reshape(10, 2)
+    label = np.arange(10, dtype=np.float32)
+    np.random.seed(3)
+    a = _epochs(mxnet.io.NDArrayIter(data, label, batch_size, shuffle=True,
+                                     last_batch_handle=handle), 3)
+    np.random.seed(3)
+    b = _epochs(mxopt.io.NDArrayIter(data, label, batch_size, shuffle=True,
+                                     last_batch_handle=handle), 3)
+    assert b == a
+
+
 def test_ndarrayiter_shuffled_attributes_like_mxnet():
     # mxopt never copies the dataset per epoch (batches gather rows of the original arrays
     # through the composed permutation); MXNet's attributes must still read the same.
