@@ -230,9 +230,15 @@ class NDArrayIter(DataIter):
     @property
     def data_list(self) -> List[NDArray]:
         """The data and label arrays as shuffled at construction (as in MXNet)."""
+        if "_data_list" in self.__dict__:
+            return self.__dict__["_data_list"]
         perm = self._perm_at_init
         return [v if perm is None else NDArray(v._data[perm])
                 for _, v in self._data_src + self._label_src]
+
+    @data_list.setter
+    def data_list(self, value: List[NDArray]) -> None:
+        self.__dict__["_data_list"] = value
 
     def _shuffled(self, which: str) -> List[Tuple[str, NDArray]]:
         src = self.__dict__.get(which, [])

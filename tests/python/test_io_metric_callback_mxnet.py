@@ -102,6 +102,8 @@ def test_ndarrayiter_shuffled_attributes_like_mxnet():
         it.label = [("softmax_label", mx.nd.array(-np.arange(13, dtype=np.float32)))]
         it.hard_reset()
         out += [_epochs(it, 2), [b.pad for b in it]]
+        it.data_list = ["anything"]  # a plain attribute in MXNet
+        out.append(it.data_list)
         return out
     assert run(mxopt) == run(mxnet)
 
