@@ -114,8 +114,10 @@ class DataIter:
         return None
 
 
-def _init_data(data: Any, allow_empty: bool, default_name: str) -> List[Tuple[str, NDArray]]:
-    """Normalise data/label input to a name-sorted list of (name, NDArray)."""
+def _init_data(data: Any, allow_empty: bool, default_name: str,
+               copy: bool = False) -> List[Tuple[str, NDArray]]:
+    """Normalise data/label input to a name-sorted list of (name, NDArray): numpy inputs
+    become float32 copies, NDArray inputs too if ``copy`` (else they are kept)."""
     if data is None and not allow_empty:  # MXNet: a bare assert
         raise AssertionError(f"{default_name}: the data must not be None")
     if data is None:
@@ -135,7 +137,7 @@ def _init_data(data: Any, allow_empty: bool, default_name: str) -> List[Tuple[st
     out = {}
     for k, v in data.items():
         if isinstance(v, NDArray):
-            out[k] = v
+            out[k] = array(v._data) if copy else v  # MXNet's shuffle copy is float32
         else:
             try:
                 out[k] = array(v)
@@ -154,7 +156,8 @@ class NDArrayIter(DataIter):
         label: same forms as data, or None (no labels).
         batch_size: rows per batch.
         shuffle: shuffle with numpy's global RNG at construction and every ``reset()``
-            (permutations compound, as in MXNet).
+            (permutations compound, as in MXNet). The arrays are copied (as float32) once at
+            construction; each batch then gathers its rows (no per-epoch copy of the dataset).
         last_batch_handle: ``'pad'`` (fill the last batch from the start, ``pad`` rows),
             ``'discard'`` (drop it) or ``'roll_over'`` (carry it into the next epoch).
         data_name, label_name: names of single (or listed) inputs.
@@ -176,17 +179,22 @@ class NDArrayIter(DataIter):
                           "as in MXNet)", UserWarning, stacklevel=2)
         super().__init__(int(batch_size))
         batch_size = int(batch_size)
-        self.data = _init_data(data, allow_empty=False, default_name=data_name)
-        self.label = _init_data(label, allow_empty=True, default_name=label_name)
-        first_name, first = self.data[0]
-        for kind, items in (("data", self.data), ("label", self.label)):
+        # With shuffle, MXNet's first shuffle copies every array to float32: later edits of an
+        # NDArray the caller passed are not seen (numpy inputs are always copied).
+        self._perm: Optional[np.ndarray] = None
+        self._data_src = _init_data(data, allow_empty=False, default_name=data_name,
+                                    copy=bool(shuffle))
+        self._label_src = _init_data(label, allow_empty=True, default_name=label_name,
+                                     copy=bool(shuffle))
+        first_name, first = self._data_src[0]
+        for kind, items in (("data", self._data_src), ("label", self._label_src)):
             for name, arr in items:
                 if len(arr.shape) == 0 or arr.shape[0] != first.shape[0]:
                     raise ValueError(
                         f"NDArrayIter: {kind} {name!r} has shape {tuple(arr.shape)}: every data "
                         f"and label array needs {first.shape[0]} rows (as data {first_name!r}, "
                         f"shape {tuple(first.shape)})")
-        self.idx = np.arange(self.data[0][1].shape[0])
+        self.idx = np.arange(first.shape[0])
         self.shuffle = shuffle
         self.last_batch_handle = last_batch_handle
         self.batch_size = batch_size
@@ -194,20 +202,71 @@ class NDArrayIter(DataIter):
         self.num_data = self.idx.shape[0]
         self.layout = layout
         self.reset()
-        self.data_list = [x[1] for x in self.data] + [x[1] for x in self.label]
-        self.num_source = len(self.data_list)
+        self._perm_at_init = self._perm
+        self.num_source = len(self._data_src) + len(self._label_src)
         self._cache_data: Optional[List[NDArray]] = None
         self._cache_label: Optional[List[NDArray]] = None
+
+    # The shuffled arrays are never materialized per epoch: the iterator keeps the arrays it was
+    # given (``_data_src``/``_label_src``) and ``_perm``, the composition of every shuffle so far
+    # (None: no shuffle), so that the shuffled data is ``src[_perm]``; each batch gathers its
+    # rows. ``data``/``label`` (MXNet's attributes) materialize the shuffled arrays on access.
+    @property
+    def data(self) -> List[Tuple[str, NDArray]]:
+        return self._shuffled("_data_src")
+
+    @data.setter
+    def data(self, value: List[Tuple[str, NDArray]]) -> None:
+        self._set_source("_data_src", value)
+
+    @property
+    def label(self) -> List[Tuple[str, NDArray]]:
+        return self._shuffled("_label_src")
+
+    @label.setter
+    def label(self, value: List[Tuple[str, NDArray]]) -> None:
+        self._set_source("_label_src", value)
+
+    @property
+    def data_list(self) -> List[NDArray]:
+        """The data and label arrays as shuffled at construction (as in MXNet)."""
+        if "_data_list" in self.__dict__:
+            return self.__dict__["_data_list"]
+        perm = self._perm_at_init
+        return [v if perm is None else NDArray(v._data[perm])
+                for _, v in self._data_src + self._label_src]
+
+    @data_list.setter
+    def data_list(self, value: List[NDArray]) -> None:
+        self.__dict__["_data_list"] = value
+
+    def _shuffled(self, which: str) -> List[Tuple[str, NDArray]]:
+        src = self.__dict__.get(which, [])
+        perm = self.__dict__.get("_perm")
+        if perm is None:
+            return src
+        cache = self.__dict__.setdefault("_materialized", {})
+        hit = cache.get(which)
+        if hit is None or hit[0] is not perm or hit[1] is not src:
+            hit = cache[which] = (perm, src, [(k, NDArray(v._data[perm])) for k, v in src])
+        return hit[2]
+
+    def _set_source(self, which: str, value: List[Tuple[str, NDArray]]) -> None:
+        other = "_label_src" if which == "_data_src" else "_data_src"
+        if self.__dict__.get("_perm") is not None and other in self.__dict__:
+            self.__dict__[other] = self._shuffled(other)  # keep the other side's current order
+        self.__dict__[which] = value
+        self.__dict__["_perm"] = None
 
     @property
     def provide_data(self) -> List[DataDesc]:
         return [DataDesc(k, tuple([self.batch_size] + list(v.shape[1:])), v.dtype,
-                         layout=self.layout) for k, v in self.data]
+                         layout=self.layout) for k, v in self._data_src]
 
     @property
     def provide_label(self) -> List[DataDesc]:
         return [DataDesc(k, tuple([self.batch_size] + list(v.shape[1:])), v.dtype,
-                         layout=self.layout) for k, v in self.label]
+                         layout=self.layout) for k, v in self._label_src]
 
     def hard_reset(self) -> None:
         """Reset ignoring roll-over: the next epoch starts at row 0 and the cache is dropped."""
@@ -247,7 +306,11 @@ class NDArrayIter(DataIter):
         start = start if start is not None else 0
         if end is None:
             end = data_source[0][1].shape[0] if data_source else 0
-        return [x[1][start:end] for x in data_source]
+        perm = self._perm
+        if perm is None:  # views, as in MXNet
+            return [x[1][start:end] for x in data_source]
+        rows = perm[start:end]
+        return [NDArray(x[1]._data.take(rows, axis=0)) for x in data_source]
 
     @staticmethod
     def _concat(first: List[NDArray], second: List[NDArray]) -> List[NDArray]:
@@ -291,10 +354,10 @@ class NDArrayIter(DataIter):
         return self._getdata(data_source, self.cursor, end)
 
     def getdata(self) -> List[NDArray]:
-        return self._batchify(self.data)
+        return self._batchify(self._data_src)
 
     def getlabel(self) -> List[NDArray]:
-        return self._batchify(self.label)
+        return self._batchify(self._label_src)
 
     def getpad(self) -> int:
         if self.last_batch_handle == "pad" and self.cursor + self.batch_size > self.num_data:
@@ -304,6 +367,8 @@ class NDArrayIter(DataIter):
         return 0
 
     def _shuffle_data(self) -> None:
+        # MXNet: idx is shuffled in place, then data = data[idx]; so the shuffled data is the
+        # original data under the composition perm[idx] of every shuffle so far.
         np.random.shuffle(self.idx)
-        self.data = [(k, NDArray(v._data[self.idx])) for k, v in self.data]
-        self.label = [(k, NDArray(v._data[self.idx])) for k, v in self.label]
+        perm = self._perm
+        self._perm = self.idx.copy() if perm is None else perm[self.idx]

@@ -70,6 +70,62 @@ def test_ndarrayiter_exhausted_and_hard_reset():
         assert [b.pad for b in it] == [0, 0]
 
 
+@pytest.mark.parametrize("handle, batch_size", [
+    ("pad", 4), ("pad", 10), ("pad", 25), ("discard", 3), ("roll_over", 4), ("roll_over", 7)])
+def test_ndarrayiter_shuffled_batch_sizes_match(handle, batch_size):
+    # padding from the (shuffled) start, tiling when the pad exceeds the data, roll-over caches
+    data = np.arange(20, dtype=np.float32).reshape(10, 2)
+    label = np.arange(10, dtype=np.float32)
+    np.random.seed(3)
+    a = _epochs(mxnet.io.NDArrayIter(data, label, batch_size, shuffle=True,
+                                     last_batch_handle=handle), 3)
+    np.random.seed(3)
+    b = _epochs(mxopt.io.NDArrayIter(data, label, batch_size, shuffle=True,
+                                     last_batch_handle=handle), 3)
+    assert b == a
+
+
+def test_ndarrayiter_shuffled_attributes_like_mxnet():
+    # mxopt never copies the dataset per epoch (batches gather rows of the original arrays
+    # through the composed permutation); MXNet's attributes must still read the same.
+    def run(mx):
+        np.random.seed(5)
+        src = mx.nd.array(np.arange(26).reshape(13, 2), dtype="int32")
+        lab = mx.nd.array(np.arange(13), dtype="int32")
+        it = mx.io.NDArrayIter(src, lab, 4, shuffle=True, last_batch_handle="roll_over")
+        src[:] = 0  # the first shuffle copied the inputs: this edit is not seen
+        out = [it.provide_data[0].dtype, it.provide_label[0].dtype, _epochs(it, 2)]
+        out += [[(k, v.asnumpy().tolist()) for k, v in it.data + it.label],
+                [v.asnumpy().tolist() for v in it.data_list]]
+        it.data = [("data", mx.nd.array(np.arange(26, dtype=np.float32).reshape(13, 2) * 10))]
+        out += [_epochs(it, 2), [(k, v.asnumpy().tolist()) for k, v in it.data + it.label]]
+        it.label = [("softmax_label", mx.nd.array(-np.arange(13, dtype=np.float32)))]
+        it.hard_reset()
+        out += [_epochs(it, 2), [b.pad for b in it]]
+        it.data_list = ["anything"]  # a plain attribute in MXNet
+        out.append(it.data_list)
+        return out
+    assert run(mxopt) == run(mxnet)
+
+
+def test_ndarrayiter_shuffle_reproducible_with_seed():
+    x = np.random.RandomState(0).normal(size=(50, 3)).astype(np.float32)
+    y = np.arange(50, dtype=np.float32)
+
+    def run():
+        np.random.seed(7)
+        it = mxopt.io.NDArrayIter(x, y, 8, shuffle=True)
+        return _epochs(it, 3)
+    a, b = run(), run()
+    assert a == b
+    rows = [r for batch in a[1] for r in batch[1][0]]
+    assert sorted(rows[:50]) == list(range(50))  # each epoch is a permutation (+ pad rows)
+    assert a[0] != a[1]  # and the order changes between epochs
+    for epoch in a:  # every data row still matches its label
+        for data, label, _ in epoch:
+            assert np.array_equal(np.asarray(data[0], np.float32), x[np.asarray(label[0], int)])
+
+
 def test_datadesc_and_databatch():
     for mx in (mxnet, mxopt):
         desc = mx.io.DataDesc("data", (2, 3))
