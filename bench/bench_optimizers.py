@@ -420,7 +420,7 @@ def main() -> int:
     path = common.save_results("optimizers", results)
     print(f"results: {path}")
     png = plot(results, path.with_suffix(".png"))
-    print(f"plot: {png}" if png else "plot: skipped (matplotlib is not installed)")
+    print(f"plot: {png}" if png else "plot: skipped (needs matplotlib and the single-tensor workload)")
     return 0
 
 
