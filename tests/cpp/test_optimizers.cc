@@ -297,6 +297,51 @@ TEST(AdamWKernel, UnitRescaleKeepsGradientAndMatchesFormula) {
   EXPECT_EQ(g[0], 8.0f);
 }
 
+// The dense kernels run the op on register copies and store at the end; the result is the
+// same for any placement of the buffers (offsets that make the 64-byte vectors straddle cache
+// lines) and for const inputs (SGLD's noise is only read).
+TEST(DenseKernels, ResultsDoNotDependOnBufferOffsets) {
+  const std::size_t n = 1000;
+  auto fill = [](std::vector<float>& v, std::size_t off, float a, float b) {
+    for (std::size_t i = 0; i < 1000; ++i) v[off + i] = a + b * std::sin(0.1f * float(i));
+  };
+  std::vector<float> ref_w, ref_m, ref_v, ref_g, ref_s;
+  for (std::size_t off : {0, 1, 3, 4, 12, 15}) {
+    std::vector<float> w(n + 16), g(n + 16), m(n + 16), v(n + 16), sw(n + 16), noise(n + 16);
+    fill(w, off, 0.5f, 0.25f);
+    fill(g, off, 0.0f, 0.5f);
+    fill(m, off, 0.0f, 0.01f);
+    fill(v, off, 0.1f, 0.01f);
+    fill(sw, off, 1.0f, 0.5f);
+    fill(noise, off, 0.0f, 1.0f);
+    k::AdamParams p{0.01f, 0.9f, 0.999f, 1e-8f, 0.01f, 1.0f, -1.0f};
+    for (int step = 0; step < 3; ++step)
+      k::adam_update(w.data() + off, g.data() + off, m.data() + off, v.data() + off, n, p);
+    k::AdamWParams q;
+    q.eta = 0.1f;
+    q.wd = 0.5f;
+    q.rescale_grad = 0.5f;
+    ASSERT_TRUE(k::adamw_update(w.data() + off, g.data() + off, m.data() + off, v.data() + off,
+                                n, q, false));
+    k::SGLDParams sp;
+    k::sgld_update(sw.data() + off, g.data() + off, noise.data() + off, n, sp);
+    auto part = [&](const std::vector<float>& a) {
+      return std::vector<float>(a.begin() + off, a.begin() + off + n);
+    };
+    const std::vector<float> ow = part(w), om = part(m), ov = part(v), og = part(g),
+                             os = part(sw);
+    if (off == 0) {
+      ref_w = ow, ref_m = om, ref_v = ov, ref_g = og, ref_s = os;
+      continue;
+    }
+    EXPECT_EQ(ow, ref_w) << off;
+    EXPECT_EQ(om, ref_m) << off;
+    EXPECT_EQ(ov, ref_v) << off;
+    EXPECT_EQ(og, ref_g) << off;  // AdamW's single form rewrote the gradient (rescale 0.5)
+    EXPECT_EQ(os, ref_s) << off;
+  }
+}
+
 TEST(AdamaxKernel, PClipZeroGivesNaNLikeMXNet) {
   // nd.clip(x, -0, 0) zeroes the gradient; with u = 0 the update is 0/0 = NaN.
   std::vector<float> w = {1.0f}, g = {0.3f}, m = {0.0f}, u = {0.0f};

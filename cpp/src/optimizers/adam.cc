@@ -352,7 +352,9 @@ bool multi_mp_adamw_update(std::size_t count, float16* const* weights,
         float* w32 = weights32[i] + lo;
         float* m = means[i] + lo;
         float* v = vars[i] + lo;
-        run_range(0, n, [op, gb, w32, m, v](std::size_t j) { op(w32[j], gb[j], m[j], v[j]); });
+        run_range(0, n, [op, gb, w32, m, v](std::size_t j) {
+          apply_in_registers(op, w32[j], gb[j], m[j], v[j]);
+        });
         float_to_half(w32, cp(weights[i] + lo), n);
       });
     });
