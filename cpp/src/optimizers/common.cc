@@ -1,9 +1,10 @@
-// Shared kernels: float16 conversions, row-index validation and MXNet's two L2 reductions.
+// Shared kernels: float16 conversions, row-index validation and MXNet's L2 reductions
+// (sum_sq and its interleaved many-array form, nrm2, dot_norm).
 #include <algorithm>
 #include <atomic>
 #include <stdexcept>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "kernel_util.h"
 #include "mxopt/optimizers/multi.h"
