@@ -161,6 +161,44 @@ SaveArgs save_args(const py::list& arrays, const py::object& names) {
   return s;
 }
 
+std::string shape_str(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t d = 0; d < a.ndim(); ++d)
+    s += std::to_string(a.shape(d)) + (a.ndim() == 1 ? "," : d + 1 < a.ndim() ? ", " : "");
+  return s + ")";
+}
+
+// take_rows(src, rows, out): validates shapes, dtypes, layout and overlap, then gathers.
+void take_rows(const py::array& src, const py::array& rows_in, py::array& out) {
+  if (src.ndim() < 1) throw py::value_error("take_rows: src must have at least 1 dimension");
+  if (!(src.flags() & py::array::c_style) || !(out.flags() & py::array::c_style))
+    throw py::value_error("take_rows: src and out must be C-contiguous");
+  if (!out.writeable()) throw py::value_error("take_rows: out is read-only");
+  if (!src.dtype().is(out.dtype()))
+    throw py::type_error("take_rows: out dtype " + std::string(py::str(out.dtype())) +
+                         " differs from src dtype " + std::string(py::str(src.dtype())));
+  if (rows_in.ndim() != 1 || rows_in.dtype().kind() != 'i')
+    throw py::type_error("take_rows: rows must be a 1-D signed integer array, got dtype " +
+                         std::string(py::str(rows_in.dtype())) + " shape " + shape_str(rows_in));
+  const auto rows = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>(rows_in);
+  bool same = out.ndim() == src.ndim() && out.shape(0) == rows.shape(0);
+  for (py::ssize_t d = 1; same && d < src.ndim(); ++d) same = out.shape(d) == src.shape(d);
+  if (!same)
+    throw py::value_error("take_rows: out has shape " + shape_str(out) + ", expected (" +
+                          std::to_string(rows.shape(0)) + ",) + src.shape[1:] with src shape " +
+                          shape_str(src));
+  const auto* s = static_cast<const unsigned char*>(src.data());
+  auto* o = static_cast<unsigned char*>(out.mutable_data());
+  const auto src_bytes = static_cast<std::size_t>(src.nbytes());
+  const auto out_bytes = static_cast<std::size_t>(out.nbytes());
+  if (src_bytes && out_bytes && o < s + src_bytes && s < o + out_bytes)
+    throw py::value_error("take_rows: out overlaps src");
+  const std::int64_t n_rows = src.shape(0);
+  const std::size_t row_bytes = n_rows ? src_bytes / static_cast<std::size_t>(n_rows) : 0;
+  py::gil_scoped_release nogil;
+  io::take_rows(s, n_rows, row_bytes, rows.data(), rows.shape(0), o);
+}
+
 }  // namespace
 
 void register_io(py::module_& m) {
@@ -242,6 +280,9 @@ void register_io(py::module_& m) {
             io::parse_record(reinterpret_cast<const unsigned char*>(v.data()), v.size()));
       },
       py::arg("data"), "Decode one array record (see params_record_dumps).");
+  m.def("take_rows", &take_rows, py::arg("src"), py::arg("rows"), py::arg("out"),
+        "out[i] = src[rows[i]] for C-contiguous arrays of one dtype (NDArrayIter's shuffled "
+        "batches). Every index is checked before anything is written; the GIL is released.");
 }
 
 }  // namespace mxopt::bindings

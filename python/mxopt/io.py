@@ -11,12 +11,14 @@ Example::
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections import OrderedDict, namedtuple
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from . import _core
 from .ndarray import NDArray, array
 
 __all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter"]
@@ -310,7 +312,30 @@ class NDArrayIter(DataIter):
         if perm is None:  # views, as in MXNet
             return [x[1][start:end] for x in data_source]
         rows = perm[start:end]
-        return [NDArray(x[1]._data.take(rows, axis=0)) for x in data_source]
+        return [NDArray(self._take(x[1]._data, rows)) for x in data_source]
+
+    # Shuffled batches are gathered into buffers this iterator issued earlier and nobody else
+    # references any more (CPython's reference count says so: a batch the caller kept, or any
+    # view or memoryview of it, keeps its buffer out of reuse). A training loop then allocates
+    # no batch memory: a fresh 400 KB array per batch made glibc give the top of the heap back
+    # to the kernel and fault it in again (zeroed) every batch.
+    _POOL_PER_SOURCE = 4
+
+    def _take(self, src: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        if not src.flags.c_contiguous or src.ndim == 0:
+            return src.take(rows, axis=0)
+        shape = (rows.shape[0],) + src.shape[1:]
+        pool = self.__dict__.setdefault("_batch_pool", [])
+        for buf in pool:
+            # references: the pool's slot, `buf`, and getrefcount's argument
+            if sys.getrefcount(buf) == 3 and buf.shape == shape and buf.dtype == src.dtype:
+                break
+        else:
+            buf = np.empty(shape, src.dtype)
+            if len(pool) < self._POOL_PER_SOURCE * max(self.__dict__.get("num_source", 1), 1):
+                pool.append(buf)
+        _core.take_rows(src, rows, buf)
+        return buf
 
     @staticmethod
     def _concat(first: List[NDArray], second: List[NDArray]) -> List[NDArray]:

@@ -2,6 +2,7 @@
 // versions, and robustness against truncated / corrupt / hostile input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -313,4 +314,33 @@ TEST(ParamsIO, RecordRoundTrip) {
   EXPECT_EQ(std::memcmp(a.data.data(), vals, sizeof vals), 0);
   EXPECT_THROW(parse_record(reinterpret_cast<const unsigned char*>(rec.data()), rec.size() - 1),
                FormatError);
+}
+
+// ---- take_rows (NDArrayIter's shuffled batches) ----------------------------------------------
+
+TEST(TakeRows, GathersRowsInOrderSerialAndParallel) {
+  // 300 rows of 1000 bytes: 64 rows (64 KB) stay serial, 300 (300 KB) take the parallel path.
+  const std::int64_t n = 300;
+  const std::size_t row = 1000;
+  std::vector<unsigned char> src(n * row);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + i / row);
+  std::mt19937_64 gen(3);
+  for (std::int64_t take : {std::int64_t{1}, std::int64_t{64}, n}) {
+    std::vector<std::int64_t> rows(take);
+    for (auto& r : rows) r = static_cast<std::int64_t>(gen() % n);
+    std::vector<unsigned char> out(take * row, 0xAB);
+    take_rows(src.data(), n, row, rows.data(), take, out.data());
+    for (std::int64_t i = 0; i < take; ++i)
+      ASSERT_EQ(std::memcmp(out.data() + i * row, src.data() + rows[i] * row, row), 0) << i;
+  }
+}
+
+TEST(TakeRows, BadIndexThrowsBeforeAnyWrite) {
+  std::vector<unsigned char> src(4 * 8, 1), out(3 * 8, 0);
+  for (std::int64_t bad : {std::int64_t{4}, std::int64_t{-1}}) {
+    const std::int64_t rows[3] = {0, 1, bad};
+    EXPECT_THROW(take_rows(src.data(), 4, 8, rows, 3, out.data()), std::out_of_range);
+    EXPECT_EQ(std::count(out.begin(), out.end(), 0), 24) << "out was written";
+  }
+  take_rows(src.data(), 4, 0, nullptr, 0, out.data());  // nothing to do
 }

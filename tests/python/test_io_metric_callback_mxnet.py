@@ -108,6 +108,29 @@ def test_ndarrayiter_shuffled_attributes_like_mxnet():
     assert run(mxopt) == run(mxnet)
 
 
+@pytest.mark.parametrize("handle", ["pad", "roll_over"])
+def test_ndarrayiter_kept_shuffled_batches_are_never_overwritten(handle):
+    # mxopt gathers shuffled batches into buffers it reuses once nobody references them: batches
+    # (and views of them) kept across epochs must still hold their own rows, as in MXNet.
+    data = np.arange(3 * 37 * 5, dtype=np.float32).reshape(37, 3, 5)
+    label = np.arange(37, dtype=np.float32)
+
+    def run(mx):
+        np.random.seed(21)
+        it = mx.io.NDArrayIter(data, label, 6, shuffle=True, last_batch_handle=handle)
+        kept, views = [], []
+        for epoch in range(3):
+            for i, b in enumerate(it):
+                if i % 2 == 0:
+                    kept.append(b)
+                else:  # only a slice of the batch survives the loop
+                    views.append(b.data[0][1:3])
+            it.reset()
+        return ([[d.asnumpy().tolist() for d in b.data + b.label] for b in kept],
+                [v.asnumpy().tolist() for v in views])
+    assert run(mxopt) == run(mxnet)
+
+
 def test_ndarrayiter_shuffle_reproducible_with_seed():
     x = np.random.RandomState(0).normal(size=(50, 3)).astype(np.float32)
     y = np.arange(50, dtype=np.float32)

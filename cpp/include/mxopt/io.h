@@ -115,4 +115,12 @@ std::string serialize(const std::vector<ArrayView>& arrays, const std::vector<st
                       bool dict_form);
 std::string serialize_record(const ArrayView& array);
 
+// ---- Row gather (mx.io.NDArrayIter's shuffled batches) ----------------------------------------
+// out row i = src row rows[i], for i < n_take; a row is `row_bytes` contiguous bytes and src has
+// `n_rows` of them. Every index is checked before the first byte is written (std::out_of_range
+// naming the position and the value). Rows are prefetched ahead of the copy (a shuffled batch is
+// bound by memory latency); large gathers are split over the OpenMP threads.
+void take_rows(const unsigned char* src, std::int64_t n_rows, std::size_t row_bytes,
+               const std::int64_t* rows, std::int64_t n_take, unsigned char* out);
+
 }  // namespace mxopt::io
