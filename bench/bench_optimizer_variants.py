@@ -12,6 +12,8 @@ the peak memory of a whole ResNet-50 Adam step.
     fresh process for mxopt and torch fused Adam: the growth of the peak over the process's
     RSS before the arrays were allocated, divided by the bytes of weights+grads+states.
 
+MXNet runs in a worker process of its own (see common.in_mxnet_process).
+
     python bench/bench_optimizer_variants.py [--quick]
 """
 
@@ -183,8 +185,10 @@ def main() -> int:
     libs = ["mxopt", "mxnet", "torch-foreach", "torch-fused"]
     rows = []
     for name in ["sgd_mom", "nag", "adam", "adamw"]:
-        times = common.interleaved_medians({lib: make_fp16(lib, name, shapes) for lib in libs},
-                                           min_time=min_time)
+        times = common.interleaved_medians(
+            {lib: (mxnet and common.in_mxnet_process("bench_optimizer_variants", "make_fp16",
+                                                      lib, name, shapes)) if lib == "mxnet" else
+             make_fp16(lib, name, shapes) for lib in libs}, min_time=min_time)
         results["fp16_mp"][name] = times
         rows.append([name, times["mxopt"] * 1e3]
                     + [bo.ratio(times[lib], times["mxopt"]) for lib in libs[1:]])
@@ -201,7 +205,8 @@ def main() -> int:
         times = common.interleaved_medians({
             "mxopt lazy": make_sparse("mxopt", name, vocab, dim, hit),
             "mxopt dense": make_sparse("mxopt", name, vocab, dim, hit, dense=True),
-            "mxnet lazy": make_sparse("mxnet", name, vocab, dim, hit),
+            "mxnet lazy": mxnet and common.in_mxnet_process(
+                "bench_optimizer_variants", "make_sparse", "mxnet", name, vocab, dim, hit),
             "torch sparse": make_sparse("torch", name, vocab, dim, hit),
             "torch dense fused": make_sparse("torch", name, vocab, dim, hit, dense=True)},
             min_time=min_time)

@@ -14,7 +14,10 @@ Two workloads, float32:
     operators), torch.optim for-loop/foreach/fused, a numpy loop); us/tensor = step time /
     tensor count.
 
-Every row is sampled round-robin across the libraries (median of 7 after warm-up).
+Every row is sampled round-robin across the libraries (median of 7 after warm-up). MXNet runs
+in a worker process of its own (NaiveEngine), in the same round-robin: its threaded engine would
+otherwise make the process's shared libgomp stop spinning for every library (see
+common.in_mxnet_process).
 
 Roofline: the bytes an ideal kernel must move per parameter (read weight, gradient and states,
 write weight and states; LAMB needs a second pass for its norms) divided by the measured STREAM
@@ -382,7 +385,8 @@ def main() -> int:
         for n in sizes:
             t_ = common.interleaved_medians({
                 "kernel": make_mxopt_kernel(name, n), "optimizer": make_mxopt_optimizer(name, n),
-                "mxnet": make_mxnet_op(name, n), "loop": make_torch(name, [(n,)], "loop"),
+                "mxnet": mxnet and common.in_mxnet_process("bench_optimizers", "make_mxnet_op", name, n),
+                "loop": make_torch(name, [(n,)], "loop"),
                 "foreach": make_torch(name, [(n,)], "foreach"),
                 "fused": make_torch(name, [(n,)], "fused"), "numpy": make_numpy(name, n)})
             tk, to, tm, tl, tf, tu, tn = (t_[k] for k in ("kernel", "optimizer", "mxnet", "loop",
@@ -413,7 +417,9 @@ def main() -> int:
         rows = []
         for name in optimizers:
             times = common.interleaved_medians(
-                {lib: make_resnet(lib, name, shapes) for lib in libs}, min_time=0.05)
+                {lib: (mxnet and common.in_mxnet_process("bench_optimizers", "make_resnet", lib,
+                                                         name, shapes)) if lib == "mxnet" else
+                 make_resnet(lib, name, shapes) for lib in libs}, min_time=0.05)
             t_roof = BYTES[name] * nparam / copy_bw
             results[key] = results.get(key, {})
             results[key][name] = dict(times, roofline=t_roof)

@@ -3,11 +3,15 @@ result tables and the JSON result file. Used by every bench/bench_*.py."""
 
 from __future__ import annotations
 
+import gc
+import importlib
 import json
 import os
+import pickle
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -45,34 +49,144 @@ def median_time(fn: Callable[[], Any], repeats: int = REPEATS, warmup: int = 2,
     return statistics.median(samples)
 
 
+def _timed(fn: Callable[[], Any], loops: int) -> float:
+    """Seconds for ``loops`` calls of ``fn`` (a RemoteFn times them in its own process)."""
+    remote = getattr(fn, "timed", None)
+    if remote is not None:
+        return remote(loops)
+    t0 = time.perf_counter()
+    for _ in range(loops):
+        fn()
+    return time.perf_counter() - t0
+
+
 def interleaved_medians(fns: Dict[str, Optional[Callable[[], Any]]], repeats: int = REPEATS,
                         warmup: int = 2, min_time: float = 0.02) -> Dict[str, Optional[float]]:
     """Median seconds per call of each function, sampled round-robin: round r times every
     function once (each sample loops it for at least ``min_time``), so that a slow phase of a
-    shared machine hits every library alike instead of whichever was measured then."""
+    shared machine hits every library alike instead of whichever was measured then.
+    RemoteFn entries (see RemoteLibrary) take their turn like the others and are released
+    afterwards."""
     live = {k: f for k, f in fns.items() if f is not None}
     loops: Dict[str, int] = {}
     for k, f in live.items():
         for _ in range(warmup):
             f()
         n = 1
-        while True:
-            t0 = time.perf_counter()
-            for _ in range(n):
-                f()
-            if time.perf_counter() - t0 >= min_time or n >= 1 << 20:
-                break
+        while _timed(f, n) < min_time and n < 1 << 20:
             n *= 2
         loops[k] = n
     samples: Dict[str, List[float]] = {k: [] for k in live}
     for _ in range(repeats):
         for k, f in live.items():
-            n = loops[k]
-            t0 = time.perf_counter()
-            for _ in range(n):
-                f()
-            samples[k].append((time.perf_counter() - t0) / n)
+            samples[k].append(_timed(f, loops[k]) / loops[k])
+    for f in live.values():
+        if isinstance(f, RemoteFn):
+            f.release()
     return {k: (statistics.median(samples[k]) if k in live else None) for k in fns}
+
+
+class RemoteLibrary:
+    """Benchmark callables built and timed in a persistent worker process of their own (with
+    ``env`` added to its environment)."""
+
+    def __init__(self, env: Optional[Dict[str, str]] = None) -> None:
+        path = os.pathsep.join(p for p in sys.path if p)
+        self._proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--remote-worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env=dict(os.environ, PYTHONPATH=path, **(env or {})))
+        self._next = 0
+
+    def make(self, module: str, factory: str, *args: Any) -> Optional["RemoteFn"]:
+        """``module.factory(*args)`` in the worker; None if it returns None."""
+        self._next += 1
+        built = self.ask(("make", self._next, module, factory, args))
+        return RemoteFn(self, self._next) if built else None
+
+    def ask(self, message: tuple) -> Any:
+        pickle.dump(message, self._proc.stdin)
+        self._proc.stdin.flush()
+        try:
+            status, value = pickle.load(self._proc.stdout)
+        except EOFError:
+            raise RuntimeError("benchmark worker died (see its stderr above)") from None
+        if status != "ok":
+            raise RuntimeError(f"benchmark worker failed: {value}")
+        return value
+
+
+class RemoteFn:
+    """A callable living in a RemoteLibrary's worker; ``timed(n)`` runs it n times there."""
+
+    def __init__(self, lib: RemoteLibrary, key: int) -> None:
+        self._lib, self._key = lib, key
+
+    def __call__(self) -> None:
+        self._lib.ask(("run", self._key, 1))
+
+    def timed(self, loops: int) -> float:
+        return self._lib.ask(("run", self._key, loops))
+
+    def release(self) -> None:
+        self._lib.ask(("drop", self._key))
+
+
+_MXNET: Optional[RemoteLibrary] = None
+
+
+def in_mxnet_process(module: str, factory: str, *args: Any) -> Optional[RemoteFn]:
+    """``module.factory(*args)`` built and timed in a worker process that runs MXNet alone.
+
+    Every library in a process shares one libgomp. MXNet's threaded engine runs operators on
+    worker threads, each with an OpenMP team of its own; once libgomp manages more threads than
+    there are cores it stops spinning between parallel regions, in every library of the
+    process, so each region pays a futex wake-up. Measured here, after MXNet had run operators
+    in the process: mxopt's 1e5-element Adam step 20 -> 57 us, PyTorch's fused one 60 -> 143 us.
+    The worker uses MXNet's NaiveEngine: for these synchronous one-step timings it was MXNet's
+    fastest and steadiest engine here (16e6-element adam_update 30 ms every run, against 31 or
+    120 ms per process with ThreadedEnginePerDevice; ResNet-50 Adam Updater 51-54 vs 55-62 ms).
+    Its samples still take their turn in interleaved_medians' round-robin.
+    """
+    global _MXNET
+    if _MXNET is None:
+        _MXNET = RemoteLibrary({"MXNET_ENGINE_TYPE": "NaiveEngine"})
+    return _MXNET.make(module, factory, *args)
+
+
+def _remote_main() -> None:
+    """The worker's loop: pickled requests on stdin, pickled replies on the original stdout
+    (whatever the libraries print goes to stderr)."""
+    requests, replies = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    fns: Dict[int, Callable[[], Any]] = {}
+    while True:
+        try:
+            message = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            if message[0] == "make":
+                _, key, module, factory, args = message
+                fn = getattr(importlib.import_module(module), factory)(*args)
+                if fn is not None:
+                    fns[key] = fn
+                reply: tuple = ("ok", fn is not None)
+            elif message[0] == "run":
+                _, key, loops = message
+                fn = fns[key]
+                t0 = time.perf_counter()
+                for _ in range(loops):
+                    fn()
+                reply = ("ok", time.perf_counter() - t0)
+            else:  # drop
+                fns.pop(message[1], None)
+                gc.collect()
+                reply = ("ok", None)
+        except Exception as exc:  # reported to (and raised in) the parent
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        pickle.dump(reply, replies)
+        replies.flush()
 
 
 def threads() -> int:
@@ -128,3 +242,7 @@ def optional_import(name: str) -> Optional[Any]:
         return __import__(name)
     except ImportError:
         return None
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--remote-worker"]:
+    _remote_main()
