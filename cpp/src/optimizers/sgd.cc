@@ -11,7 +11,6 @@ using namespace detail;
 // sgd_update: w = (1 - eta*lambda)*w - eta*K(rg*g)
 template <class C, bool kClip>
 struct SGDOp {
-  static constexpr std::size_t kParallelThreshold = kLightParallelThreshold;
   C lr, rg, clip, decay, lr_rg;
   explicit SGDOp(const SGDParams& p)
       : lr(p.lr),
@@ -30,7 +29,6 @@ struct SGDOp {
 // sgd_mom_update / multi_sgd_*: m = ((mu*mom) - (eta*lambda)*w) - eta*K(rg*g); w += m
 template <class C, bool kClip>
 struct SGDMomOp {
-  static constexpr std::size_t kParallelThreshold = kLightParallelThreshold;
   C mu, lr, lr_wd, rg, clip, lr_rg;
   explicit SGDMomOp(const SGDParams& p)
       : mu(p.momentum),
@@ -81,7 +79,6 @@ struct PreloadedSGDMomOp {
 
 template <class C, bool kClip>
 struct NAGMomOp {
-  static constexpr std::size_t kParallelThreshold = kLightParallelThreshold;
   C mu, mu1, lr, wd, rg, clip;
   explicit NAGMomOp(const SGDParams& p)
       : mu(p.momentum),
