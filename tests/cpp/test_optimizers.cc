@@ -471,9 +471,10 @@ TEST(Reductions, SumOfSquaresIsSequentialFloat32) {
   EXPECT_EQ(k::dot_norm(y.data(), 3), 5.0);
 }
 
-// sum_sq_many interleaves the recurrences of many arrays (8 lanes, then 4, 2, 1 for the
-// leftovers, spread over threads): every sum must be sum_sq's bit for bit, for any mix of
-// lengths (incl. empty arrays and more lanes than arrays) and any thread count.
+// sum_sq_many interleaves the recurrences of many arrays (16 or fewer lanes, fewer when the
+// longest array would hold them up, then fewer again for the leftovers, spread over threads):
+// every sum must be sum_sq's bit for bit, for any mix of lengths (incl. empty arrays and more
+// lanes than arrays) and any thread count.
 template <class T>
 void check_sum_sq_many(const std::vector<std::size_t>& lengths) {
   std::vector<std::vector<T>> data;
@@ -514,6 +515,13 @@ TEST(Reductions, SumOfSquaresOfManyArraysIsSumSqOfEach) {
   std::vector<std::size_t> many;
   for (std::size_t i = 0; i < 300; ++i) many.push_back((i * 7919) % 4099);
   lists.push_back(many);
+  // A long array among many shorter ones: 8 lanes on one thread, 4 on two (first list); and
+  // above the threading threshold, 8 lanes on one thread and 4 on two or three (second).
+  std::vector<std::size_t> one_long(24, 10000), two_long(40, 3001);
+  one_long.push_back(20000);
+  two_long.insert(two_long.begin() + 7, {9000, 9000});
+  lists.push_back(one_long);
+  lists.push_back(two_long);
   for (const auto& l : lists) {
     check_sum_sq_many<float>(l);
     check_sum_sq_many<double>(l);
