@@ -2,6 +2,7 @@
 #include "mxopt/optimizers/lamb.h"
 
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <thread>
 
@@ -21,6 +22,26 @@ C trust_lr(C lr, C r1, C r2, float lower, float upper) {
   return lr * r1 / r2;
 }
 
+// 1 - b^t in C, as multi_lamb computes its bias corrections. A list of tensors at one step asks
+// for the same two values once per tensor and pass, and a pow costs about as much as a 64-element
+// tensor's whole update, so the last two (b, t) pairs are kept per thread (compared bit for bit).
+template <class C>
+C one_minus_pow(C b, float t) {
+  struct Entry {
+    C b;
+    float t;
+    C r;
+  };
+  thread_local Entry cache[2] = {{C(0), -1.0f, C(0)}, {C(0), -1.0f, C(0)}};
+  thread_local int older = 0;
+  for (const Entry& e : cache)
+    if (std::memcmp(&e.b, &b, sizeof b) == 0 && std::memcmp(&e.t, &t, sizeof t) == 0) return e.r;
+  const C r = C(1) - pow_(b, C(t));
+  cache[older] = {b, t, r};
+  older ^= 1;
+  return r;
+}
+
 // multi_lamb_update phase 1 (MPDType = C): u into a float buffer.
 template <class C, bool kClip, bool kBiasCorrection>
 struct MultiLambPhase1 {
@@ -28,8 +49,8 @@ struct MultiLambPhase1 {
   explicit MultiLambPhase1(const LAMBParams& p)
       : rg(p.rescale_grad), clip(p.clip_gradient), b1(p.beta1), b2(p.beta2),
         omb1(C(1) - C(p.beta1)), omb2(C(1) - C(p.beta2)), eps(p.epsilon), wd(p.wd),
-        c1(C(1) - pow_(C(p.beta1), C(static_cast<float>(p.t)))),
-        c2(C(1) - pow_(C(p.beta2), C(static_cast<float>(p.t)))) {}
+        c1(one_minus_pow(C(p.beta1), static_cast<float>(p.t))),
+        c2(one_minus_pow(C(p.beta2), static_cast<float>(p.t))) {}
   void moments(C g, C& m, C& v) const {
     C G = g * rg;
     if constexpr (kClip) G = kclip(G, clip);
