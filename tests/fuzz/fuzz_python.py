@@ -59,7 +59,18 @@ def nd_load(data: bytes) -> None:
             np.testing.assert_array_equal(arr.indices.asnumpy(), other.indices.asnumpy())
             np.testing.assert_array_equal(arr.data.asnumpy(), other.data.asnumpy())
         else:
-            np.testing.assert_array_equal(arr.asnumpy(), other.asnumpy())
+            _assert_same(arr._data, other._data)
+
+
+def _assert_same(a: np.ndarray, b: np.ndarray) -> None:
+    """Equal arrays, compared in slices of views: a csr record of a few hundred bytes loads as a
+    dense array of up to 1 GiB (mxopt's cap), and copying both sides for one comparison took the
+    target past libFuzzer's 4 GB RSS limit."""
+    x, y = a.reshape(-1), b.reshape(-1)
+    assert x.shape == y.shape
+    step = 1 << 22
+    for i in range(0, x.size, step):
+        np.testing.assert_array_equal(x[i:i + step], y[i:i + step])
 
 
 def updater_states(data: bytes) -> None:

@@ -1,8 +1,9 @@
 """Every input a fuzzer ever found a problem with (tests/fuzz/regressions/) stays fixed: it is
 either rejected with a clear error or accepted and round-trips (the fuzz target's own check),
 never a crash, an unclear exception or a huge allocation. File names say which entry point
-they were found in: params_* (mx.nd.load), symbol_* (symbol JSON), update_* (the
-optimizer_update atheris target: replayed through the target itself, which asserts that a
+they were found in: params_* (mx.nd.load, rejected), ndload_* (mx.nd.load, accepted: replayed
+through the nd_load target, which saves, reloads and compares), symbol_* (symbol JSON), update_*
+(the optimizer_update atheris target: replayed through the target itself, which asserts that a
 rejected update wrote nothing) and states_* (Updater.set_states, safe format)."""
 import os
 import sys
@@ -30,7 +31,7 @@ def _reject(name):
         except (MXNetError, ValueError, TypeError):
             return
         assert mx.sym.load_json(sym.tojson()).tojson() == sym.tojson()
-    elif name.startswith(("update_", "states_")):
+    elif name.startswith(("update_", "states_", "ndload_")):
         sys.path.insert(0, os.path.join(HERE, "..", "fuzz"))
         try:
             import fuzz_python
@@ -38,8 +39,8 @@ def _reject(name):
             sys.path.pop(0)
         with open(path, "rb") as f:
             data = f.read()
-        target = fuzz_python.optimizer_update if name.startswith("update_") \
-            else fuzz_python.updater_states
+        target = {"update": fuzz_python.optimizer_update, "states": fuzz_python.updater_states,
+                  "ndload": fuzz_python.nd_load}[name.split("_", 1)[0]]
         target(data)  # raises AssertionError (or a non-clear exception) if the bug is back
     else:
         raise AssertionError(f"regression file {name} has no known prefix")
