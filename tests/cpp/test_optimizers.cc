@@ -7,7 +7,10 @@
 #include <type_traits>
 #include <limits>
 #include <memory>
+#include <random>
 #include <stdexcept>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -471,6 +474,59 @@ TEST(Reductions, SumOfSquaresIsSequentialFloat32) {
   EXPECT_EQ(k::dot_norm(y.data(), 3), 5.0);
 }
 
+// The float32 recurrence sum_sq must reproduce, written out: acc <- fl(acc + fl(x^2)).
+float sequential_sum_sq(const float* x, std::size_t n) {
+  float acc = 0.0f;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float sq = x[i] * x[i];
+    acc = acc + sq;
+  }
+  return acc;
+}
+
+// float32 sum_sq applies a block's rounded increments at once while the sum stays in one binade
+// and no square is a halfway case (see common.cc): every way out of that must give the
+// sequential result, bit for bit.
+TEST(Reductions, SumOfSquaresBlocksAreTheSequentialRecurrence) {
+  std::mt19937 gen(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_int_distribution<int> small(0, 3);
+  std::vector<std::pair<std::string, std::vector<float>>> cases;
+  auto add = [&](std::string name, std::size_t n, auto&& value) {
+    std::vector<float> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = value(i);
+    cases.emplace_back(std::move(name), std::move(v));
+  };
+  for (float scale : {1e-20f, 1e-17f, 1e-3f, 1.0f, 1e6f, 1e17f})  // 1e17: the sum passes FLT_MAX
+    add("normal*" + std::to_string(scale), 300007, [&](std::size_t) { return scale * normal(gen); });
+  // Halfway cases: after 4096^2 = 2^24 (ulp 2), adding 1 or 9 is a tie in every block.
+  add("ties", 50000, [&](std::size_t i) { return i == 0 ? 4096.0f : float(2 * small(gen) + 1); });
+  // Small integers: exact sums until 2^24, then ties; binade crossings inside blocks.
+  add("integers", 200000, [&](std::size_t) { return float(small(gen)); });
+  add("halves", 200000, [&](std::size_t) { return 0.5f * float(small(gen)); });
+  // A few large elements among small ones: crossings in the middle of a block.
+  add("spikes", 100003, [&](std::size_t i) { return i % 5000 == 17 ? 300.0f : 0.01f * normal(gen); });
+  // The sum starts below 2^-100 (element-wise) and grows past it.
+  add("tiny", 20000, [&](std::size_t i) { return 0x1p-58f * float(i % 7); });
+  add("zeros", 5000, [](std::size_t) { return 0.0f; });
+  add("subnormal", 5000, [](std::size_t i) { return i % 3 ? 0x1p-140f : 0.0f; });
+  add("nan", 10000, [&](std::size_t i) { return i == 6000 ? NAN : normal(gen); });
+  add("inf", 10000, [&](std::size_t i) { return i == 6000 ? -INFINITY : normal(gen); });
+  for (const auto& [name, v] : cases) {
+    for (std::size_t offset : {std::size_t{0}, std::size_t{3}}) {  // unaligned, odd tails
+      const std::size_t n = v.size() - offset;
+      const float want = sequential_sum_sq(v.data() + offset, n);
+      const float got = k::sum_sq(v.data() + offset, n);
+      EXPECT_TRUE(std::memcmp(&got, &want, sizeof got) == 0 || (std::isnan(got) && std::isnan(want)))
+          << name << " offset " << offset << ": " << got << " vs " << want;
+      for (std::size_t len : {std::size_t{5}, std::size_t{1023}, std::size_t{4097}}) {
+        const float w = sequential_sum_sq(v.data() + offset, len), g = k::sum_sq(v.data() + offset, len);
+        EXPECT_TRUE(w == g || (std::isnan(g) && std::isnan(w))) << name << " length " << len;
+      }
+    }
+  }
+}
+
 // sum_sq_many interleaves the recurrences of many arrays (16 or fewer lanes, fewer when the
 // longest array would hold them up, then fewer again for the leftovers, spread over threads):
 // every sum must be sum_sq's bit for bit, for any mix of lengths (incl. empty arrays and more
@@ -491,7 +547,12 @@ void check_sum_sq_many(const std::vector<std::size_t>& lengths) {
   }
   for (auto& d : data) ptrs.push_back(d.empty() ? nullptr : d.data());
   std::vector<float> want(lengths.size());
-  for (std::size_t a = 0; a < lengths.size(); ++a) want[a] = k::sum_sq(ptrs[a], lengths[a]);
+  for (std::size_t a = 0; a < lengths.size(); ++a) {
+    if constexpr (std::is_same_v<T, float>)
+      want[a] = sequential_sum_sq(ptrs[a], lengths[a]);
+    else
+      want[a] = k::sum_sq(ptrs[a], lengths[a]);
+  }
   for (int threads : {1, 2, 3}) {
 #if defined(_OPENMP)
     const int saved = omp_get_max_threads();
@@ -1263,9 +1324,9 @@ TEST(MultiTensor, LarsListEqualsSumSqLarsLrAndPreloadedSgd) {
                          p.data(), reinterpret_cast<const bool*>(flags.data()), eta, eps);
     std::vector<float> lr(p.size());
     for (std::size_t t = 0; t < w2.size(); ++t)  // every norm before any update
-      lr[t] = flags[t] ? k::lars_lr(p[t].lr, k::sum_sq(w2[t].data(), w2[t].size()),
-                                    k::sum_sq(g[t].data(), g[t].size()), p[t].wd, eta, eps,
-                                    p[t].rescale_grad)
+      lr[t] = flags[t] ? k::lars_lr(p[t].lr, sequential_sum_sq(w2[t].data(), w2[t].size()),
+                                    sequential_sum_sq(g[t].data(), g[t].size()), p[t].wd, eta,
+                                    eps, p[t].rescale_grad)
                        : p[t].lr;
     for (std::size_t t = 0; t < w2.size(); ++t) {
       k::SGDParams q = p[t];

@@ -29,7 +29,10 @@ CASES = [
     ("nadam", dict()),
     ("ftrl", dict(lamda1=0.02, beta=0.5)),
     ("signum", dict(momentum=0.8, wd_lh=0.01)),
+    ("lars", dict(momentum=0.9, eta=0.01)),
 ]
+# Compared across levels only: MXNet's multi_lamb_update sums its norms in another order.
+LEVELS_ONLY = [("lamb", dict())]
 CASE_IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'default'}" for n, kw in CASES]
 DTYPES = [(np.float32, False), (np.float64, False), (np.float16, True)]
 
@@ -107,7 +110,7 @@ def test_large_tensors_match_mxnet(name, kw, dtype, mp):
 
 # float64: the optimizers MXNet (and so mxopt) accept float64 weights for.
 SAME_BITS = [pytest.param(name, kw, dtype, mp, id=f"{cid}-{did}")
-             for (name, kw), cid in zip(CASES, CASE_IDS)
+             for (name, kw), cid in zip(CASES + LEVELS_ONLY, CASE_IDS + ["lamb-default"])
              for (dtype, mp), did in zip(DTYPES, ["float32", "float64", "float16-mp"])
              if not (dtype is np.float64 and name in ("adagrad", "rmsprop", "ftrl"))]
 

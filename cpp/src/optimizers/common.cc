@@ -1,6 +1,9 @@
 // Shared kernels: float16 conversions, row-index validation and MXNet's L2 reductions
-// (sum_sq and its interleaved many-array form, nrm2, dot_norm).
+// (sum_sq with its block-exact float32 form and its many-array form, nrm2, dot_norm).
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -38,8 +41,118 @@ void cast(const float16* src, float* dst, std::size_t n) {
   parallel_ranges(n, [&](std::int64_t lo, std::int64_t hi) { half_to_float(s + lo, dst + lo, hi - lo); });
 }
 
+namespace {
+// sum_sq's float32 recurrence, acc <- fl(acc + fl(x[i]^2)), continued over x[0, n).
+float sum_sq_serial(const float* x, std::size_t n, float acc) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float sq = x[i] * x[i];
+    acc = acc + sq;
+  }
+  return acc;
+}
+
+constexpr std::size_t kSumSqBlock = 1024;  // 128 increments of <= 2^23 per int32 lane: no overflow
+
+#if MXOPT_ISA_DISPATCH
+// The same recurrence at memory speed, bit for bit. While acc is a normal float in [2^e, 2^(e+1)),
+// every value it can take there is a multiple of u = 2^(e-23), so one step adds
+// u * round(sq / u): the rounding of acc + sq does not depend on acc unless sq / u lies exactly
+// halfway between two integers (ties go to the even neighbour, which depends on acc's last bit)
+// or the sum leaves the binade. The squares are non-negative, so acc never decreases. A block of
+// elements is therefore summed as integers (the rounded increments, in SIMD) and applied at once
+// when it had no halfway case and stays below 2^(e+1); otherwise its sub-blocks are tried the
+// same way, and those that fail run element by element. Failures are rare: the sum crosses a
+// power of two about log2(n) times, and a halfway case needs a square whose bits below u/2 are
+// all zero.
+constexpr std::size_t kSumSqSubBlock = 64;
+
+// s += round(y), bad |= (y halfway between integers, >= 2^23 or NaN) for y = fl(p[0..8)^2) * k
+// (exact: k is a power of two).
+__attribute__((target("avx2"), always_inline)) inline void sum_sq_increments8(const float* p,
+                                                                              __m256 k,
+                                                                              __m256i& s,
+                                                                              __m256& bad) {
+  const __m256 v = _mm256_loadu_ps(p);
+  const __m256 y = _mm256_mul_ps(_mm256_mul_ps(v, v), k);
+  const __m256 r = _mm256_round_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 off = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(y, r));  // exact
+  bad = _mm256_or_ps(bad, _mm256_cmp_ps(off, _mm256_set1_ps(0.5f), _CMP_EQ_OQ));
+  bad = _mm256_or_ps(bad, _mm256_cmp_ps(y, _mm256_set1_ps(0x1p23f), _CMP_NLT_UQ));
+  s = _mm256_add_epi32(s, _mm256_cvtps_epi32(r));
+}
+
+// *total = the sum of the rounded increments of x[0, m) (m a multiple of 8, <= kSumSqBlock),
+// 1/u = k; false if one of them is a halfway case or too large (or NaN).
+__attribute__((target("avx2"), noinline)) bool sum_sq_increments_avx2(const float* x,
+                                                                      std::size_t m, float k,
+                                                                      std::int64_t* total) {
+  const __m256 vk = _mm256_set1_ps(k);
+  __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+  __m256 bad0 = _mm256_setzero_ps(), bad1 = _mm256_setzero_ps();
+  std::size_t j = 0;
+  for (; j + 16 <= m; j += 16) {
+    sum_sq_increments8(x + j, vk, s0, bad0);
+    sum_sq_increments8(x + j + 8, vk, s1, bad1);
+  }
+  if (j < m) sum_sq_increments8(x + j, vk, s0, bad0);
+  const __m256 bad = _mm256_or_ps(bad0, bad1);
+  if (!_mm256_testz_ps(bad, bad)) return false;
+  alignas(32) std::int32_t lanes[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi32(s0, s1));
+  std::int64_t sum = 0;
+  for (std::int32_t l : lanes) sum += l;
+  *total = sum;
+  return true;
+}
+
+// Adds the block x[0, m) (m a multiple of 8, <= kSumSqBlock) to acc at once if it can be done
+// exactly (see above); false leaves acc unchanged.
+bool sum_sq_try_block(const float* x, std::size_t m, float& acc) {
+  // Normal, finite and >= 2^-100 (so that 1/u = 2^(23-e) is a normal float too); NaN fails.
+  if (!(acc >= 0x1p-100f && acc <= std::numeric_limits<float>::max())) return false;
+  std::uint32_t bits;
+  std::memcpy(&bits, &acc, sizeof bits);
+  const int e = static_cast<int>(bits >> 23) - 127;           // acc in [2^e, 2^(e+1))
+  const float k = std::ldexp(1.0f, 23 - e);                    // 1 / u
+  const std::int64_t q = static_cast<std::int64_t>(acc * k);  // acc / u, in [2^23, 2^24)
+  std::int64_t d;
+  if (!sum_sq_increments_avx2(x, m, k, &d) || q + d >= (std::int64_t{1} << 24)) return false;
+  acc = static_cast<float>(q + d) / k;  // exact: an integer < 2^24 times a power of two
+  return true;
+}
+
+float sum_sq_run_avx2(const float* x, std::size_t n, float acc) {
+  const std::size_t n8 = n & ~std::size_t{7};
+  for (std::size_t i = 0; i < n8; i += kSumSqBlock) {
+    const std::size_t m = std::min(kSumSqBlock, n8 - i);
+    if (sum_sq_try_block(x + i, m, acc)) continue;
+    // A binade crossing or a halfway case: only the sub-block that holds it runs serially.
+    for (std::size_t j = i; j < i + m; j += kSumSqSubBlock) {
+      const std::size_t s = std::min(kSumSqSubBlock, i + m - j);
+      if (!sum_sq_try_block(x + j, s, acc)) acc = sum_sq_serial(x + j, s, acc);
+    }
+  }
+  return sum_sq_serial(x + n8, n - n8, acc);
+}
+#endif
+
+// The shortest float32 array that sum_sq_many gives to the block-exact form.
+constexpr std::size_t kSumSqRunMin = 4 * kSumSqBlock;
+
+}  // namespace
+
+float sum_sq_from(float acc, const float* x, std::size_t n) {
+#if MXOPT_ISA_DISPATCH
+  // (below two sub-blocks, the attempts would cost more than they could save)
+  if (n >= 2 * kSumSqSubBlock && isa_level() != IsaLevel::kBaseline)
+    return sum_sq_run_avx2(x, n, acc);
+#endif
+  return sum_sq_serial(x, n, acc);
+}
+
 template <class T>
 float sum_sq(const T* x, std::size_t n) {
+  if constexpr (std::is_same_v<T, float>) return sum_sq_from(0.0f, x, n);
   using C = compute_t<T>;
   using P = promote_t<C>;
   const C* v = cp(x);
@@ -245,8 +358,26 @@ void sum_sq_chains(Next&& next, float* out, int width) {
 
 // The arrays of one thread, longest first, summed `width` lanes at a time (see sum_sq_many).
 template <class C, class T>
-void sum_sq_list(const std::vector<std::size_t>& list, const T* const* x, const std::size_t* n,
+void sum_sq_list(const std::vector<std::size_t>& all, const T* const* x, const std::size_t* n,
                  float* out) {
+  // float32 arrays of kSumSqRunMin elements or more take the block-exact form one at a time
+  // (memory speed on its own); the others are interleaved.
+  std::vector<std::size_t> interleaved;
+  const std::vector<std::size_t>* rest = &all;
+#if MXOPT_ISA_DISPATCH
+  if constexpr (std::is_same_v<T, float>) {
+    if (isa_level() != IsaLevel::kBaseline) {
+      for (std::size_t i : all) {
+        if (n[i] >= kSumSqRunMin)
+          out[i] = sum_sq_from(0.0f, x[i], n[i]);
+        else
+          interleaved.push_back(i);
+      }
+      rest = &interleaved;
+    }
+  }
+#endif
+  const std::vector<std::size_t>& list = *rest;
   std::size_t elements = 0;
   for (std::size_t i : list) elements += n[i];
   // A chain advances one element per block step of all the lanes, so the longest one sets the

@@ -156,6 +156,9 @@ void lamb_single(C* w, const C* g, C* m, C* v, std::size_t n, const LAMBParams& 
 //   3. w = w - (lr*ratio)*u of every slice, in parallel, u recomputed again.
 // Every value equals the per-tensor three-loop form bit for bit (same operations, same order).
 constexpr std::size_t kNormChunk = 2048;
+// Below this, the two chains interleaved in one loop beat two block-exact sums (sum_sq_from):
+// 1000 tensors of 64 elements take 0.39 us per tensor against 0.41.
+constexpr std::size_t kBlockSumsMin = 256;
 
 template <class F>
 void lamb_variant(const LAMBParams& p, F&& f) {
@@ -202,12 +205,17 @@ void lamb_sums(const Op& op, const C* w, const WN* wn, const C* m, const C* v, s
           for (std::size_t j = 0; j < len; ++j) a = a + sq[j];
         }
       } else {
-        for (std::size_t j = 0; j < len; ++j) {
-          const float uq = u[j] * u[j];
-          b = b + uq;
-        }
+        b = sum_sq_from(b, u, len);
       }
       continue;
+    }
+    if constexpr (std::is_same_v<WN, float>) {
+      // The block-exact sums (memory speed); short tensors interleave the two chains below.
+      if (len >= kBlockSumsMin) {
+        if (want_w) a = sum_sq_from(a, x, len);
+        if (want_u) b = sum_sq_from(b, u, len);
+        continue;
+      }
     }
     if (want_w && want_u) {
       for (std::size_t j = 0; j < len; ++j) {  // two independent chains in one loop

@@ -69,10 +69,16 @@ void cast(const float16* src, float* dst, std::size_t n);
 template <class T>
 float sum_sq(const T* x, std::size_t n);
 
-// out[i] = sum_sq(x[i], n[i]) for i < count, bit for bit. The sequential recurrences of several
-// arrays run interleaved (8 per core) so a core works at its add throughput instead of the add
-// latency of one recurrence; arrays are spread over threads from kMultiParallelMin elements
-// in total (multi.h). x[i] may be null when n[i] == 0.
+// The float32 recurrence of sum_sq continued from acc: acc <- fl(acc + fl(x[i]^2)) for i < n,
+// so that sum_sq(x, n) == sum_sq_from(sum_sq_from(0, x, k), x + k, n - k). With AVX2, blocks of
+// elements are summed exactly as integers and run at memory speed (common.cc).
+float sum_sq_from(float acc, const float* x, std::size_t n);
+
+// out[i] = sum_sq(x[i], n[i]) for i < count, bit for bit. Long float32 arrays take sum_sq_from's
+// block form; the sequential recurrences of the others run interleaved (up to 16 per core) so
+// a core works at its add throughput instead of the add latency of one recurrence; arrays are
+// spread over threads from kMultiParallelMin elements in total (multi.h). x[i] may be null
+// when n[i] == 0.
 template <class T>
 void sum_sq_many(std::size_t count, const T* const* x, const std::size_t* n, float* out);
 
