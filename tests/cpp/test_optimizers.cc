@@ -1337,6 +1337,66 @@ TEST(MultiTensor, LarsListEqualsSumSqLarsLrAndPreloadedSgd) {
   EXPECT_TRUE(same_bits(w1, w2) && same_bits(m1, m2));
 }
 
+// float32 LARS lists run each tensor's norms and update back to back: whole tensors per thread,
+// and a tensor larger than a thread's share (from 2^18 elements) by all threads at once. Every
+// list shape, thread count and momentum setting must give the norms-first result.
+TEST(MultiTensor, LarsListShapesAndThreadsGiveTheNormsFirstResult) {
+  const std::vector<std::vector<std::size_t>> shapes = {
+      {300000, 5, 70000, 0}, {300001, 262144, 17, 40000}, {262145}, {40000, 50000, 60000, 3}};
+  for (const auto& sizes : shapes) {
+    const std::size_t count = sizes.size();
+    std::vector<std::vector<float>> w0(count), g(count);
+    std::vector<k::SGDParams> p;
+    std::vector<char> flags(count);
+    for (std::size_t t = 0; t < count; ++t) {
+      for (std::size_t i = 0; i < sizes[t]; ++i) {
+        w0[t].push_back(std::sin(0.37f * float(i) + float(t)));
+        g[t].push_back(std::cos(0.11f * float(i) + 2.0f * float(t)));
+      }
+      p.push_back(sgd(0.05f + 0.01f * float(t), 0.001f, 0.7f, t % 2 ? 0.3f : k::kNoClip, 0.9f));
+      flags[t] = t != 1;
+    }
+    for (bool momentum : {true, false}) {
+      // Reference: every norm, then every update.
+      auto w2 = w0;
+      std::vector<std::vector<float>> m2(count);
+      for (std::size_t t = 0; t < count; ++t) m2[t].assign(sizes[t], 0.0f);
+      for (int step = 0; step < 2; ++step) {
+        std::vector<float> lr(count);
+        for (std::size_t t = 0; t < count; ++t)
+          lr[t] = flags[t] ? k::lars_lr(p[t].lr, sequential_sum_sq(w2[t].data(), sizes[t]),
+                                        sequential_sum_sq(g[t].data(), sizes[t]), p[t].wd,
+                                        0.01f, 1e-6f, p[t].rescale_grad)
+                           : p[t].lr;
+        for (std::size_t t = 0; t < count; ++t) {
+          k::SGDParams q = p[t];
+          q.lr = lr[t];
+          k::preloaded_sgd_mom_update(w2[t].data(), g[t].data(),
+                                      momentum ? m2[t].data() : nullptr, sizes[t], q);
+        }
+      }
+      for (int threads : {1, 2, 3}) {
+        const int saved = omp_get_max_threads();
+        omp_set_num_threads(threads);
+        auto w1 = w0;
+        std::vector<std::vector<float>> m1(count);
+        for (std::size_t t = 0; t < count; ++t) m1[t].assign(sizes[t], 0.0f);
+        for (int step = 0; step < 2; ++step) {
+          auto pw = ptrs(w1), pm = ptrs(m1);
+          auto pg = cptrs(g);
+          k::multi_lars_update(count, pw.data(), pg.data(), momentum ? pm.data() : nullptr,
+                               sizes.data(), p.data(),
+                               reinterpret_cast<const bool*>(flags.data()), 0.01f, 1e-6f);
+        }
+        omp_set_num_threads(saved);
+        EXPECT_TRUE(same_bits(w1, w2) && same_bits(m1, m2))
+            << "list " << &sizes - shapes.data() << ", momentum " << momentum << ", threads "
+            << threads;
+      }
+    }
+  }
+}
+
 TEST(MultiTensor, ListResultsDoNotDependOnTheThreadCount) {
 #if defined(_OPENMP)
   const auto g = lists<float>(6);

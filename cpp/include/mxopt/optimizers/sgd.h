@@ -112,9 +112,11 @@ void multi_mp_nag_mom_update(std::size_t count, float16* const* weights,
 // preloaded_multi_sgd_[mom_]update): for every tensor i with use_lars[i],
 //   lr_i = lars_lr(params[i].lr, sum_sq(w_i), sum_sq(g_i), params[i].wd, eta, eps,
 //                  params[i].rescale_grad)
-// (all sums taken before any weight changes; per-tensor sequential float32 sums, different
+// (per-tensor sequential float32 sums of w_i before it changes; float32 lists take each
+// tensor's sums and update back to back so that w_i and g_i are still in cache, different
 // tensors on different threads), else lr_i = params[i].lr; then preloaded_sgd_mom_update of
-// tensor i with lr_i (moms == nullptr: no momentum state). Bit-identical to those calls.
+// tensor i with lr_i (moms == nullptr: no momentum state). Bit-identical to those calls, as
+// long as the tensors do not share memory.
 template <class T>
 void multi_lars_update(std::size_t count, T* const* weights, const T* const* grads,
                        T* const* moms, const std::size_t* sizes, const SGDParams* params,
