@@ -497,31 +497,35 @@ TEST(Reductions, SumOfSquaresBlocksAreTheSequentialRecurrence) {
     for (std::size_t i = 0; i < n; ++i) v[i] = value(i);
     cases.emplace_back(std::move(name), std::move(v));
   };
-  for (float scale : {1e-20f, 1e-17f, 1e-3f, 1.0f, 1e6f, 1e17f})  // 1e17: the sum passes FLT_MAX
-    add("normal*" + std::to_string(scale), 300007, [&](std::size_t) { return scale * normal(gen); });
-  // Halfway cases: after 4096^2 = 2^24 (ulp 2), adding 1 or 9 is a tie in every block.
-  add("ties", 50000, [&](std::size_t i) { return i == 0 ? 4096.0f : float(2 * small(gen) + 1); });
-  // Small integers: exact sums until 2^24, then ties; binade crossings inside blocks.
+  for (float scale : {1e-20f, 1e-17f, 1e-3f, 1.0f, 1e6f, 1e17f})  // 1e17: passes FLT_MAX
+    add("normal*" + std::to_string(scale), 300007,
+        [&](std::size_t) { return scale * normal(gen); });
+  // Halfway cases: from 4096^2 = 2^24 on (step 2), every odd square is a tie.
+  add("ties", 50000,
+      [&](std::size_t i) { return i == 0 ? 4096.0f : float(2 * small(gen) + 1); });
+  // Exact integer and quarter sums: every block's increments are exact.
   add("integers", 200000, [&](std::size_t) { return float(small(gen)); });
   add("halves", 200000, [&](std::size_t) { return 0.5f * float(small(gen)); });
   // A few large elements among small ones: crossings in the middle of a block.
-  add("spikes", 100003, [&](std::size_t i) { return i % 5000 == 17 ? 300.0f : 0.01f * normal(gen); });
+  add("spikes", 100003,
+      [&](std::size_t i) { return i % 5000 == 17 ? 300.0f : 0.01f * normal(gen); });
   // The sum starts below 2^-100 (element-wise) and grows past it.
   add("tiny", 20000, [&](std::size_t i) { return 0x1p-58f * float(i % 7); });
   add("zeros", 5000, [](std::size_t) { return 0.0f; });
   add("subnormal", 5000, [](std::size_t i) { return i % 3 ? 0x1p-140f : 0.0f; });
   add("nan", 10000, [&](std::size_t i) { return i == 6000 ? NAN : normal(gen); });
   add("inf", 10000, [&](std::size_t i) { return i == 6000 ? -INFINITY : normal(gen); });
+  auto same = [](float a, float b) {
+    return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b));
+  };
   for (const auto& [name, v] : cases) {
     for (std::size_t offset : {std::size_t{0}, std::size_t{3}}) {  // unaligned, odd tails
-      const std::size_t n = v.size() - offset;
-      const float want = sequential_sum_sq(v.data() + offset, n);
-      const float got = k::sum_sq(v.data() + offset, n);
-      EXPECT_TRUE(std::memcmp(&got, &want, sizeof got) == 0 || (std::isnan(got) && std::isnan(want)))
-          << name << " offset " << offset << ": " << got << " vs " << want;
-      for (std::size_t len : {std::size_t{5}, std::size_t{1023}, std::size_t{4097}}) {
-        const float w = sequential_sum_sq(v.data() + offset, len), g = k::sum_sq(v.data() + offset, len);
-        EXPECT_TRUE(w == g || (std::isnan(g) && std::isnan(w))) << name << " length " << len;
+      for (std::size_t n : {v.size() - offset, std::size_t{5}, std::size_t{1023},
+                            std::size_t{4097}}) {
+        const float want = sequential_sum_sq(v.data() + offset, n);
+        const float got = k::sum_sq(v.data() + offset, n);
+        EXPECT_TRUE(same(got, want))
+            << name << " offset " << offset << " length " << n << ": " << got << " vs " << want;
       }
     }
   }

@@ -310,20 +310,18 @@ std::vector<float> lars_rates(std::size_t count, const T* const* w, const T* con
   }
   return lr;
 }
-}  // namespace
 
-namespace {
-// float32 LARS over a list (with AVX2) with each tensor's norms and update back to back: the update finds
-// w and g still in cache, so a parameter costs 20 B of memory traffic instead of 28 when every
-// norm comes first. The values are the same (a tensor's rate depends only on its own w and g).
-// Whole tensors are spread over the threads (longest first, each to the least loaded one),
-// except tensors that would hold one thread up (more than a thread's share of the list, and at
-// least kLarsSharedMin elements): those are done first, one at a time by all the threads (the
-// norms of w and g side by side, then the update split).
+// float32 LARS over a list (with AVX2) with each tensor's norms and update back to back: the
+// update finds w and g still in cache, so a parameter costs 20 B of memory traffic instead of 28
+// when every norm comes first. The values are the same (a tensor's rate depends only on its
+// own w and g). Whole tensors are spread over the threads (longest first, each to the least
+// loaded one), except tensors that would hold one thread up (more than a thread's share of the
+// list, and at least kLarsSharedMin elements): those are done first, one at a time by all the
+// threads (the norms of w and g side by side, then the update split).
 constexpr std::size_t kLarsSharedMin = std::size_t{1} << 18;
 constexpr std::size_t kTensorOverhead = 256;  // the cost of a tensor's calls, in elements
 
-// The update of elements [lo, hi) of tensor i at rate lr, on the calling thread (slices of
+// The momentum step of elements [lo, hi) at rate lr, on the calling thread (slices of
 // kMultiChunk never start threads).
 void lars_apply(float* w, const float* g, float* m, std::size_t lo, std::size_t hi,
                 SGDParams p, float lr) {
@@ -383,7 +381,9 @@ void multi_lars_fused(std::size_t count, float* const* w, const float* const* g,
 #pragma omp barrier
         const float lr = rate(i, sw, sg);
         // Thread th updates [n*th/nt, n*(th+1)/nt), bounds rounded to 16 elements.
-        auto bound = [&](std::size_t k) { return k == nt ? n : (n * k / nt) & ~std::size_t{15}; };
+        auto bound = [&](std::size_t k) {
+          return k == nt ? n : (n * k / nt) & ~std::size_t{15};
+        };
         lars_apply(w[i], g[i], m ? m[i] : nullptr, bound(th), bound(th + 1), params[i], lr);
 #pragma omp barrier  // (sw and sg are read before the next tensor writes them)
       }
