@@ -314,12 +314,11 @@ std::vector<float> lars_rates(std::size_t count, const T* const* w, const T* con
 // float32 LARS over a list (with AVX2) with each tensor's norms and update back to back: the
 // update finds w and g still in cache, so a parameter costs 20 B of memory traffic instead of 28
 // when every norm comes first. The values are the same (a tensor's rate depends only on its
-// own w and g). Whole tensors are spread over the threads (longest first, each to the least
-// loaded one), except tensors that would hold one thread up (more than a thread's share of the
-// list, and at least kLarsSharedMin elements): those are done first, one at a time by all the
-// threads (the norms of w and g side by side, then the update split).
+// own w and g). Whole tensors are spread over the threads by for_each_tensor (longest first),
+// except tensors that would hold one thread up (more than a thread's share of the list, and at
+// least kLarsSharedMin elements): those are done first, one at a time by all the threads (the
+// norms of w and g side by side, then the update split).
 constexpr std::size_t kLarsSharedMin = std::size_t{1} << 18;
-constexpr std::size_t kTensorOverhead = 256;  // the cost of a tensor's calls, in elements
 
 // The momentum step of elements [lo, hi) at rate lr, on the calling thread (slices of
 // kMultiChunk never start threads).
@@ -349,24 +348,24 @@ void multi_lars_fused(std::size_t count, float* const* w, const float* const* g,
   };
   std::size_t total = 0;
   for (std::size_t i = 0; i < count; ++i) total += sizes[i];
+  std::vector<std::size_t> shared, whole, whole_sizes;
 #if defined(MXOPT_HAVE_OPENMP)
-  if (use_threads(total, kMultiParallelMin)) {
-    const std::size_t threads = static_cast<std::size_t>(omp_get_max_threads());
-    std::vector<std::size_t> shared, whole;
-    for (std::size_t i = 0; i < count; ++i) {
-      const bool big = sizes[i] >= kLarsSharedMin && sizes[i] * threads > total;
-      (big ? shared : whole).push_back(i);
+  const std::size_t threads = use_threads(total, kMultiParallelMin)
+                                  ? static_cast<std::size_t>(omp_get_max_threads())
+                                  : 1;
+#else
+  const std::size_t threads = 1;
+#endif
+  for (std::size_t i = 0; i < count; ++i) {
+    if (threads > 1 && sizes[i] >= kLarsSharedMin && sizes[i] * threads > total) {
+      shared.push_back(i);
+    } else {
+      whole.push_back(i);
+      whole_sizes.push_back(sizes[i]);
     }
-    std::stable_sort(whole.begin(), whole.end(),
-                     [sizes](std::size_t a, std::size_t b) { return sizes[a] > sizes[b]; });
-    std::vector<std::vector<std::size_t>> lists(threads);
-    std::vector<std::size_t> load(threads, 0);
-    for (std::size_t i : whole) {
-      const std::size_t t =
-          static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
-      lists[t].push_back(i);
-      load[t] += sizes[i] + kTensorOverhead;
-    }
+  }
+#if defined(MXOPT_HAVE_OPENMP)
+  if (!shared.empty()) {
     float sw = 0.0f, sg = 0.0f;
 #pragma omp parallel
     {
@@ -387,13 +386,10 @@ void multi_lars_fused(std::size_t count, float* const* w, const float* const* g,
         lars_apply(w[i], g[i], m ? m[i] : nullptr, bound(th), bound(th + 1), params[i], lr);
 #pragma omp barrier  // (sw and sg are read before the next tensor writes them)
       }
-      for (std::size_t t = th; t < threads; t += nt)
-        for (std::size_t i : lists[t]) one(i);
     }
-    return;
   }
 #endif
-  for (std::size_t i = 0; i < count; ++i) one(i);
+  for_each_tensor(whole.size(), whole_sizes.data(), [&](std::size_t k) { one(whole[k]); });
 }
 }  // namespace
 
