@@ -450,11 +450,41 @@ def test_same_sources_dict_items_common_count():
     assert _core.common_count({0: 5, 1: 6}, [0, 1]) is None
     assert _core.common_count({0: 5}, [0, 1]) is None
     assert _core.common_count({0: 10 ** 20, 1: 10 ** 20}, [0, 1]) == 10 ** 20
+    big = [10 ** 20, 10 ** 20 + 0, 10 ** 20 + 1]   # equal values as distinct int objects
+    assert _core.common_count({0: big[0], 1: big[1], 2: big[1], 3: big[0]}, [0, 1, 2, 3]) == big[0]
+    assert _core.common_count({0: big[0], 1: big[1], 2: big[1], 3: big[2]}, [0, 1, 2, 3]) is None
     d = {0: 1, "a": 2}
     _core.set_items(d, [0, "b"], 7)
     assert d == {0: 7, "a": 2, "b": 7}
     with pytest.raises(TypeError):
         _core.set_items(d, [[1]], 0)   # unhashable key
+
+
+def test_same_sources_reads_ndarray_slots_like_getattr():
+    # same_sources reads NDArray's `_data` slot directly once it has seen the type; rebinding,
+    # an unset slot, subclasses and changes to the classes must still be seen.
+    a, b, c = (np.zeros(3, np.float32) for _ in range(3))
+    na = mxopt.nd.array(a)
+    for _ in range(3):
+        assert _core.same_sources([na], [na], [na._data])
+    old = na._data
+    na._data = b
+    assert not _core.same_sources([na], [na], [old])
+    assert _core.same_sources([na], [na], [b])
+    bare = object.__new__(type(na))   # `_data` never set
+    assert not _core.same_sources([bare], [bare], [b])
+    assert _core.same_sources([na], [na], [b])
+
+    class Sub(type(na)):
+        __slots__ = ()
+    s = Sub.__new__(Sub)
+    s._data = c
+    for _ in range(3):
+        assert _core.same_sources([s], [s], [c])
+    Sub._data = property(lambda self: a)   # the class changes after its slot was cached
+    assert _core.same_sources([s], [s], [a])
+    assert not _core.same_sources([s], [s], [c])
+    assert _core.same_sources([na], [na], [b])
 
 
 def test_float64_rate_vectors_equal_lists():

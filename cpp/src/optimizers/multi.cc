@@ -23,41 +23,50 @@ constexpr std::size_t kSliceOverhead = 256;
 
 void for_each_slice(std::size_t count, const std::size_t* sizes,
                     const std::function<void(std::size_t, std::size_t, std::size_t)>& body) {
-  thread_local std::vector<Slice> work;
-  work.clear();
-  std::size_t cost = 0, elements = 0;
-  for (std::size_t t = 0; t < count; ++t) {
-    const std::size_t n = sizes[t];
-    elements += n;
-    for (std::size_t lo = 0; lo < n; lo += kMultiChunk) {
-      const std::size_t hi = std::min(n, lo + kMultiChunk);
-      cost += (hi - lo) + kSliceOverhead;
-      work.push_back({t, lo, hi, cost});
-    }
-  }
-  const std::int64_t items = static_cast<std::int64_t>(work.size());
+  std::size_t elements = 0;
+  for (std::size_t t = 0; t < count; ++t) elements += sizes[t];
 #if defined(MXOPT_HAVE_OPENMP)
-  if (items > 1 && elements >= kMultiParallelMin && detail::use_threads(elements)) {
-    const Slice* w = work.data();
-#pragma omp parallel
-    {
-      const std::size_t nt = static_cast<std::size_t>(omp_get_num_threads());
-      const std::size_t th = static_cast<std::size_t>(omp_get_thread_num());
-      // Thread th runs the slices whose cumulative cost ends in (cost*th/nt, cost*(th+1)/nt].
-      const std::size_t c0 = cost * th / nt, c1 = cost * (th + 1) / nt;
-      auto first = [&](std::size_t c) {
-        return std::upper_bound(w, w + items, c,
-                                [](std::size_t v, const Slice& s) { return v < s.end_cost; }) -
-               w;
-      };
-      const std::int64_t b = th == 0 ? 0 : first(c0);
-      const std::int64_t e = th + 1 == nt ? items : first(c1);
-      for (std::int64_t i = b; i < e; ++i) body(w[i].t, w[i].lo, w[i].hi);
+  if (elements >= kMultiParallelMin && detail::use_threads(elements)) {
+    // One lookup of the thread-local list: from a dlopen'ed library each access to it is a
+    // __tls_get_addr call, which otherwise happens once per slice.
+    static thread_local std::vector<Slice> tls_work;
+    std::vector<Slice>& work = tls_work;
+    work.clear();
+    std::size_t cost = 0;
+    for (std::size_t t = 0; t < count; ++t) {
+      const std::size_t n = sizes[t];
+      for (std::size_t lo = 0; lo < n; lo += kMultiChunk) {
+        const std::size_t hi = std::min(n, lo + kMultiChunk);
+        cost += (hi - lo) + kSliceOverhead;
+        work.push_back({t, lo, hi, cost});
+      }
     }
-    return;
+    const std::int64_t items = static_cast<std::int64_t>(work.size());
+    if (items > 1) {
+      const Slice* w = work.data();
+#pragma omp parallel
+      {
+        const std::size_t nt = static_cast<std::size_t>(omp_get_num_threads());
+        const std::size_t th = static_cast<std::size_t>(omp_get_thread_num());
+        // Thread th runs the slices whose cumulative cost ends in (cost*th/nt, cost*(th+1)/nt].
+        const std::size_t c0 = cost * th / nt, c1 = cost * (th + 1) / nt;
+        auto first = [&](std::size_t c) {
+          return std::upper_bound(w, w + items, c,
+                                  [](std::size_t v, const Slice& s) { return v < s.end_cost; }) -
+                 w;
+        };
+        const std::int64_t b = th == 0 ? 0 : first(c0);
+        const std::int64_t e = th + 1 == nt ? items : first(c1);
+        for (std::int64_t i = b; i < e; ++i) body(w[i].t, w[i].lo, w[i].hi);
+      }
+      return;
+    }
   }
 #endif
-  for (std::int64_t i = 0; i < items; ++i) body(work[i].t, work[i].lo, work[i].hi);
+  // The same slices in the same order on the calling thread.
+  for (std::size_t t = 0; t < count; ++t)
+    for (std::size_t lo = 0; lo < sizes[t]; lo += kMultiChunk)
+      body(t, lo, std::min(sizes[t], lo + kMultiChunk));
 }
 
 void for_each_tensor(std::size_t count, const std::size_t* sizes,
