@@ -450,6 +450,32 @@ def test_same_sources_dict_items_common_count():
     assert _core.common_count({0: 5, 1: 6}, [0, 1]) is None
     assert _core.common_count({0: 5}, [0, 1]) is None
     assert _core.common_count({0: 10 ** 20, 1: 10 ** 20}, [0, 1]) == 10 ** 20
+    # Dicts holding exactly the keys in key order are scanned in order; any other layout is
+    # looked up key by key. Both give the same answers.
+    keys = [1000 + i for i in range(6)]
+    vals = [object() for _ in keys]
+    in_order = dict(zip(keys, vals))
+    assert _core.same_dict_items(in_order, keys, vals)
+    assert _core.same_dict_items(dict(reversed(list(in_order.items()))), keys, vals)
+    assert _core.same_dict_items(dict(in_order, extra=1), keys, vals)
+    twins = [int(str(k)) for k in keys]   # equal keys, other objects
+    assert twins[3] is not keys[3]
+    assert _core.same_dict_items(in_order, twins, vals)
+    assert not _core.same_dict_items(in_order, keys, vals[:5] + [object()])
+    assert not _core.same_dict_items(in_order, keys[:5] + [7], vals)
+    shuffled = dict(in_order)
+    shuffled[keys[2]] = shuffled.pop(keys[2])   # same keys, key 2 moved last
+    assert _core.same_dict_items(shuffled, keys, vals)
+    with pytest.raises(TypeError):
+        _core.same_dict_items(shuffled, keys[:5] + [[1]], vals)
+    counts = dict.fromkeys(keys, 10 ** 20)
+    assert _core.common_count(counts, keys) == 10 ** 20
+    assert _core.common_count(counts, twins) == 10 ** 20
+    counts[keys[4]] = 10 ** 20 + 1
+    assert _core.common_count(counts, keys) is None
+    assert _core.common_count(dict(counts, extra=0), keys) is None
+    counts[keys[4]] = 1.0 * 10 ** 20   # equal, but not an int
+    assert _core.common_count(counts, keys) is None
     big = [10 ** 20, 10 ** 20 + 0, 10 ** 20 + 1]   # equal values as distinct int objects
     assert _core.common_count({0: big[0], 1: big[1], 2: big[1], 3: big[0]}, [0, 1, 2, 3]) == big[0]
     assert _core.common_count({0: big[0], 1: big[1], 2: big[1], 3: big[2]}, [0, 1, 2, 3]) is None
