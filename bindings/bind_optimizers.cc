@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -1338,9 +1339,17 @@ constexpr int kStampFlags = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ |
 // array's data pointer, dtype, shape, contiguity and writeability are unchanged; otherwise the
 // arguments are validated again in full (same errors as with plain lists). The Updater's step
 // plan (mxopt/optimizer/_plan.py) uses it to skip per-tensor validation in steady state.
+// A strict one (the plan's) instead raises StaleMultiTensors, before anything is written, when
+// the lists or arrays are not those recorded by `prime`: the plan then undoes its step and the
+// Updater takes its per-index path, with that path's errors and side effects.
+struct StaleMultiTensors : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class MultiTensors {
  public:
-  explicit MultiTensors(py::list weights) : weights_(std::move(weights)) {}
+  explicit MultiTensors(py::list weights, bool strict = false)
+      : weights_(std::move(weights)), strict_(strict) {}
 
   std::size_t size() const { return static_cast<std::size_t>(py::len(weights_)); }
   py::object item(py::ssize_t i) const {
@@ -1356,6 +1365,16 @@ class MultiTensors {
                  const std::vector<StateArg>& states, bool mp, bool grad_write) {
     std::vector<py::object> lists = {grads};
     for (const StateArg& st : states) lists.push_back(st.list);
+    if (strict_) {
+      if (!unchanged(lists))
+        throw StaleMultiTensors(fn + ": the arrays changed since the step plan recorded them");
+      if (!data_ || fn != fn_) {  // recorded, unchanged, not yet validated for fn
+        data_ = std::make_shared<const MultiData>(
+            build_multi_args(fn, weights_, grads, states, mp, grad_write));
+        fn_ = fn;
+      }
+      return MultiArgs(data_);
+    }
     if (!data_ || fn != fn_ || !unchanged(lists)) {
       auto d = std::make_shared<const MultiData>(
           build_multi_args(fn, weights_, grads, states, mp, grad_write));
@@ -1444,6 +1463,7 @@ class MultiTensors {
   }
 
   py::list weights_;
+  bool strict_;
   std::shared_ptr<const MultiData> data_;
   std::string fn_;
   std::vector<py::object> lists_;  // grads and state lists (None: absent) the record is of
@@ -1533,10 +1553,12 @@ void for_dict_values(const py::dict& d, const py::list& keys, F&& f) {
 }
 
 void bind_multi_plan(py::module_& m) {
+  py::register_exception<StaleMultiTensors>(m, "StaleMultiTensors", PyExc_RuntimeError);
   py::class_<MultiTensors>(m, "MultiTensors",
                            "A list of weights that multi-tensor kernels accept in place of the "
                            "weights list, caching their validated arguments between calls.")
-      .def(py::init<py::list>(), py::arg("weights"))
+      .def(py::init<py::list, bool>(), py::arg("weights"), py::kw_only(),
+           py::arg("strict") = false)
       .def("__len__", &MultiTensors::size)
       .def("__getitem__", &MultiTensors::item)
       .def(

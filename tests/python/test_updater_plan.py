@@ -311,6 +311,11 @@ def test_dtype_change_raises_like_per_index_path(monkeypatch):
 
 
 def test_in_place_array_changes_are_detected(monkeypatch):
+    undone = []
+    real_undo = _plan.StepPlan._undo
+    monkeypatch.setattr(_plan.StepPlan, "_undo",
+                        lambda self, *a: (undone.append(1), real_undo(self, *a)))
+
     def script(w, step):
         step()
         step()
@@ -323,8 +328,22 @@ def test_in_place_array_changes_are_detected(monkeypatch):
         w.ws[5]._data.shape = (300,)
         step()
         step()
+        # Gradients and states: caught by the kernel call of the plan (which then undoes its
+        # step and lets the per-index path raise), with the per-index path's side effects.
+        w.gs[2]._data.shape = (37, 1)
+        step()
+        w.gs[2]._data.shape = (37,)
+        step()
+        step()
+        w.upd.states[4]._data.dtype = np.int32   # same bytes, viewed as int32 in place
+        step()
+        w.upd.states[4]._data.dtype = np.float32
+        step()
+        step()
     log = _twice(monkeypatch, lambda: _opt("sgd", dict(momentum=0.9)), script)
-    assert log == ["miss", "hit", "error", "miss", "error", "miss", "hit"]
+    assert log == ["miss", "hit", "error", "miss", "error", "miss", "hit",
+                   "error", "miss", "hit", "error", "miss", "hit"]
+    assert len(undone) == 4   # each change reached the plan's kernel call, which refused it
 
 
 def test_states_replaced_by_user_and_momentum_change(monkeypatch):
@@ -435,6 +454,43 @@ def test_multi_tensors_is_a_weights_sequence():
     gs[2].shape = (37,)
     _core.multi_sgd_mom_update(mt, gs, ms, lrs=lrs, wds=wds, **kw)   # cache rebuilt
     assert mt.unchanged(gs, ms)
+
+
+def test_strict_multi_tensors_refuse_changed_arrays_before_writing():
+    rng = np.random.default_rng(0)
+    ws = [rng.standard_normal(n).astype(np.float32) for n in SIZES]
+    gs = [rng.standard_normal(n).astype(np.float32) for n in SIZES]
+    ms = [np.zeros(n, np.float32) for n in SIZES]
+    kw = dict(lrs=[0.1] * N, wds=[0.01] * N, rescale_grad=1.0, clip_gradient=-1.0,
+              momentum=0.9)
+    mt = _core.MultiTensors(ws, strict=True)
+    with pytest.raises(_core.StaleMultiTensors, match="multi_sgd_mom_update"):
+        _core.multi_sgd_mom_update(mt, gs, ms, **kw)   # nothing recorded yet
+    assert mt.prime(gs, ms)
+    ref_w, ref_m = [w.copy() for w in ws], [m.copy() for m in ms]
+    _core.multi_sgd_mom_update(mt, gs, ms, **kw)      # recorded and unchanged: validated, run
+    _core.multi_sgd_mom_update(ref_w, gs, ref_m, **kw)
+    for a, b in zip(ws + ms, ref_w + ref_m):
+        assert np.array_equal(a, b)
+
+    def refused(change, undo):
+        before = [a.copy() for a in ws + ms]
+        change()
+        with pytest.raises(_core.StaleMultiTensors):
+            _core.multi_sgd_mom_update(mt, gs, ms, **kw)
+        undo()
+        for a, b in zip(ws + ms, before):
+            assert np.array_equal(a, b)   # nothing written
+    refused(lambda: setattr(gs[2], "shape", (37, 1)), lambda: setattr(gs[2], "shape", (37,)))
+    refused(lambda: setattr(ms[4], "dtype", np.int32), lambda: setattr(ms[4], "dtype", np.float32))
+    refused(lambda: setattr(ws[1].flags, "writeable", False),
+            lambda: setattr(ws[1].flags, "writeable", True))
+    with pytest.raises(_core.StaleMultiTensors):
+        _core.multi_sgd_mom_update(mt, list(gs), ms, **kw)   # another list object
+    _core.multi_sgd_mom_update(mt, gs, ms, **kw)           # everything restored: runs again
+    _core.multi_sgd_mom_update(ref_w, gs, ref_m, **kw)
+    for a, b in zip(ws + ms, ref_w + ref_m):
+        assert np.array_equal(a, b)
 
 
 def test_same_sources_dict_items_common_count():

@@ -9,10 +9,12 @@ inputs then costs O(1) Python work per distinct index class instead of per tenso
 1. ``matches``: the same index list, the same weight/gradient objects with the same buffers
    (``NDArray._data`` may be rebound: buffers are compared too), the same state objects and
    state buffers, unchanged multiplier settings, optimizer methods and instance attributes (and
-   the same ``aggregate_num``), no unknown lr scheduler, every index at the same update count
-   ``c`` and every array unchanged (dtype, shape, contiguity, writeability). Otherwise the
-   Updater takes its per-index path (and rebuilds the plan), so errors and results are exactly
-   those of that path.
+   the same ``aggregate_num``), no unknown lr scheduler, and every index at the same update
+   count ``c``. Otherwise the Updater takes its per-index path (and rebuilds the plan), so
+   errors and results are exactly those of that path. That every array is unchanged (data
+   pointer, dtype, shape, contiguity, writeability) is checked once, by the kernel call itself
+   (a strict ``_core.MultiTensors``): if one changed, the call raises ``StaleMultiTensors``
+   before writing anything, the plan undoes its step and the per-index path runs instead.
 2. The optimizer's own ``_multi_prepare`` runs on ONE representative index per class (indices
    with the same lr/wd multiplier resolution and the same ``optimizer._plan_key(index)``; the
    first index is always one): it advances that index's count, evaluates the scheduler, bias
@@ -139,8 +141,7 @@ class StepPlan:
                 a is b for a, b in zip(_param_mults(opt, self.keys), self.param_mults)):
             return False
         return (_core.same_dict_items(upd.states, self.keys, self.state_objs)
-                and _core.same_sources(self.leaves, self.leaves, self.leaf_bufs)
-                and self.mt.unchanged(self.kgrads, *self.kbufs))
+                and _core.same_sources(self.leaves, self.leaves, self.leaf_bufs))
 
     def run(self, upd: Any) -> bool:
         """One step; False (nothing changed) if the per-index path must run instead."""
@@ -161,10 +162,8 @@ class StepPlan:
                 self._values(again)
             if later is None or later.tobytes() != vals.tobytes():
                 vals = None
-        if vals is None:  # undo the representatives' count advance and any attribute change
-            _core.set_items(counts, self.reps, c)
-            opt.__dict__.clear()
-            opt.__dict__.update(saved)
+        if vals is None:
+            self._undo(opt, saved, c)
             return False
         if self.others:
             _core.set_items(counts, self.others, c + 1)
@@ -175,9 +174,22 @@ class StepPlan:
             for j, row in zip(self.value_pos, full[2:]):
                 self.kstates[j] = row
             self.last = key
-        MultiBatch(self.kernel, self.dtype, batch.shared, self.mt, self.kgrads, self.kstates,
-                   self.lrv, self.wdv).run()
+        try:
+            MultiBatch(self.kernel, self.dtype, batch.shared, self.mt, self.kgrads, self.kstates,
+                       self.lrv, self.wdv).run()
+        except _core.StaleMultiTensors:  # an array changed: nothing was written
+            self._undo(opt, saved, c)
+            return False
         return True
+
+    def _undo(self, opt: Any, saved: dict, c: int) -> None:
+        """Every update count back to ``c`` and the optimizer's attributes as they were."""
+        counts = opt._index_update_count
+        _core.set_items(counts, self.reps, c)
+        if self.others:
+            _core.set_items(counts, self.others, c)
+        opt.__dict__.clear()
+        opt.__dict__.update(saved)
 
     def _prepare(self, upd: Any) -> Optional[MultiBatch]:
         """The representatives' batch, or None if it is not this plan's kind of call."""
@@ -276,7 +288,7 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     # lists hold the arrays the kernel validates (cached by MultiTensors).
     p.value_pos = [j for j, s in enumerate(batch.states)
                    if s is not None and all(type(x) in (int, bool) for x in s)]
-    p.mt = _core.MultiTensors(p.wbufs)
+    p.mt = _core.MultiTensors(p.wbufs, strict=True)
     p.kgrads = p.gbufs
     p.kstates = list(batch.states)
     p.kbufs = [s for j, s in enumerate(batch.states) if j not in p.value_pos]
