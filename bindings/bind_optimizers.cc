@@ -1538,8 +1538,8 @@ void for_dict_values(const py::dict& d, const py::list& keys, F&& f) {
   if (PyDict_GET_SIZE(d.ptr()) == n) {
     Py_ssize_t pos = 0;
     PyObject *k, *v;
-    // Iteration calls no Python code, so the dict cannot change while it runs; f may run
-    // Python code (an int comparison), but only once the entry has been read.
+    // Nothing here runs Python code (f only compares pointers and exact ints), so the dict
+    // cannot change during the pass.
     while (i < n && PyDict_Next(d.ptr(), &pos, &k, &v) && k == PyList_GET_ITEM(keys.ptr(), i)) {
       if (!f(i, v)) return;
       ++i;

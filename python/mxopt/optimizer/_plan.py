@@ -163,7 +163,7 @@ class StepPlan:
             if later is None or later.tobytes() != vals.tobytes():
                 vals = None
         if vals is None:
-            self._undo(opt, saved, c)
+            self._undo(opt, saved, counts, c)
             return False
         if self.others:
             _core.set_items(counts, self.others, c + 1)
@@ -178,13 +178,12 @@ class StepPlan:
             MultiBatch(self.kernel, self.dtype, batch.shared, self.mt, self.kgrads, self.kstates,
                        self.lrv, self.wdv).run()
         except _core.StaleMultiTensors:  # an array changed: nothing was written
-            self._undo(opt, saved, c)
+            self._undo(opt, saved, counts, c)
             return False
         return True
 
-    def _undo(self, opt: Any, saved: dict, c: int) -> None:
+    def _undo(self, opt: Any, saved: dict, counts: dict, c: int) -> None:
         """Every update count back to ``c`` and the optimizer's attributes as they were."""
-        counts = opt._index_update_count
         _core.set_items(counts, self.reps, c)
         if self.others:
             _core.set_items(counts, self.others, c)
