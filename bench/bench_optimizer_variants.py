@@ -184,7 +184,7 @@ def main() -> int:
     nparam = sum(int(np.prod(s)) for s in shapes)
     libs = ["mxopt", "mxnet", "torch-foreach", "torch-fused"]
     rows = []
-    for name in ["sgd_mom", "nag", "adam", "adamw"]:
+    for name in ["sgd_mom", "nag", "adam", "adamw", "lamb", "lars"]:  # torch: no LAMB/LARS
         times = common.interleaved_medians(
             {lib: (mxnet and common.in_mxnet_process("bench_optimizer_variants", "make_fp16",
                                                       lib, name, shapes)) if lib == "mxnet" else

@@ -19,6 +19,7 @@
 #include <omp.h>
 #endif
 
+#include "mxopt/dtype.h"
 #include "mxopt/optimizer.h"
 #include "mxopt/optimizers.h"
 
@@ -484,6 +485,18 @@ float sequential_sum_sq(const float* x, std::size_t n) {
   return acc;
 }
 
+// The float16 recurrence, written out with mxopt/dtype.h's integer conversions: each square is
+// the float16 product (x^2, exact in float32, rounded once to float16), added in float32.
+float sequential_sum_sq_half(const float16* x, std::size_t n) {
+  float acc = 0.0f;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float v = mxopt::half_bits_to_float(x[i].bits);
+    const float sq = mxopt::half_bits_to_float(mxopt::float_to_half_bits(v * v));
+    acc = acc + sq;
+  }
+  return acc;
+}
+
 // float32 sum_sq applies a block's rounded increments at once while the sum stays in one binade
 // and no square is a halfway case (see common.cc): every way out of that must give the
 // sequential result, bit for bit.
@@ -554,6 +567,8 @@ void check_sum_sq_many(const std::vector<std::size_t>& lengths) {
   for (std::size_t a = 0; a < lengths.size(); ++a) {
     if constexpr (std::is_same_v<T, float>)
       want[a] = sequential_sum_sq(ptrs[a], lengths[a]);
+    else if constexpr (std::is_same_v<T, float16>)
+      want[a] = sequential_sum_sq_half(ptrs[a], lengths[a]);
     else
       want[a] = k::sum_sq(ptrs[a], lengths[a]);
   }
@@ -592,6 +607,58 @@ TEST(Reductions, SumOfSquaresOfManyArraysIsSumSqOfEach) {
     check_sum_sq_many<double>(l);
     check_sum_sq_many<float16>(l);
   }
+}
+
+// float16 sums round every square to float16 before adding it in float32 (F16C eight at a time
+// above the baseline ISA, Eigen::half at baseline): both must give the written-out recurrence,
+// for squares that overflow float16, land in its subnormals, or are NaN or inf.
+TEST(Reductions, Float16SumOfSquaresRoundsEachSquareToHalf) {
+  std::mt19937 gen(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<std::pair<std::string, std::vector<float16>>> cases;
+  auto add = [&](std::string name, std::size_t n, auto&& value) {
+    std::vector<float16> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i].bits = mxopt::float_to_half_bits(value(i));
+    cases.emplace_back(std::move(name), std::move(v));
+  };
+  for (float scale : {1e-3f, 0.1f, 1.0f, 30.0f})
+    add("normal*" + std::to_string(scale), 70001, [&](std::size_t) { return scale * normal(gen); });
+  // 300^2 > 65504: the float16 square is inf.
+  add("overflow", 3001, [&](std::size_t i) { return i % 100 == 7 ? 300.0f : normal(gen); });
+  // (1 + k/1024) 2^-10 squared lies in [2^-20, 2^-18): rounded to float16 subnormals.
+  add("subnormal squares", 3001,
+      [](std::size_t i) { return std::ldexp(1.0f + float(i % 1024) / 1024.0f, -10); });
+  add("nan", 3001, [&](std::size_t i) { return i == 2000 ? NAN : normal(gen); });
+  add("inf", 3001, [&](std::size_t i) { return i == 2000 ? -INFINITY : normal(gen); });
+  auto same = [](float a, float b) {
+    return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b));
+  };
+  const k::IsaLevel before = k::isa_level();
+  for (k::IsaLevel level : {k::IsaLevel::kBaseline, k::IsaLevel::kAVX2, k::IsaLevel::kAVX512}) {
+    k::set_isa_level(level);
+    std::vector<const float16*> ptrs;
+    std::vector<std::size_t> lengths;
+    for (const auto& [name, v] : cases) {
+      for (std::size_t offset : {std::size_t{0}, std::size_t{3}}) {
+        for (std::size_t n : {v.size() - offset, std::size_t{5}, std::size_t{255},
+                              std::size_t{257}, std::size_t{1023}}) {
+          const float want = sequential_sum_sq_half(v.data() + offset, n);
+          const float got = k::sum_sq(v.data() + offset, n);
+          EXPECT_TRUE(same(got, want)) << name << " offset " << offset << " length " << n
+                                       << " isa " << k::isa_name(level) << ": " << got
+                                       << " vs " << want;
+          ptrs.push_back(v.data() + offset);
+          lengths.push_back(n);
+        }
+      }
+    }
+    std::vector<float> got(ptrs.size(), -1.0f);
+    k::sum_sq_many(ptrs.size(), ptrs.data(), lengths.data(), got.data());
+    for (std::size_t a = 0; a < ptrs.size(); ++a)
+      EXPECT_TRUE(same(got[a], sequential_sum_sq_half(ptrs[a], lengths[a])))
+          << "array " << a << " isa " << k::isa_name(level);
+  }
+  k::set_isa_level(before);
 }
 
 TEST(LAMBKernel, TrustRatioAndZeroWeight) {

@@ -526,26 +526,31 @@ def test_planned_list_steps_match_mxnet(name, kw, mode):
 LONG_SHAPES = [(200003,), (300, 517), (4096,), (64, 3, 7, 7), (9,)]
 
 
+@pytest.mark.parametrize("mode", ["float32", "float16-mp"])
 @pytest.mark.parametrize("data", ["normal", "integers"])
 @pytest.mark.parametrize("per_index", [False, True], ids=["list", "per-index"])
-def test_lars_norms_of_long_tensors_match_mxnet(data, per_index):
+def test_lars_norms_of_long_tensors_match_mxnet(data, per_index, mode):
     """LARS's rates come from MXNet's sequential float32 sums of squares. mxopt sums long float32
     tensors in blocks of exact integer increments (cpp/src/optimizers/common.cc), falling back
     to element order where a block crosses a power of two or holds a halfway case. Integer data
     makes halfway cases frequent (odd squares once the sum passes 2^24, where the float32 step
-    is 2); the results must still be MXNet's bit for bit."""
+    is 2); the results must still be MXNet's bit for bit. float16 weights (multi_precision)
+    square in float16 and add in float32: mxopt computes chunks of those squares with F16C
+    first, then adds them in element order."""
+    dtype, mp = MODES[mode]
     outs = []
     for lib in (mxnet, mxopt):
         rng = np.random.default_rng(11)
         draw = ((lambda s: rng.integers(-40, 41, s)) if data == "integers"
                 else (lambda s: rng.standard_normal(s)))
         opt = lib.optimizer.create("lars", momentum=0.9, eta=0.01, wd=1e-4, learning_rate=0.1,
-                                   param_idx2name={i: f"w{i}_weight" for i in range(5)})
+                                   param_idx2name={i: f"w{i}_weight" for i in range(5)},
+                                   multi_precision=mp)
         upd = lib.optimizer.get_updater(opt)
-        ws = [lib.nd.array(draw(s).astype(np.float32)) for s in LONG_SHAPES]
+        ws = [lib.nd.array(draw(s).astype(dtype), dtype=dtype) for s in LONG_SHAPES]
         idx = list(range(len(LONG_SHAPES)))
         for _ in range(3):
-            gs = [lib.nd.array(draw(s).astype(np.float32)) for s in LONG_SHAPES]
+            gs = [lib.nd.array(draw(s).astype(dtype), dtype=dtype) for s in LONG_SHAPES]
             if per_index:
                 for i in idx:
                     upd(i, gs[i], ws[i])

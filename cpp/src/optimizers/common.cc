@@ -150,16 +150,66 @@ float sum_sq_from(float acc, const float* x, std::size_t n) {
   return sum_sq_serial(x, n, acc);
 }
 
+namespace {
+// float16: acc <- fl32(acc + x^2 rounded to float16), MXNet's half_t product added in float32.
+// x^2 is exact in float32, so rounding it once to float16 is the float16 product. A chunk's
+// squares are computed first (eight at a time with F16C, which rounds like Eigen::half), then
+// added in element order: element-wise half arithmetic costs far more than the additions.
+constexpr std::size_t kHalfChunk = 256;
+
+#if MXOPT_ISA_DISPATCH
+__attribute__((target("avx2,f16c"), noinline)) void half_squares_f16c(const half* x, float* sq,
+                                                                     std::size_t m) {
+  const auto* s = reinterpret_cast<const std::uint16_t*>(x);
+  std::size_t j = 0;
+  for (; j + 8 <= m; j += 8) {
+    const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + j)));
+    const __m128i r = _mm256_cvtps_ph(_mm256_mul_ps(v, v), _MM_FROUND_TO_NEAREST_INT);
+    _mm256_storeu_ps(sq + j, _mm256_cvtph_ps(r));
+  }
+  for (; j < m; ++j) {
+    const float v = _cvtsh_ss(s[j]);
+    sq[j] = _cvtsh_ss(_cvtss_sh(v * v, _MM_FROUND_TO_NEAREST_INT));
+  }
+}
+#endif
+
+void half_squares(const half* x, float* sq, std::size_t m) {
+#if MXOPT_ISA_DISPATCH
+  if (isa_level() != IsaLevel::kBaseline) return half_squares_f16c(x, sq, m);
+#endif
+  for (std::size_t j = 0; j < m; ++j) sq[j] = static_cast<float>(x[j] * x[j]);
+}
+
+// The next m elements of L float16 lanes: acc[l] continues sum_sq's recurrence over p[l][0, m).
+template <int L>
+void sum_sq_half_lanes(const half* const* p, float* acc, std::size_t m) {
+  alignas(32) float sq[L][kHalfChunk];
+  float a[L];
+  for (int l = 0; l < L; ++l) a[l] = acc[l];
+  for (std::size_t j0 = 0; j0 < m; j0 += kHalfChunk) {
+    const std::size_t c = std::min(kHalfChunk, m - j0);
+    for (int l = 0; l < L; ++l) half_squares(p[l] + j0, sq[l], c);
+    for (std::size_t j = 0; j < c; ++j)
+      for (int l = 0; l < L; ++l) a[l] = a[l] + sq[l][j];
+  }
+  for (int l = 0; l < L; ++l) acc[l] = a[l];
+}
+}  // namespace
+
 template <class T>
 float sum_sq(const T* x, std::size_t n) {
   if constexpr (std::is_same_v<T, float>) return sum_sq_from(0.0f, x, n);
   using C = compute_t<T>;
-  using P = promote_t<C>;
   const C* v = cp(x);
   float acc = 0.0f;
-  for (std::size_t i = 0; i < n; ++i) {
-    const C sq = v[i] * v[i];
-    acc = static_cast<float>(static_cast<P>(acc) + static_cast<P>(sq));
+  if constexpr (std::is_same_v<C, half>) {
+    sum_sq_half_lanes<1>(&v, &acc, n);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      const C sq = v[i] * v[i];
+      acc = static_cast<float>(acc + sq);
+    }
   }
   return acc;
 }
@@ -178,17 +228,20 @@ struct SumSqChain {
 template <class C, int L>
 struct SumSqBlock {
   void operator()(const C* const* p, float* acc, std::size_t m) const {
-    using P = promote_t<C>;
-    float a[L];
-    for (int l = 0; l < L; ++l) a[l] = acc[l];
-    for (std::size_t j = 0; j < m; ++j) {
+    if constexpr (std::is_same_v<C, half>) {
+      sum_sq_half_lanes<L>(p, acc, m);
+    } else {
+      float a[L];
+      for (int l = 0; l < L; ++l) a[l] = acc[l];
+      for (std::size_t j = 0; j < m; ++j) {
 #pragma GCC unroll 8
-      for (int l = 0; l < L; ++l) {
-        const C sq = p[l][j] * p[l][j];
-        a[l] = static_cast<float>(static_cast<P>(a[l]) + static_cast<P>(sq));
+        for (int l = 0; l < L; ++l) {
+          const C sq = p[l][j] * p[l][j];
+          a[l] = static_cast<float>(a[l] + sq);
+        }
       }
+      for (int l = 0; l < L; ++l) acc[l] = a[l];
     }
-    for (int l = 0; l < L; ++l) acc[l] = a[l];
   }
 };
 
