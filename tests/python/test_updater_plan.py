@@ -211,6 +211,67 @@ def test_set_learning_rate_and_hyper_parameters(monkeypatch):
     assert log == ["miss", "hit", "hit", "hit", "hit", "hit"]
 
 
+# Static classes (_MULTI_PLAN_STATIC): without a scheduler the plan reuses the last prepare's
+# kernel arguments while every optimizer attribute is the same object; a rebound attribute, a
+# mutable one or a scheduler makes it prepare again. Adam (bias correction) prepares every step.
+STATIC = [("sgd", dict(), True), ("sgd", dict(momentum=0.9), True),
+          ("ccsgd", dict(momentum=0.9), True), ("nag", dict(momentum=0.9), True),
+          ("adagrad", dict(), True), ("rmsprop", dict(centered=True), True),
+          ("adam", dict(), False)]
+
+
+@pytest.mark.parametrize("name,kw,static", STATIC, ids=[f"{n}-{s}" for n, _, s in STATIC])
+def test_static_classes_reuse_their_prepare_until_an_attribute_changes(monkeypatch, name, kw,
+                                                                       static):
+    cls = type(_opt(name, kw))
+    assert bool(cls.__dict__.get("_MULTI_PLAN_STATIC")) == static
+    calls = []
+    real = cls._multi_prepare
+
+    def counting(self, *args):
+        calls.append(1)
+        return real(self, *args)
+    monkeypatch.setattr(cls, "_multi_prepare", counting)
+    per_step = []
+
+    def script(w, step):
+        opt = w.upd.optimizer
+
+        def counted(k=1):
+            for _ in range(k):
+                before = len(calls)
+                step()
+                per_step.append(len(calls) - before)
+        counted(3)
+        opt.lr = opt.lr                      # the same object: reused
+        counted()
+        opt.set_learning_rate(0.02)          # a new value: prepared once, then reused
+        counted(2)
+        opt.rescale_grad = 0.5
+        counted(2)
+        opt.clip_gradient = 0.3
+        counted(2)
+        opt.wd = np.float32(0.02)            # numpy scalars are immutable too
+        counted(2)
+        opt.rescale_grad = np.array(0.25)    # mutable: prepared every step
+        counted()
+        opt.rescale_grad[...] = 0.125        # ... so an in-place change takes effect
+        counted(2)
+        opt.rescale_grad = 1.0
+        counted(2)
+        opt.lr_scheduler = mxopt.lr_scheduler.FactorScheduler(step=1, factor=0.9, base_lr=0.02)
+        counted(3)                           # the rate changes with num_update
+        opt.lr_scheduler = None
+        counted(2)
+    log = _twice(monkeypatch, lambda: _opt(name, kw), script)
+    assert log == ["miss"] + ["hit"] * 21
+    planned = per_step[1:22]  # the planned run's steps after the build
+    if static:
+        assert planned == [1, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0]
+    else:
+        assert planned == [1] * 21
+
+
 def test_set_lr_mult_and_wd_mult_invalidate(monkeypatch):
     def script(w, step):
         step()

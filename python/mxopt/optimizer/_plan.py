@@ -25,6 +25,17 @@ inputs then costs O(1) Python work per distinct index class instead of per tenso
 3. ONE kernel call with the cached arguments and the per-tensor vectors (float64: lr, wd and
    the integer lists; rebuilt only when the representatives' values change).
 
+Classes that also declare ``_MULTI_PLAN_STATIC = True`` promise more: without an lr scheduler,
+their ``_multi_prepare`` arguments do not depend on the update count either (SGD, NAG, AdaGrad,
+RMSProp; not Adam, whose bias correction does). For them step 2 is skipped while every
+attribute of the optimizer (except ``num_update``) is still the very object it was after the
+last prepare: the representatives' counts are advanced by the optimizer's own
+``_update_count`` (the prepare's only side effect) and the last kernel arguments are reused.
+That reuse is only set up when every such attribute is an immutable scalar (int, float, bool,
+str, None, a tuple, a numpy number) or one of the containers ``matches`` compares by content
+(multipliers, names, Parameters) or that hold the update counts; an lr scheduler or any other
+object disables it.
+
 Only optimizer classes that declare ``_MULTI_PLAN = True`` in their own class body use plans:
 their ``_multi_prepare`` per-index arguments depend only on the index's multipliers, update
 count and ``_plan_key``, and its only side effects are the update counts (and ``num_update``),
@@ -72,6 +83,13 @@ _BATCH_FIELDS = ("kernel", "dtype", "shared", "weights", "grads", "states", "lrs
 # converted to C int: the plan uses them while every value is within the int range.
 _INT_LIMIT = 2 ** 31
 
+# Optimizer attributes that may hold mutable containers without disabling the reuse of a
+# static class's kernel arguments: ``matches`` compares the first four by content, the last two
+# hold the update counts (which such arguments do not depend on).
+_CONTAINER_ATTRS = frozenset(("lr_mult", "wd_mult", "idx2name", "param_dict",
+                              "_index_update_count", "_all_index_update_counts"))
+_IMMUTABLE_TYPES = (int, float, bool, str, tuple, type(None))
+
 
 def _leaves(state: Any, out: list) -> bool:
     """Append the array leaves of a state (None, an array, or nested tuples); False for
@@ -108,7 +126,7 @@ class StepPlan:
                  "attr_keys", "lr_mult", "wd_mult", "idx2name", "param_dict", "params",
                  "param_mults", "dev", "kernel", "dtype", "none_pattern", "value_pos", "mt",
                  "kgrads", "kbufs", "kstates", "reps", "rep_ws", "rep_gs", "others",
-                 "class_ids", "last", "lrv", "wdv", "aggregate", "twice")
+                 "class_ids", "last", "lrv", "wdv", "aggregate", "twice", "static", "memo")
 
     def matches(self, upd: Any, index: Any, grad: Any, weight: Any) -> bool:
         opt = upd.optimizer
@@ -152,28 +170,36 @@ class StepPlan:
         if c is None:
             return False
         saved = opt.__dict__.copy()
-        batch = self._prepare(upd)
-        vals = None if batch is None else self._values(batch)
-        if vals is not None and self.twice:
-            # The per-index path's later chunks: the representatives at count c again.
-            _core.set_items(counts, self.reps, c)
-            again = self._prepare(upd)
-            later = None if again is None or again.shared != batch.shared else \
-                self._values(again)
-            if later is None or later.tobytes() != vals.tobytes():
-                vals = None
-        if vals is None:
-            self._undo(opt, saved, counts, c)
-            return False
+        memo = self.memo
+        if memo is not None and _core.same_dict_items(opt.__dict__, memo[0], memo[1]):
+            opt._update_count(self.reps)  # the prepare's only side effect
+            batch = memo[2]  # its arguments: self.lrv, self.wdv, self.kstates are current
+        else:
+            self.memo = None
+            batch = self._prepare(upd)
+            vals = None if batch is None else self._values(batch)
+            if vals is not None and self.twice:
+                # The per-index path's later chunks: the representatives at count c again.
+                _core.set_items(counts, self.reps, c)
+                again = self._prepare(upd)
+                later = None if again is None or again.shared != batch.shared else \
+                    self._values(again)
+                if later is None or later.tobytes() != vals.tobytes():
+                    vals = None
+            if vals is None:
+                self._undo(opt, saved, counts, c)
+                return False
+            key = vals.tobytes()
+            if key != self.last:
+                full = [row[self.class_ids] for row in vals]  # contiguous float64 vectors
+                self.lrv, self.wdv = full[0], full[1]
+                for j, row in zip(self.value_pos, full[2:]):
+                    self.kstates[j] = row
+                self.last = key
+            if self.static:
+                self.memo = _memo(opt, batch)
         if self.others:
             _core.set_items(counts, self.others, c + 1)
-        key = vals.tobytes()
-        if key != self.last:
-            full = [row[self.class_ids] for row in vals]  # contiguous float64 vectors
-            self.lrv, self.wdv = full[0], full[1]
-            for j, row in zip(self.value_pos, full[2:]):
-                self.kstates[j] = row
-            self.last = key
         try:
             MultiBatch(self.kernel, self.dtype, batch.shared, self.mt, self.kgrads, self.kstates,
                        self.lrv, self.wdv).run()
@@ -184,6 +210,7 @@ class StepPlan:
 
     def _undo(self, opt: Any, saved: dict, counts: dict, c: int) -> None:
         """Every update count back to ``c`` and the optimizer's attributes as they were."""
+        self.memo = None
         _core.set_items(counts, self.reps, c)
         if self.others:
             _core.set_items(counts, self.others, c)
@@ -215,6 +242,21 @@ class StepPlan:
         if self.value_pos and not (np.abs(vals[2:]) < _INT_LIMIT).all():
             return None
         return vals
+
+
+def _memo(opt: Any, batch: MultiBatch) -> Optional[tuple]:
+    """(attribute names, their values, batch) of a static class's prepare that just ran, or
+    None if an attribute holds an object that could change without being rebound."""
+    keys, vals = [], []
+    for k, v in opt.__dict__.items():
+        if k == "num_update":
+            continue
+        if not (type(v) in _IMMUTABLE_TYPES or isinstance(v, (np.number, np.bool_))
+                or k in _CONTAINER_ATTRS):
+            return None
+        keys.append(k)
+        vals.append(v)
+    return keys, vals, batch
 
 
 def _same_mults(cur: dict, snap: dict) -> bool:
@@ -296,6 +338,8 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     p.aggregate = (upd.aggregate_updates, opt.aggregate_num)
     p.twice = bool(cls.__dict__.get("_MULTI_PLAN_PER_CALL", False) and upd.aggregate_updates
                    and 0 < opt.aggregate_num < n)
+    p.static = bool(cls.__dict__.get("_MULTI_PLAN_STATIC", False)) and not p.twice
+    p.memo = None  # set by the first planned step (the build's step ran the per-index path)
     classes: dict = {}
     class_ids = []
     try:

@@ -30,8 +30,10 @@ class AdaGrad(Optimizer):
     """
 
     # The Updater may cache this optimizer's multi-tensor steps (see _plan.py): the lr/wd of
-    # _multi_prepare depend only on the index's multipliers and update count.
+    # _multi_prepare depend only on the index's multipliers and update count, and without an
+    # lr scheduler not on the count either.
     _MULTI_PLAN = True
+    _MULTI_PLAN_STATIC = True
 
     def __init__(self, eps: float = 1e-7, **kwargs: Any) -> None:
         super().__init__(**kwargs)

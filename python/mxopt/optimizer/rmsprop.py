@@ -28,8 +28,10 @@ class RMSProp(Optimizer):
     """
 
     # The Updater may cache this optimizer's multi-tensor steps (see _plan.py): the lr/wd of
-    # _multi_prepare depend only on the index's multipliers and update count.
+    # _multi_prepare depend only on the index's multipliers and update count, and without an
+    # lr scheduler not on the count either.
     _MULTI_PLAN = True
+    _MULTI_PLAN_STATIC = True
 
     def __init__(self, learning_rate: float = 0.001, gamma1: float = 0.9, gamma2: float = 0.9,
                  epsilon: float = 1e-8, centered: bool = False, clip_weights: Any = None,

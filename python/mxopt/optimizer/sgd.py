@@ -140,8 +140,10 @@ class SGD(Optimizer):
     """
 
     # The Updater may cache this optimizer's multi-tensor steps (see _plan.py): the lr/wd of
-    # _multi_prepare depend only on the index's multipliers and update count.
+    # _multi_prepare depend only on the index's multipliers and update count, and without an
+    # lr scheduler not on the count either.
     _MULTI_PLAN = True
+    _MULTI_PLAN_STATIC = True
 
     def __init__(self, momentum: float = 0.0, lazy_update: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -216,6 +218,7 @@ class ccSGD(SGD):  # noqa: N801 - MXNet's name
     """Deprecated alias of :class:`SGD` kept by MXNet 1.9.1 (identical behaviour)."""
 
     _MULTI_PLAN = True  # SGD's step plans apply unchanged (see SGD)
+    _MULTI_PLAN_STATIC = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -236,6 +239,7 @@ class NAG(Optimizer):
     """
 
     _MULTI_PLAN = True  # lr/wd depend only on the multipliers and the update count
+    _MULTI_PLAN_STATIC = True  # ... and without an lr scheduler not on the count
 
     def __init__(self, momentum: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
