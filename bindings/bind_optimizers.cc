@@ -1584,6 +1584,15 @@ void bind_multi_plan(py::module_& m) {
           "reshaped, retyped or made read-only).",
           py::arg("grads"));
   m.def(
+      "type_version",
+      [](py::type t) -> unsigned int {
+        auto* tp = reinterpret_cast<PyTypeObject*>(t.ptr());
+        return cacheable_version(tp) ? tp->tp_version_tag : 0u;
+      },
+      "The type's version tag: the same nonzero value means that no attribute of the type or "
+      "of a base was set or deleted in between; 0 if it has none.",
+      py::arg("cls"));
+  m.def(
       "same_sources",
       [](py::sequence objs, py::list cached, py::list bufs) {
         const py::ssize_t n = PyList_GET_SIZE(cached.ptr());

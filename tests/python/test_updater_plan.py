@@ -442,6 +442,45 @@ def test_instance_or_class_patch_invalidates(monkeypatch):
     assert log == ["miss", "hit", "miss", "miss"]
 
 
+def test_base_class_patch_invalidates(monkeypatch):
+    """A method replaced on a base class after the plan was built (the plan skips its method
+    comparison while the class's version tag is unchanged)."""
+    base = mxopt.optimizer.Optimizer
+    real = base._get_wd
+
+    def script(w, step):
+        step()
+        step()
+        step()
+        monkeypatch.setattr(base, "_get_wd", lambda self, index: real(self, index) * 3)
+        step()
+        step()
+        monkeypatch.setattr(base, "_get_wd", real)
+        step()
+        step()
+    log = _twice(monkeypatch, lambda: _opt("sgd", dict(momentum=0.9)), script)
+    assert log == ["miss", "hit", "hit", "miss", "hit", "miss", "hit"]
+
+
+def test_type_version_changes_with_the_class_or_a_base():
+    class A:
+        def f(self):
+            return 1
+
+    class B(A):
+        pass
+    B().f()  # a lookup gives the types their tags
+    tag = _core.type_version(B)
+    assert tag != 0 and _core.type_version(B) == tag
+    A.f = lambda self: 2
+    assert _core.type_version(B) != tag
+    B().f()
+    tag2 = _core.type_version(B)
+    assert tag2 not in (0, tag)
+    B.g = 1
+    assert _core.type_version(B) != tag2
+
+
 def test_shared_optimizer_counts(monkeypatch):
     """Two Updaters on one optimizer: counts move under the plan; results stay exact."""
     def script(w, step):

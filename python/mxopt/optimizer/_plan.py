@@ -122,7 +122,7 @@ class StepPlan:
     """A cached multi-tensor step (see the module docstring)."""
 
     __slots__ = ("raw_index", "keys", "weights", "wbufs", "grads", "gbufs", "states_dict",
-                 "synced_dict", "state_objs", "leaves", "leaf_bufs", "opt", "methods",
+                 "synced_dict", "state_objs", "leaves", "leaf_bufs", "opt", "methods", "type_tag",
                  "attr_keys", "lr_mult", "wd_mult", "idx2name", "param_dict", "params",
                  "param_mults", "dev", "kernel", "dtype", "none_pattern", "value_pos", "mt",
                  "kgrads", "kbufs", "kstates", "reps", "rep_ws", "rep_gs", "others",
@@ -141,10 +141,14 @@ class StepPlan:
         if not (_core.same_sources(weight, self.weights, self.wbufs)
                 and _core.same_sources(grad, self.grads, self.gbufs)):
             return False
-        cls = type(opt)
-        if (opt.__dict__.keys() != self.attr_keys
-                or any(getattr(cls, m) is not f for m, f in zip(_METHODS, self.methods))):
+        if opt.__dict__.keys() != self.attr_keys:
             return False
+        cls = type(opt)
+        tag = _core.type_version(cls)  # unchanged: no attribute of cls or a base was set
+        if tag == 0 or tag != self.type_tag:
+            if any(getattr(cls, m) is not f for m, f in zip(_METHODS, self.methods)):
+                return False
+            self.type_tag = _core.type_version(cls)
         if upd.aggregate_updates is not self.aggregate[0] or opt.aggregate_num is not \
                 self.aggregate[1]:  # how the per-index path chunks the list
             return False
@@ -261,6 +265,8 @@ def _memo(opt: Any, batch: MultiBatch) -> Optional[tuple]:
 
 def _same_mults(cur: dict, snap: dict) -> bool:
     # Values by identity: an equal but different object (1 vs 1.0, 0.0 vs -0.0) rebuilds.
+    if not snap:
+        return not cur
     return (len(cur) == len(snap) and cur.keys() == snap.keys()
             and all(cur[k] is v for k, v in snap.items()))
 
@@ -316,6 +322,7 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
         return None
     p.opt = opt
     p.methods = tuple(getattr(cls, m) for m in _METHODS)
+    p.type_tag = _core.type_version(cls)
     p.attr_keys = set(opt.__dict__.keys())
     if any(m in p.attr_keys for m in _METHODS):
         return None
