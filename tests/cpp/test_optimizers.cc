@@ -125,6 +125,48 @@ TEST(SGDKernel, HalfWeightsRoundEveryOperation) {
   }
 }
 
+// The float16 element loops are vectorised at every ISA level (their conversions have no control
+// flow): every float16 value as weight, gradient and momentum must give the element-by-element
+// recurrence, each operation rounded to float16, NaN and inf included.
+TEST(SGDKernel, HalfMomentumStepOfEveryValueAtEveryIsaLevel) {
+  const std::size_t n = 0x10000;
+  std::vector<float16> w0(n), g(n), mom0(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    w0[i].bits = static_cast<std::uint16_t>(i);
+    g[i].bits = static_cast<std::uint16_t>(i * 40503u);  // a permutation of the values
+    mom0[i].bits = static_cast<std::uint16_t>(i * 52077u + 11u);
+  }
+  auto f = [](float16 x) { return mxopt::half_bits_to_float(x.bits); };
+  auto r = [](float x) { return mxopt::half_bits_to_float(mxopt::float_to_half_bits(x)); };
+  const float lr = 0.1f, wd = 0.01f, rg = 0.5f, mu = 0.9f;
+  const float hmu = r(mu), lr_wd = r(r(lr) * r(wd)), lr_rg = r(r(lr) * r(rg));
+  std::vector<float> want_w(n), want_m(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float m = r(r(r(hmu * f(mom0[i])) - r(lr_wd * f(w0[i]))) - r(lr_rg * f(g[i])));
+    want_m[i] = m;
+    want_w[i] = r(f(w0[i]) + m);
+  }
+  auto same = [](float a, float b) {
+    return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b));
+  };
+  const k::IsaLevel before = k::isa_level();
+  for (k::IsaLevel level : {k::IsaLevel::kBaseline, k::IsaLevel::kAVX2, k::IsaLevel::kAVX512}) {
+    k::set_isa_level(level);
+    auto w = w0, mom = mom0;
+    k::sgd_mom_update(w.data(), g.data(), mom.data(), n, sgd(lr, wd, rg, k::kNoClip, mu));
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      if (!same(f(w[i]), want_w[i]) || !same(f(mom[i]), want_m[i])) {
+        if (++bad <= 5)
+          ADD_FAILURE() << k::isa_name(level) << " element " << i << ": w " << f(w[i])
+                        << " vs " << want_w[i] << ", mom " << f(mom[i]) << " vs "
+                        << want_m[i];
+      }
+    EXPECT_EQ(bad, 0u) << k::isa_name(level);
+  }
+  k::set_isa_level(before);
+}
+
 TEST(SGDKernel, MultiPrecisionUpdatesMasterThenRounds) {
   const std::vector<float> w0 = {0.1f, 1.2345678f};
   auto w = to_half(w0);
@@ -610,7 +652,7 @@ TEST(Reductions, SumOfSquaresOfManyArraysIsSumSqOfEach) {
 }
 
 // float16 sums round every square to float16 before adding it in float32 (F16C eight at a time
-// above the baseline ISA, Eigen::half at baseline): both must give the written-out recurrence,
+// above the baseline ISA, `half` arithmetic at baseline): both must give the written-out recurrence,
 // for squares that overflow float16, land in its subnormals, or are NaN or inf.
 TEST(Reductions, Float16SumOfSquaresRoundsEachSquareToHalf) {
   std::mt19937 gen(3);

