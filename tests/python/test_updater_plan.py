@@ -272,6 +272,27 @@ def test_static_classes_reuse_their_prepare_until_an_attribute_changes(monkeypat
         assert planned == [1] * 21
 
 
+@pytest.mark.parametrize("name,kw,hits", [("sgd", dict(), True), ("sgd", dict(momentum=0.9), True),
+                                          ("lars", dict(momentum=0.9), False),
+                                          ("lamb", dict(), False)])
+def test_one_tensor_list_calls(monkeypatch, name, kw, hits):
+    """A list of one tensor is planned for static classes only (the others' plans cost more
+    than their per-index path)."""
+    def script(w, step):
+        for _ in range(3):
+            step([2])
+        step([3])
+        step([3])
+        w.upd.optimizer.lr = 0.5
+        step([3])
+        step([3])
+    log = _twice(monkeypatch, lambda: _opt(name, kw), script)
+    if hits:
+        assert log == ["miss", "hit", "hit", "miss", "hit", "hit", "hit"]
+    else:
+        assert "hit" not in log
+
+
 def test_set_lr_mult_and_wd_mult_invalidate(monkeypatch):
     def script(w, step):
         step()

@@ -288,7 +288,9 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     opt = upd.optimizer
     cls = type(opt)
     n = len(keys)
-    if (not ran or len(ran) != 1 or ran[0] is None or n < 2
+    # One tensor: only static classes replay it faster than the per-index path does.
+    if (not ran or len(ran) != 1 or ran[0] is None
+            or n < (1 if cls.__dict__.get("_MULTI_PLAN_STATIC", False) else 2)
             or not cls.__dict__.get("_MULTI_PLAN", False)
             or type(index) not in (list, tuple) or type(grad) not in (list, tuple)
             or type(weight) not in (list, tuple)):
