@@ -52,8 +52,14 @@ class World:
         self.keys = keys  # the Updater's indices for IDX (default: IDX itself)
 
     def step(self, idx=None):
+        """One Updater call: idx a list of positions (default all), or one position (a call
+        with a single index, gradient and weight)."""
         for g in self.gs:
             g._data[...] = self.rng.standard_normal(g.shape) * 2
+        if isinstance(idx, int):
+            key = idx if self.keys is None else self.keys[idx]
+            self.upd(key, self.gs[idx], self.ws[idx])
+            return
         idx = IDX if idx is None else idx
         keys = idx if self.keys is None else [self.keys[i] for i in idx]
         self.upd(keys, [self.gs[i] for i in idx], [self.ws[i] for i in idx])
@@ -275,17 +281,17 @@ def test_static_classes_reuse_their_prepare_until_an_attribute_changes(monkeypat
 @pytest.mark.parametrize("name,kw,hits", [("sgd", dict(), True), ("sgd", dict(momentum=0.9), True),
                                           ("lars", dict(momentum=0.9), False),
                                           ("lamb", dict(), False)])
-def test_one_tensor_list_calls(monkeypatch, name, kw, hits):
-    """A list of one tensor is planned for static classes only (the others' plans cost more
-    than their per-index path)."""
+def test_one_tensor_calls(monkeypatch, name, kw, hits):
+    """A list of one tensor, or a call with one index, is planned for static classes only (the
+    others' plans cost more than their per-index path); both forms are the same call."""
     def script(w, step):
         for _ in range(3):
             step([2])
-        step([3])
+        step(3)
         step([3])
         w.upd.optimizer.lr = 0.5
-        step([3])
-        step([3])
+        step(3)
+        step(3)
     log = _twice(monkeypatch, lambda: _opt(name, kw), script)
     if hits:
         assert log == ["miss", "hit", "hit", "miss", "hit", "hit", "hit"]

@@ -57,6 +57,8 @@ class Updater:
         self._plan: Optional[_plan.StepPlan] = None  # see _plan.py
 
     def __call__(self, index: Any, grad: Any, weight: Any) -> None:
+        if not isinstance(index, (list, tuple)):  # one tensor: a list of one (plans apply)
+            index, grad, weight = [index], [grad], [weight]
         with self._lock:
             plan = self._plan
             if plan is not None and plan.matches(self, index, grad, weight) and plan.run(self):
@@ -71,17 +73,12 @@ class Updater:
               ran: Optional[List[MultiBatch]] = None) -> List[Any]:
         """The per-index path; appends every MultiBatch it runs to ``ran`` (replaced by None
         if any tensor is updated through ``update_multi_precision``). Returns the indices."""
-        if not isinstance(index, (list, tuple)):
-            indices: List[Any] = [index]
-            grads = [grad]
-            weights = [weight]
-        else:
-            indices = list(index)
-            grads = list(grad)
-            weights = list(weight)
-            if not len(indices) == len(grads) == len(weights):
-                raise ValueError(f"Updater: got {len(indices)} indices, {len(grads)} gradients "
-                                 f"and {len(weights)} weights; the lengths must match")
+        indices = list(index)
+        grads = list(grad)
+        weights = list(weight)
+        if not len(indices) == len(grads) == len(weights):
+            raise ValueError(f"Updater: got {len(indices)} indices, {len(grads)} gradients "
+                             f"and {len(weights)} weights; the lengths must match")
         for i, w, g in zip(indices, weights, grads):
             _check_pair(i, w, g)
         if weights:
