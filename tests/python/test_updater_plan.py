@@ -489,6 +489,28 @@ def test_base_class_patch_invalidates(monkeypatch):
     assert log == ["miss", "hit", "hit", "miss", "hit", "miss", "hit"]
 
 
+def test_class_change_stops_reusing_prepared_arguments(monkeypatch):
+    """Anything set on a static class or a base (its version tag changes) makes the plan
+    prepare its arguments again before reusing them."""
+    calls = []
+    real = mxopt.optimizer.SGD._multi_prepare
+
+    def counting(self, *args):
+        calls.append(1)
+        return real(self, *args)
+    monkeypatch.setattr(mxopt.optimizer.SGD, "_multi_prepare", counting)
+    w = World(_opt("sgd", dict(momentum=0.9)))
+    per_step = []
+    for change in (None, None, None, "SGD", None, "Optimizer", None):
+        if change:
+            monkeypatch.setattr(getattr(mxopt.optimizer, change), "some_setting", object(),
+                                raising=False)
+        before = len(calls)
+        w.step()
+        per_step.append(len(calls) - before)
+    assert per_step[1:] == [1, 0, 1, 0, 1, 0]
+
+
 def test_type_version_changes_with_the_class_or_a_base():
     class A:
         def f(self):

@@ -29,7 +29,7 @@ Classes that also declare ``_MULTI_PLAN_STATIC = True`` promise more: without an
 their ``_multi_prepare`` arguments do not depend on the update count either (SGD, NAG, AdaGrad,
 RMSProp; not Adam, whose bias correction does). For them step 2 is skipped while every
 attribute of the optimizer (except ``num_update``) is still the very object it was after the
-last prepare: the representatives' counts are advanced by the optimizer's own
+last prepare and nothing was set on its class or a base (the class's version tag): the representatives' counts are advanced by the optimizer's own
 ``_update_count`` (the prepare's only side effect) and the last kernel arguments are reused.
 That reuse is only set up when every such attribute is an immutable scalar (int, float, bool,
 str, None, a tuple, a numpy number) or one of the containers ``matches`` compares by content
@@ -175,7 +175,8 @@ class StepPlan:
             return False
         saved = opt.__dict__.copy()
         memo = self.memo
-        if memo is not None and _core.same_dict_items(opt.__dict__, memo[0], memo[1]):
+        if (memo is not None and _core.type_version(type(opt)) == memo[3]
+                and _core.same_dict_items(opt.__dict__, memo[0], memo[1])):
             opt._update_count(self.reps)  # the prepare's only side effect
             batch = memo[2]  # its arguments: self.lrv, self.wdv, self.kstates are current
         else:
@@ -249,8 +250,12 @@ class StepPlan:
 
 
 def _memo(opt: Any, batch: MultiBatch) -> Optional[tuple]:
-    """(attribute names, their values, batch) of a static class's prepare that just ran, or
-    None if an attribute holds an object that could change without being rebound."""
+    """(attribute names, their values, batch, the class's version tag) of a static class's
+    prepare that just ran, or None if an attribute holds an object that could change without
+    being rebound (or the class has no version tag)."""
+    tag = _core.type_version(type(opt))  # any attribute set on the class or a base changes it
+    if tag == 0:
+        return None
     keys, vals = [], []
     for k, v in opt.__dict__.items():
         if k == "num_update":
@@ -260,7 +265,7 @@ def _memo(opt: Any, batch: MultiBatch) -> Optional[tuple]:
             return None
         keys.append(k)
         vals.append(v)
-    return keys, vals, batch
+    return keys, vals, batch, tag
 
 
 def _same_mults(cur: dict, snap: dict) -> bool:
