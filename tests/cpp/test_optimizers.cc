@@ -765,12 +765,32 @@ TEST(Threads, ResultsDoNotDependOnTheThreadCount) {
 #endif
 }
 
+// Lists of tiny tensors stay on one thread below 2^17 elements; lists of mid-size tensors thread
+// from the single-tensor threshold, like one tensor of their size.
+TEST(Threads, MultiTensorListsThreadLikeOneTensorOfTheirSize) {
+#if defined(_OPENMP)
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  EXPECT_TRUE(k::multi_threads(1, 100000));
+  EXPECT_TRUE(k::multi_threads(3, 3 * 20000));
+  EXPECT_TRUE(k::multi_threads(2000, 2000 * 64 + 3072));  // 2^17 elements
+  EXPECT_FALSE(k::multi_threads(1000, 1000 * 64));
+  EXPECT_FALSE(k::multi_threads(1, 20000));
+  omp_set_num_threads(1);
+  EXPECT_FALSE(k::multi_threads(1, 1000000));
+  omp_set_num_threads(saved);
+#else
+  EXPECT_FALSE(k::multi_threads(1, 1000000));
+#endif
+}
+
 // Every element of every tensor is visited exactly once, on any thread count, for lists below
-// and above the multi-tensor threading minimum (many tiny tensors, a few large ones).
+// and above the multi-tensor threading minimum (many tiny tensors, a few large ones, a few
+// mid-size ones).
 TEST(Threads, MultiSlicesCoverEveryElementOnce) {
   const std::vector<std::vector<std::size_t>> lists = {
       {64, 1, 0, 37}, std::vector<std::size_t>(1000, 64), std::vector<std::size_t>(3000, 64),
-      {70001, 16384, 16385, 1, 200003}};
+      {70001, 16384, 16385, 1, 200003}, {100000}, {20000, 3, 20000, 16385}};
 #if defined(_OPENMP)
   const int saved = omp_get_max_threads();
   const std::vector<int> thread_counts = {1, 2, 4};

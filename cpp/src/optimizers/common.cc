@@ -467,7 +467,7 @@ void sum_sq_many(std::size_t count, const T* const* x, const std::size_t* n, flo
   std::stable_sort(order.begin(), order.end(),
                    [n](std::size_t a, std::size_t b) { return n[a] > n[b]; });
 #if defined(MXOPT_HAVE_OPENMP)
-  if (order.size() > 1 && use_threads(elements, kMultiParallelMin)) {
+  if (order.size() > 1 && multi_threads(order.size(), elements)) {
     // Arrays go to threads beforehand, longest first to the least loaded one: pulled from one
     // shared queue, the longest arrays could fill one thread's lanes while the other thread
     // took everything else (ResNet-50 LARS norms, 2 threads: 6.1 -> 5.6 ms).

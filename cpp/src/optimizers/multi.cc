@@ -21,12 +21,18 @@ constexpr std::size_t kSliceOverhead = 256;
 
 }  // namespace
 
+bool multi_threads(std::size_t count, std::size_t elements) {
+  const bool enough = elements >= kMultiParallelMin ||
+                      (elements >= detail::kParallelThreshold && count * 256 <= elements);
+  return enough && detail::use_threads(elements, 0);
+}
+
 void for_each_slice(std::size_t count, const std::size_t* sizes,
                     const std::function<void(std::size_t, std::size_t, std::size_t)>& body) {
   std::size_t elements = 0;
   for (std::size_t t = 0; t < count; ++t) elements += sizes[t];
 #if defined(MXOPT_HAVE_OPENMP)
-  if (elements >= kMultiParallelMin && detail::use_threads(elements)) {
+  if (multi_threads(count, elements)) {
     // One lookup of the thread-local list: from a dlopen'ed library each access to it is a
     // __tls_get_addr call, which otherwise happens once per slice.
     static thread_local std::vector<Slice> tls_work;
@@ -74,7 +80,7 @@ void for_each_tensor(std::size_t count, const std::size_t* sizes,
   std::size_t elements = 0;
   for (std::size_t t = 0; t < count; ++t) elements += sizes[t];
 #if defined(MXOPT_HAVE_OPENMP)
-  if (count > 1 && elements >= kMultiParallelMin && detail::use_threads(elements)) {
+  if (count > 1 && multi_threads(count, elements)) {
     thread_local std::vector<std::size_t> order;
     order.resize(count);
     for (std::size_t t = 0; t < count; ++t) order[t] = t;

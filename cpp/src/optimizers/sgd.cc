@@ -350,7 +350,7 @@ void multi_lars_fused(std::size_t count, float* const* w, const float* const* g,
   for (std::size_t i = 0; i < count; ++i) total += sizes[i];
   std::vector<std::size_t> shared, whole, whole_sizes;
 #if defined(MXOPT_HAVE_OPENMP)
-  const std::size_t threads = use_threads(total, kMultiParallelMin)
+  const std::size_t threads = multi_threads(count, total)
                                   ? static_cast<std::size_t>(omp_get_max_threads())
                                   : 1;
 #else

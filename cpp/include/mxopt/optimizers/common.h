@@ -77,7 +77,7 @@ float sum_sq_from(float acc, const float* x, std::size_t n);
 // out[i] = sum_sq(x[i], n[i]) for i < count, bit for bit. Long float32 arrays take sum_sq_from's
 // block form; the sequential recurrences of the others run interleaved (up to 16 per core) so
 // a core works at its add throughput instead of the add latency of one recurrence; arrays are
-// spread over threads from kMultiParallelMin elements in total (multi.h). x[i] may be null
+// spread over threads as multi_threads (multi.h) says. x[i] may be null
 // when n[i] == 0.
 template <class T>
 void sum_sq_many(std::size_t count, const T* const* x, const std::size_t* n, float* out);
