@@ -652,8 +652,8 @@ TEST(Reductions, SumOfSquaresOfManyArraysIsSumSqOfEach) {
 }
 
 // float16 sums round every square to float16 before adding it in float32 (F16C eight at a time
-// above the baseline ISA, `half` arithmetic at baseline): both must give the written-out recurrence,
-// for squares that overflow float16, land in its subnormals, or are NaN or inf.
+// above the baseline ISA, `half` arithmetic at baseline): both must give the written-out
+// recurrence, for squares that overflow float16, land in its subnormals, or are NaN or inf.
 TEST(Reductions, Float16SumOfSquaresRoundsEachSquareToHalf) {
   std::mt19937 gen(3);
   std::normal_distribution<float> normal(0.0f, 1.0f);

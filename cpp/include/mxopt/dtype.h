@@ -86,7 +86,8 @@ inline float half_bits_to_float(std::uint16_t h) {
   normalise(0xfffu, 4);
   normalise(0x3fffu, 2);
   normalise(0x7fffu, 1);
-  const std::uint32_t sub = ~select_mask(em == 0) & (((118u - shift) << 23) | ((t & 0x7fffu) << 8));
+  const std::uint32_t sub =
+      ~select_mask(em == 0) & (((118u - shift) << 23) | ((t & 0x7fffu) << 8));
   x = select(select_mask(em < 0x400u), sub, x);
   x |= sign;
   float f;

@@ -10,7 +10,6 @@
 #include <utility>
 #include <vector>
 
-
 #include "mxopt/dtype.h"
 #include "mxopt/optimizers/common.h"
 #include "mxopt/optimizers/isa.h"
