@@ -1,4 +1,4 @@
-"""float16 <-> float32 conversions (F16C blocks on x86, Eigen's scalar code otherwise) and the
+"""float16 <-> float32 conversions (F16C blocks on x86, mxopt/dtype.h's code otherwise) and the
 blocked multi-precision loops on arrays large enough to cross blocks and use threads: the
 same values as numpy's conversions and as the float32 kernels on a converted copy."""
 

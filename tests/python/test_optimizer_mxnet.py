@@ -117,8 +117,9 @@ def fixed_sgld_noise(monkeypatch):
 
 
 def _run(lib, name, kw, hyper, dtype, mp, *, sparse=None, per_index=False, steps=STEPS,
-         split_at=None):
-    """Train 4 parameters for `steps` steps through lib's Updater; return (weights, states).
+         split_at=None, shapes=None):
+    """Train 4 parameters (or `shapes`) for `steps` steps through lib's Updater; return
+    (weights, states).
 
     sparse: None, or 'lazy'/'std' -> row_sparse gradients for the 2-D and 3-D parameters.
     split_at: round-trip the Updater through get_states/set_states (with the optimizer) then.
@@ -134,7 +135,8 @@ def _run(lib, name, kw, hyper, dtype, mp, *, sparse=None, per_index=False, steps
         kw["lazy_update"] = sparse == "lazy"
         if name not in ("sgd", "ccsgd", "adam", "lars"):
             kw.pop("lazy_update")
-    shapes = GROUP_SHAPES if name == "groupadagrad" else SHAPES
+    if shapes is None:
+        shapes = GROUP_SHAPES if name == "groupadagrad" else SHAPES
     if name == "groupadagrad":
         hyper["wd"] = 0.0
     opt = lib.optimizer.create(name, multi_precision=mp,
@@ -202,6 +204,30 @@ def test_dense_updates_match_mxnet(name, kw, hyper, mode, fixed_sgld_noise):
             _run(mxopt, name, kw, HYPER[hyper], dtype, mp, steps=1)
         return
     _compare(name, kw, HYPER[hyper], mode)
+
+
+FLOAT16_CASES = [c for c in CASES if c[0] not in FLOAT32_STATES]
+
+
+@pytest.mark.parametrize("name,kw", FLOAT16_CASES,
+                         ids=[i for c, i in zip(CASES, CASE_IDS) if c[0] not in FLOAT32_STATES])
+def test_long_float16_tensors_match_mxnet(name, kw, fixed_sgld_noise):
+    """float16 weights without multi_precision on tensors long enough for every vector loop
+    (LONG_SHAPES, below: up to 200003 elements, ragged tails), every operation rounded to
+    float16: bit for bit against MXNet (NaN as NaN). LAMB's norms are float32 sums in another
+    order than MXNet's (TOLERANCED); in float16 that moves a rounding now and then: at most 2
+    float16 ulps, in fewer than 1 element in 1000."""
+    args = (name, kw, HYPER["rg-clip-wd"], np.float16, False)
+    mx_out = _run(mxnet, *args, steps=5, shapes=LONG_SHAPES)
+    mo_out = _run(mxopt, *args, steps=5, shapes=LONG_SHAPES)
+    if name not in TOLERANCED:
+        _assert_same(name, mx_out, mo_out)
+        return
+    for r, g in zip(mx_out[0] + mx_out[1], mo_out[0] + mo_out[1]):
+        assert r.dtype == g.dtype == np.float16 and r.shape == g.shape
+        assert np.array_equal(np.isnan(r), np.isnan(g))
+        ulps = np.abs(r.view(np.int16).astype(np.int32) - g.view(np.int16).astype(np.int32))
+        assert ulps.max() <= 2 and np.count_nonzero(ulps) * 1000 < r.size
 
 
 @pytest.mark.parametrize("name,kw", CASES, ids=CASE_IDS)
