@@ -22,8 +22,11 @@ constexpr std::size_t kSliceOverhead = 256;
 }  // namespace
 
 bool multi_threads(std::size_t count, std::size_t elements) {
-  const bool enough = elements >= kMultiParallelMin ||
-                      (elements >= detail::kParallelThreshold && count * 256 <= elements);
+  // Below kMultiParallelMin: only when the tensors' elements outweigh their per-tensor
+  // overhead (priced like a slice's), i.e. tensors of kSliceOverhead elements on average.
+  const bool enough =
+      elements >= kMultiParallelMin ||
+      (elements >= detail::kParallelThreshold && count * kSliceOverhead <= elements);
   return enough && detail::use_threads(elements, 0);
 }
 
