@@ -821,6 +821,36 @@ TEST(Threads, MultiSlicesCoverEveryElementOnce) {
 #endif
 }
 
+// The threads get equal shares of a list's elements, also when it is one mid-size tensor of a
+// few slices (a 1e5 tensor is 7 slices: whole slices would give one thread 4 of them, 65%).
+TEST(Threads, MultiSlicesShareTheElementsEvenly) {
+#if defined(_OPENMP)
+  const int saved = omp_get_max_threads();
+  const std::vector<std::vector<std::size_t>> lists = {
+      {100000}, {40000}, {70001, 16384, 16385, 1, 200003}, {20000, 3, 20000, 16385}};
+  for (const auto& sizes : lists) {
+    std::size_t total = 0;
+    for (std::size_t n : sizes) total += n;
+    for (int threads : {2, 3, 4}) {
+      omp_set_num_threads(threads);
+      std::vector<std::size_t> done(static_cast<std::size_t>(threads), 0);
+      k::for_each_slice(sizes.size(), sizes.data(),
+                        [&](std::size_t, std::size_t lo, std::size_t hi) {
+                          done[static_cast<std::size_t>(omp_get_thread_num())] += hi - lo;
+                        });
+      const double share = static_cast<double>(total) / threads;
+      for (int th = 0; th < threads; ++th)
+        EXPECT_NEAR(static_cast<double>(done[static_cast<std::size_t>(th)]), share, share / 20)
+            << "thread " << th << " of " << threads << ", " << sizes.size() << " tensors, "
+            << total << " elements";
+    }
+  }
+  omp_set_num_threads(saved);
+#else
+  GTEST_SKIP() << "built without OpenMP";
+#endif
+}
+
 // ---- the C++ optimizer classes --------------------------------------------------------------------
 TEST(OptimizerClass, CountsMultipliersAndDefaultWeightDecayRule) {
   mxopt::OptimizerOptions o;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "kernel_util.h"
@@ -18,6 +19,10 @@ struct Slice {
 // Per-slice overhead in element-equivalents (call + dispatch), so that lists of tiny tensors
 // are balanced by count rather than by elements only.
 constexpr std::size_t kSliceOverhead = 256;
+
+// Threads' shares of the work are cut at element offsets that are multiples of this (64 bytes
+// of float32) from a slice's start.
+constexpr std::size_t kSplitAlign = 16;
 
 }  // namespace
 
@@ -53,20 +58,33 @@ void for_each_slice(std::size_t count, const std::size_t* sizes,
     const std::int64_t items = static_cast<std::int64_t>(work.size());
     if (items > 1) {
       const Slice* w = work.data();
+      // Where cumulative cost c falls: (slice, element offset in it), the offset rounded down
+      // to kSplitAlign elements (a cost inside a slice's overhead is its first element).
+      auto locate = [w, items, cost](std::size_t c) -> std::pair<std::int64_t, std::size_t> {
+        if (c >= cost) return {items, 0};
+        const std::int64_t s =
+            std::upper_bound(w, w + items, c,
+                             [](std::size_t v, const Slice& x) { return v < x.end_cost; }) -
+            w;
+        const std::size_t len = w[s].hi - w[s].lo;
+        const std::size_t first = w[s].end_cost - len;  // cost of the slice's first element
+        const std::size_t e = c > first ? std::min(c - first, len) : 0;
+        return {s, e / kSplitAlign * kSplitAlign};
+      };
 #pragma omp parallel
       {
         const std::size_t nt = static_cast<std::size_t>(omp_get_num_threads());
         const std::size_t th = static_cast<std::size_t>(omp_get_thread_num());
-        // Thread th runs the slices whose cumulative cost ends in (cost*th/nt, cost*(th+1)/nt].
-        const std::size_t c0 = cost * th / nt, c1 = cost * (th + 1) / nt;
-        auto first = [&](std::size_t c) {
-          return std::upper_bound(w, w + items, c,
-                                  [](std::size_t v, const Slice& s) { return v < s.end_cost; }) -
-                 w;
-        };
-        const std::int64_t b = th == 0 ? 0 : first(c0);
-        const std::int64_t e = th + 1 == nt ? items : first(c1);
-        for (std::int64_t i = b; i < e; ++i) body(w[i].t, w[i].lo, w[i].hi);
+        // Thread th runs the cost range [cost*th/nt, cost*(th+1)/nt), cut inside slices where
+        // the boundaries fall: every thread gets the same share of elements, also when the
+        // list is one mid-size tensor of a few slices.
+        const auto [s0, e0] = locate(cost * th / nt);
+        const auto [s1, e1] = locate(cost * (th + 1) / nt);
+        for (std::int64_t i = s0; i <= s1 && i < items; ++i) {
+          const std::size_t lo = w[i].lo + (i == s0 ? e0 : 0);
+          const std::size_t hi = i == s1 ? w[i].lo + e1 : w[i].hi;
+          if (lo < hi) body(w[i].t, lo, hi);
+        }
       }
       return;
     }

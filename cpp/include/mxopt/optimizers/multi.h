@@ -1,8 +1,9 @@
 // Multi-tensor driver: one call updates a list of tensors, parallel across tensors and within
 // large ones. The element-wise kernels give the same result on any slice of a tensor, so each
 // tensor is cut into slices of at most kMultiChunk elements and the flattened (tensor, slice)
-// work list is split between the threads in contiguous, size-balanced runs. The result does not
-// depend on the thread count, and equals the per-tensor kernels bit for bit.
+// work list is split between the threads in contiguous runs of equal cost (elements plus a
+// per-slice overhead), cut inside a slice where a share ends. The result does not depend on the
+// thread count, and equals the per-tensor kernels bit for bit.
 #pragma once
 
 #include <cstddef>
