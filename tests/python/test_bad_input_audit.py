@@ -259,6 +259,49 @@ def test_malformed_state_in_direct_update_is_a_clear_type_error(name, kw):
         assert np.array_equal(w, w0), f"{name}: weight written with {what}"
 
 
+@pytest.mark.parametrize("name,kw", STATE_CASES, ids=[f"{n}-{i}" for i, (n, _) in
+                                                      enumerate(STATE_CASES)])
+def test_malformed_state_put_into_an_updater_gets_the_same_diagnosis(name, kw):
+    """A state replaced in ``Updater.states`` behind its back: one-tensor and list calls (which
+    otherwise run multi-tensor kernels, and plans) take the per-index path, so the errors and
+    the forms MXNet accepts are those of ``update`` itself."""
+    w0 = np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)
+    g = np.ones((4, 3), np.float32)
+    good = OPT.create(name, learning_rate=0.1, **kw).create_state(0, w0.copy())
+    for what, bad in _malformations(good):
+        for form in ("one", "list"):
+            up = OPT.get_updater(OPT.create(name, learning_rate=0.1, **kw))
+            ws = [w0.copy(), w0.copy()]
+            for _ in range(2):  # the second call runs the step plan, if any
+                up([0, 1], [g, g], ws)
+            up.states[1] = bad
+            before = ws[1].copy()
+            call = (lambda: up(1, g, ws[1])) if form == "one" else (
+                lambda: up([0, 1], [g, g], ws))
+            if (name, what) in MXNET_ACCEPTS and (form == "one"
+                                                  or up.optimizer.aggregate_num == 0):
+                call()
+                assert not np.array_equal(ws[1], before), (what, form)
+                continue
+            if (name, what) in MXNET_ACCEPTS:
+                # A list an aggregating optimizer passes as one multi-tensor call: accepted
+                # where the multi-tensor kernel does not read the state (SGD without
+                # momentum), as in MXNet, whose multi_* operators otherwise need every state.
+                try:
+                    call()
+                    assert not np.array_equal(ws[1], before), (what, form)
+                    continue
+                except TypeError as exc:
+                    assert "malformed state for index 1" in str(exc), (what, str(exc))
+                    assert np.array_equal(ws[1], before), (what, form)
+                    continue
+            with pytest.raises(TypeError, match=r"malformed state for index 1: expected .* "
+                                                r"got ") as ei:
+                call()
+            assert "not enough values" not in str(ei.value), (what, form)
+            assert np.array_equal(ws[1], before), f"{name}: weight written with {what}, {form}"
+
+
 def test_malformed_multi_precision_state_names_the_expected_structure():
     opt = OPT.create("adam", multi_precision=True)
     w16 = np.ones((3,), np.float16)

@@ -279,11 +279,17 @@ def test_static_classes_reuse_their_prepare_until_an_attribute_changes(monkeypat
 
 
 @pytest.mark.parametrize("name,kw,hits", [("sgd", dict(), True), ("sgd", dict(momentum=0.9), True),
+                                          ("nag", dict(momentum=0.9), True),
+                                          ("adagrad", dict(), True),
+                                          ("rmsprop", dict(centered=True), True),
                                           ("lars", dict(momentum=0.9), False),
-                                          ("lamb", dict(), False)])
+                                          ("lamb", dict(), False), ("adam", dict(), False)])
 def test_one_tensor_calls(monkeypatch, name, kw, hits):
     """A list of one tensor, or a call with one index, is planned for static classes only (the
-    others' plans cost more than their per-index path); both forms are the same call."""
+    others' plans cost more than their per-index path); both forms are the same call. NAG,
+    AdaGrad and RMSProp (``aggregate_num`` 0) then run one tensor through their multi-tensor
+    kernel too, with the per-index results (test_optimizer_mxnet: one-index Updater calls
+    against MXNet, bit for bit)."""
     def script(w, step):
         for _ in range(3):
             step([2])

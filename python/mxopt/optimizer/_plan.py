@@ -286,6 +286,15 @@ def _param_mults(opt: Any, keys: List[Any]) -> list:
     return out
 
 
+def plans_one_tensor(opt: Any) -> bool:
+    """Whether a one-tensor call is planned: only static classes replay it faster than the
+    per-index path runs it (the Updater then also takes their multi-tensor kernel for one
+    tensor when ``aggregate_num`` is 0, so that the call can be planned)."""
+    cls = type(opt)
+    return bool(cls.__dict__.get("_MULTI_PLAN_STATIC", False)
+                and cls.__dict__.get("_MULTI_PLAN", False))
+
+
 def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
           ran: List[MultiBatch]) -> Optional[StepPlan]:
     """A plan for the call that just ran (``keys``: its decoded indices; ``ran``: the batches it
@@ -293,10 +302,8 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     opt = upd.optimizer
     cls = type(opt)
     n = len(keys)
-    # One tensor: only static classes replay it faster than the per-index path does.
     if (not ran or len(ran) != 1 or ran[0] is None
-            or n < (1 if cls.__dict__.get("_MULTI_PLAN_STATIC", False) else 2)
-            or not cls.__dict__.get("_MULTI_PLAN", False)
+            or n < (1 if plans_one_tensor(opt) else 2) or not cls.__dict__.get("_MULTI_PLAN", False)
             or type(index) not in (list, tuple) or type(grad) not in (list, tuple)
             or type(weight) not in (list, tuple)):
         return None

@@ -5,8 +5,8 @@ wrong tuple length, ``None`` where an array belongs or a wrong type would otherw
 "not enough values to unpack" or an attribute error. Every optimizer's ``update`` /
 ``update_multi_precision`` is wrapped (``Optimizer.__init_subclass__``): the happy path costs
 one call; when the call raises, the given state's structure is compared with the one
-``create_state`` builds for this weight, and a mismatch raises ``TypeError`` naming the state,
-the expected and the given structure. Kernels validate before writing, so the weight and the
+``create_state`` builds for this weight (for a list call, each item's, in order), and a
+mismatch raises ``TypeError`` naming the index, the expected and the given structure. Kernels validate before writing, so the weight and the
 state arrays are untouched (the update count advances, as in MXNet 1.9.1, whose Python side
 counts before the state is used).
 """
@@ -65,19 +65,28 @@ def checked(fn: Callable[..., None], method: str) -> Callable[..., None]:
         try:
             return fn(self, index, weight, grad, state)
         except (TypeError, ValueError, AttributeError, IndexError, KeyError) as exc:
-            if isinstance(index, (list, tuple)):  # aggregated call: the kernels check each item
-                raise
-            try:
-                expected = _expected(self, method, index, weight)
-            except Exception:  # the weight itself is bad: the original error says so
-                expected = _UNKNOWN
-            if expected is _UNKNOWN or _same(expected, state):
-                raise
-            raise TypeError(
-                f"{type(self).__name__}.{method}: malformed state for index {index!r}: "
-                f"expected {structure(expected)} (what create_state"
-                f"{'_multi_precision' if method == 'update_multi_precision' else ''} returns "
-                f"for this weight), got {structure(state)}") from exc
+            items = [(index, weight, state)]
+            if isinstance(index, (list, tuple)):  # aggregated call: the first malformed item
+                try:
+                    lists = len(weight) == len(index) == len(state)
+                except TypeError:
+                    lists = False
+                if not lists:
+                    raise
+                items = list(zip(index, weight, state))
+            for i, w, st in items:
+                try:
+                    expected = _expected(self, method, i, w)
+                except Exception:  # the weight itself is bad: the original error says so
+                    expected = _UNKNOWN
+                if expected is _UNKNOWN or _same(expected, st):
+                    continue
+                raise TypeError(
+                    f"{type(self).__name__}.{method}: malformed state for index {i!r}: "
+                    f"expected {structure(expected)} (what create_state"
+                    f"{'_multi_precision' if method == 'update_multi_precision' else ''} "
+                    f"returns for this weight), got {structure(st)}") from exc
+            raise
 
     wrapper._mxopt_state_checked = True  # type: ignore[attr-defined]
     return wrapper

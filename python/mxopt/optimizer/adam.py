@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _core
 from . import _arrays as A
-from .base import MultiBatch, Optimizer, multi_dtype, register
+from .base import MultiBatch, Optimizer, multi_dtype, register, tuples_of
 
 __all__ = ["Adam", "AdamW", "AdaBelief", "Adamax", "Nadam"]
 
@@ -65,7 +65,7 @@ class Adam(Optimizer):
                 or type(self).update_multi_precision is not Optimizer.update_multi_precision):
             return None
         mp = bool(self.multi_precision) and dt == A.FLOAT16
-        if mp and not all(isinstance(s, (tuple, list)) and len(s) == 2 for s in states):
+        if not tuples_of(states, 2) or (mp and not tuples_of([s[1] for s in states], 2)):
             return None
         lrs, wds = [], []
         kw: dict = {}
@@ -242,7 +242,7 @@ class _DecoupledAdamBase(Optimizer):
         if not _finite_nonzero(rescale):
             return None  # the per-tensor path advances the counts and skips the update
         mp = bool(self.multi_precision) and dt == A.FLOAT16
-        if mp and not all(isinstance(s, (tuple, list)) and len(s) == 2 for s in states):
+        if not tuples_of(states, 2) or (mp and not tuples_of([s[1] for s in states], 2)):
             return None
         lrs, wds = self._rates(list(indices))
         aggregate = self.aggregate_num > 1  # every tensor is dense here

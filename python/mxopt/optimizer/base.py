@@ -326,6 +326,12 @@ class MultiBatch:
                     **self.shared)
 
 
+def tuples_of(states: Sequence[Any], n: int) -> bool:
+    """Every state is a tuple (or list) of exactly ``n`` items, as the per-tensor path unpacks
+    them: a ``_multi_prepare`` leaves any other state to that path (and its diagnosis)."""
+    return all(isinstance(s, (tuple, list)) and len(s) == n for s in states)
+
+
 def multi_dtype(weights: Sequence[Any], grads: Sequence[Any], states: Sequence[Any],
                 indices: Sequence[Any]) -> Optional[np.dtype]:
     """The common dtype of a list update that the multi-tensor path can take (distinct indices,

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _core
 from . import _arrays as A
-from .base import MultiBatch, Optimizer, multi_dtype, register
+from .base import MultiBatch, Optimizer, multi_dtype, register, tuples_of
 
 __all__ = ["LAMB", "LANS"]
 
@@ -88,7 +88,7 @@ class LAMB(Optimizer):
                 or cls.update_multi_precision is not LAMB.update_multi_precision):
             return None
         mp = bool(self.multi_precision) and dt == A.FLOAT16
-        if mp and not all(isinstance(s, (tuple, list)) and len(s) == 2 for s in states):
+        if not tuples_of(states, 2) or (mp and not tuples_of([s[1] for s in states], 2)):
             return None
         steps, lrs, wds = [], [], []
         for i in indices:  # per index, in order, as the list path does

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _core
 from . import _arrays as A
-from .base import MultiBatch, Optimizer, multi_dtype, register
+from .base import MultiBatch, Optimizer, multi_dtype, register, tuples_of
 
 __all__ = ["RMSProp"]
 
@@ -67,6 +67,7 @@ class RMSProp(Optimizer):
         if (dt is None or type(self).update is not RMSProp.update
                 or type(self).update_multi_precision is not Optimizer.update_multi_precision
                 or (self.multi_precision and dt == A.FLOAT16)
+                or not tuples_of(states, 3 if self.centered else 1)
                 or any(A.dtype(x) != dt for s in states for x in s)):
             return None
         lrs, wds = [], []

@@ -17,7 +17,7 @@ import numpy as np
 from .. import _core
 from ..ndarray import NDArray, RowSparseNDArray
 from . import _arrays as A
-from .base import MultiBatch, Optimizer, multi_dtype, register
+from .base import MultiBatch, Optimizer, multi_dtype, register, tuples_of
 
 __all__ = ["SGD", "ccSGD", "NAG", "LBSGD", "LARS"]
 
@@ -167,7 +167,7 @@ class SGD(Optimizer):
                 or type(self).update_multi_precision is not SGD.update_multi_precision):
             return None
         mp = bool(self.multi_precision) and dt == A.FLOAT16
-        if mp and not all(isinstance(s, (tuple, list)) for s in states):
+        if mp and not tuples_of(states, 2):
             return None
         self._update_count(indices)
         lrs = [A.f32(lr, "lrs") for lr in self._get_lrs(indices)]
@@ -261,7 +261,7 @@ class NAG(Optimizer):
                 or type(self).update_multi_precision is not NAG.update_multi_precision):
             return None
         mp = bool(self.multi_precision) and dt == A.FLOAT16
-        if mp and not all(isinstance(s, (tuple, list)) for s in states):
+        if mp and not tuples_of(states, 2):
             return None
         moms = [s[0] if mp else s for s in states]
         has_mom = moms[0] is not None
@@ -593,7 +593,7 @@ class LARS(Optimizer):
                 or cls.update_multi_precision is not LARS.update_multi_precision):
             return None
         mp = bool(self.multi_precision) and dt == A.FLOAT16
-        if mp and not all(isinstance(s, (tuple, list)) for s in states):
+        if mp and not tuples_of(states, 2):
             return None
         self._update_count(indices)
         lrs = self._get_lrs(indices)

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import pickle
 import threading
-from typing import Any, Dict, List, Optional
+import warnings
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -52,6 +53,11 @@ class Updater:
         self.optimizer = optimizer
         self.states: Dict[Any, Any] = {}
         self.states_synced: Dict[Any, bool] = {}
+        # {index: (state, fits)}: the state objects this Updater created or checked, and
+        # whether each has the layout of a fresh one. A state put into ``states`` behind its
+        # back is checked once; one that does not fit takes the per-index path, whose errors
+        # (the malformed-state diagnosis) and accepted forms are MXNet's.
+        self._own: Dict[Any, Tuple[Any, bool]] = {}
         self.aggregate_updates = optimizer.aggregate_num > 0
         self._lock = threading.RLock()
         self._plan: Optional[_plan.StepPlan] = None  # see _plan.py
@@ -95,14 +101,18 @@ class Updater:
                 _check_state(idx, self.states[idx],
                              self.optimizer.create_state_multi_precision(idx, weights[i]))
         # Everything is validated: only now does the Updater change.
+        own = self._own
         for idx, state in new_states.items():
             self.states[idx] = state
+            own[idx] = (state, True)
             self.states_synced[idx] = True
         for i, idx in enumerate(indices):
             if not self.states_synced[idx]:
                 self.states[idx] = self.sync_state_context(self.states[idx],
                                                            getattr(weights[i], "context", None))
+                own[idx] = (self.states[idx], True)
                 self.states_synced[idx] = True
+        owned = self._owned(indices, weights)
         if self.aggregate_updates:
             type_map: Dict[np.dtype, list] = {}
             for i, w, g in zip(indices, weights, grads):
@@ -110,6 +120,7 @@ class Updater:
             step = self.optimizer.aggregate_num
             for group in type_map.values():
                 idxs, ws, gs = zip(*group)
+                multi = owned and len(set(idxs)) == len(idxs)
                 pending: Optional[MultiBatch] = None
                 for start in range(0, len(idxs), step):
                     chunk = slice(start, start + step)
@@ -118,7 +129,7 @@ class Updater:
                     # Chunks keep MXNet's update-count order; their kernels run as one call.
                     batch = (self.optimizer._multi_prepare(idxs[chunk], ws[chunk], gs[chunk],
                                                            states)
-                             if len(set(idxs)) == len(idxs) else None)
+                             if multi else None)
                     if batch is not None and (pending is None or not pending.merge(batch)):
                         if pending is not None:
                             _run(pending, ran)
@@ -133,7 +144,7 @@ class Updater:
                 if pending is not None:
                     _run(pending, ran)
         else:
-            if len(indices) > 1:
+            if owned and (len(indices) > 1 or _plan.plans_one_tensor(self.optimizer)):
                 batch = self.optimizer._multi_prepare(indices, weights, grads,
                                                       [self.states[i] for i in indices])
                 if batch is not None:
@@ -143,6 +154,18 @@ class Updater:
             for i, w, g in zip(indices, weights, grads):
                 self.optimizer.update_multi_precision(i, w, g, self.states[i])
         return indices
+
+    def _owned(self, indices: List[Any], weights: List[Any]) -> bool:
+        """Whether every state has the layout of a fresh one (see ``_own``)."""
+        own = self._own
+        for idx, weight in zip(indices, weights):
+            state = self.states[idx]
+            mark = own.get(idx)
+            if mark is None or mark[0] is not state:
+                mark = own[idx] = (state, _fits(self.optimizer, idx, state, weight))
+            if not mark[1]:
+                return False
+        return True
 
     def sync_state_context(self, state: Any, context: Any) -> Any:
         """Move ``state`` (arrays, or tuples/lists of them) to ``context`` (CPU only: no-op)."""
@@ -171,6 +194,7 @@ class Updater:
                     _state_format.apply_optimizer(self.optimizer, opt_manifest)
                 self.states = loaded
                 self.states_synced = dict.fromkeys(self.states.keys(), False)
+                self._own = {}
                 self._plan = None
             return
         if format != "pickle":
@@ -186,6 +210,7 @@ class Updater:
             else:
                 self.states = loaded
             self.states_synced = dict.fromkeys(self.states.keys(), False)
+            self._own = {}
             self._plan = None
 
     def get_states(self, dump_optimizer: bool = False, format: str = "pickle") -> bytes:  # noqa: A002
@@ -211,6 +236,7 @@ class Updater:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__ = state
+        self.__dict__.setdefault("_own", {})  # pickled before it existed: per-index path
         self._lock = threading.RLock()
         self._plan = None
 
@@ -282,6 +308,18 @@ def _check_state(index: Any, got: Any, fresh: Any, where: str = "state") -> None
                       f"shape {tuple(got.shape)} dtype {np.dtype(got.dtype)}")
         if A.is_rsp(fresh) != A.is_rsp(got):
             raise bad(f"expected stype {A.stype(fresh)}, got {A.stype(got)}")
+
+
+def _fits(opt: Optimizer, index: Any, state: Any, weight: Any) -> bool:
+    """Whether ``state`` has the layout of the state ``opt`` creates for ``weight``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # float16 without multi_precision
+            fresh = opt.create_state_multi_precision(index, weight)
+        _check_state(index, state, fresh)
+    except Exception:  # noqa: BLE001 - any misfit: the per-index path reports it
+        return False
+    return True
 
 
 def get_updater(optimizer: Optimizer) -> Updater:
