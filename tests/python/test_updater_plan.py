@@ -219,35 +219,46 @@ def test_set_learning_rate_and_hyper_parameters(monkeypatch):
 
 # Static classes (_MULTI_PLAN_STATIC): without a scheduler the plan reuses the last prepare's
 # kernel arguments while every optimizer attribute is the same object; a rebound attribute, a
-# mutable one or a scheduler makes it prepare again. Adam (bias correction) prepares every step.
-STATIC = [("sgd", dict(), True), ("sgd", dict(momentum=0.9), True),
-          ("ccsgd", dict(momentum=0.9), True), ("nag", dict(momentum=0.9), True),
-          ("adagrad", dict(), True), ("rmsprop", dict(centered=True), True),
-          ("adam", dict(), False)]
+# mutable one or a scheduler makes it prepare again. Classes with _multi_rates (Adam, AdamW:
+# bias correction) reuse it the same way, but get their lrs from _multi_rates every step. LAMB
+# (per-index step counts) prepares every step.
+STATIC = [("sgd", dict(), "static"), ("sgd", dict(momentum=0.9), "static"),
+          ("ccsgd", dict(momentum=0.9), "static"), ("nag", dict(momentum=0.9), "static"),
+          ("adagrad", dict(), "static"), ("rmsprop", dict(centered=True), "static"),
+          ("adam", dict(), "rates"), ("adamw", dict(), "rates"), ("lamb", dict(), "neither")]
 
 
-@pytest.mark.parametrize("name,kw,static", STATIC, ids=[f"{n}-{s}" for n, _, s in STATIC])
+@pytest.mark.parametrize("name,kw,kind", STATIC, ids=[f"{n}-{s}" for n, _, s in STATIC])
 def test_static_classes_reuse_their_prepare_until_an_attribute_changes(monkeypatch, name, kw,
-                                                                       static):
+                                                                       kind):
     cls = type(_opt(name, kw))
-    assert bool(cls.__dict__.get("_MULTI_PLAN_STATIC")) == static
-    calls = []
+    assert bool(cls.__dict__.get("_MULTI_PLAN_STATIC")) == (kind == "static")
+    assert hasattr(cls, "_multi_rates") == (kind == "rates")
+    calls, rate_calls = [], []
     real = cls._multi_prepare
 
     def counting(self, *args):
         calls.append(1)
         return real(self, *args)
     monkeypatch.setattr(cls, "_multi_prepare", counting)
-    per_step = []
+    if kind == "rates":
+        real_rates = cls._multi_rates
+
+        def counting_rates(self, *args):
+            rate_calls.append(1)
+            return real_rates(self, *args)
+        monkeypatch.setattr(cls, "_multi_rates", counting_rates)
+    per_step, rates_per_step = [], []
 
     def script(w, step):
         opt = w.upd.optimizer
 
         def counted(k=1):
             for _ in range(k):
-                before = len(calls)
+                before, rates_before = len(calls), len(rate_calls)
                 step()
                 per_step.append(len(calls) - before)
+                rates_per_step.append(len(rate_calls) - rates_before)
         counted(3)
         opt.lr = opt.lr                      # the same object: reused
         counted()
@@ -272,10 +283,35 @@ def test_static_classes_reuse_their_prepare_until_an_attribute_changes(monkeypat
     log = _twice(monkeypatch, lambda: _opt(name, kw), script)
     assert log == ["miss"] + ["hit"] * 21
     planned = per_step[1:22]  # the planned run's steps after the build
-    if static:
-        assert planned == [1, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0]
-    else:
+    if kind == "neither":
         assert planned == [1] * 21
+    else:
+        assert planned == [1, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0]
+    if kind == "rates":  # every step of both runs: from the prepare or on its own
+        assert all(n >= 1 for n in rates_per_step) and len(rates_per_step) == 2 * 22
+
+
+@pytest.mark.parametrize("name,method", [("adam", "_rate"), ("adamw", "_multi_rates")])
+def test_rates_that_raise_on_a_planned_step(monkeypatch, name, method):
+    """The count-dependent part raising at update count 5 (as a bias correction can): the
+    planned step (reusing the prepare, calling _multi_rates alone) is undone, and the per-index
+    path raises the same error with the same side effects."""
+    cls = type(_opt(name, {}))
+    real = getattr(cls, method)
+
+    def rate(self, index, *args):
+        out = real(self, index, *args)
+        counts = self._index_update_count
+        if any(counts[i] == 5 for i in (index if isinstance(index, list) else [index])):
+            raise ValueError("bias correction fails at t=5")
+        return out
+    monkeypatch.setattr(cls, method, rate)
+
+    def script(w, step):
+        for _ in range(7):
+            step()
+    log = _twice(monkeypatch, lambda: _opt(name, {}), script)
+    assert log[:5] == ["miss", "hit", "hit", "hit", "error"]
 
 
 @pytest.mark.parametrize("name,kw,hits", [("sgd", dict(), True), ("sgd", dict(momentum=0.9), True),
@@ -283,13 +319,14 @@ def test_static_classes_reuse_their_prepare_until_an_attribute_changes(monkeypat
                                           ("adagrad", dict(), True),
                                           ("rmsprop", dict(centered=True), True),
                                           ("lars", dict(momentum=0.9), False),
-                                          ("lamb", dict(), False), ("adam", dict(), False)])
+                                          ("lamb", dict(), False), ("adam", dict(), True),
+                                          ("adamw", dict(), True)])
 def test_one_tensor_calls(monkeypatch, name, kw, hits):
-    """A list of one tensor, or a call with one index, is planned for static classes only (the
-    others' plans cost more than their per-index path); both forms are the same call. NAG,
-    AdaGrad and RMSProp (``aggregate_num`` 0) then run one tensor through their multi-tensor
-    kernel too, with the per-index results (test_optimizer_mxnet: one-index Updater calls
-    against MXNet, bit for bit)."""
+    """A list of one tensor, or a call with one index, is planned for static classes and
+    those with ``_multi_rates`` only (the others' plans cost more than their per-index path);
+    both forms are the same call. NAG, AdaGrad, RMSProp and Adam (``aggregate_num`` 0) then run
+    one tensor through their multi-tensor kernel too, with the per-index results
+    (test_optimizer_mxnet: one-index Updater calls against MXNet, bit for bit)."""
     def script(w, step):
         for _ in range(3):
             step([2])
@@ -747,7 +784,7 @@ def test_hit_is_one_kernel_call_without_per_tensor_checks(monkeypatch):
     from mxopt.optimizer import updater as updater_mod
     calls = {"kernel": 0, "check_pair": 0, "step_kwargs": []}
     real_kernel, real_check = _core.multi_adam_update, updater_mod._check_pair
-    real_step = mxopt.optimizer.Adam._step_kwargs
+    real_step = mxopt.optimizer.Adam._rate  # per index: its count, lr and wd
 
     def kernel(*a, **k):
         calls["kernel"] += 1
@@ -762,7 +799,7 @@ def test_hit_is_one_kernel_call_without_per_tensor_checks(monkeypatch):
         return real_step(self, index)
     monkeypatch.setattr(_core, "multi_adam_update", kernel)
     monkeypatch.setattr(updater_mod, "_check_pair", check)
-    monkeypatch.setattr(mxopt.optimizer.Adam, "_step_kwargs", step_kwargs)
+    monkeypatch.setattr(mxopt.optimizer.Adam, "_rate", step_kwargs)
     opt = _opt("adam", {}, param_idx2name={0: "a_weight", 4: "b_bias"})
     w = World(opt)
     w.step()

@@ -36,6 +36,16 @@ str, None, a tuple, a numpy number) or one of the containers ``matches`` compare
 (multipliers, names, Parameters) or that hold the update counts; an lr scheduler or any other
 object disables it.
 
+Classes whose ``_multi_prepare`` gets its count-dependent values from a method
+``_multi_rates(indices, shared=None) -> (lrs, wds, shared)`` (Adam, AdamW: the bias-corrected
+rates) reuse the last prepare the same way, except that each step calls ``_multi_rates`` on the
+representatives, with the reused shared arguments (not parsed again): it advances their counts
+and gives this step's lrs and wds. If it raises, the step is undone and the per-index path runs.
+
+One-tensor calls are planned for static classes and classes with ``_multi_rates``
+(``plans_one_tensor``); the Updater then runs them through ``_multi_prepare`` even when
+``aggregate_num`` is 0 (NAG, AdaGrad, RMSProp, Adam), with the per-tensor kernels' results.
+
 Only optimizer classes that declare ``_MULTI_PLAN = True`` in their own class body use plans:
 their ``_multi_prepare`` per-index arguments depend only on the index's multipliers, update
 count and ``_plan_key``, and its only side effects are the update counts (and ``num_update``),
@@ -74,7 +84,7 @@ _IDEMPOTENT_SCHEDULERS = (_lrs.FactorScheduler, _lrs.MultiFactorScheduler, _lrs.
 # Methods whose replacement (on the class or the instance) changes what a step computes.
 _METHODS = ("_multi_prepare", "update", "update_multi_precision", "_update_count", "_base_lr",
             "_get_lrs", "_get_lr", "_get_wds", "_get_wd", "_set_current_context",
-            "create_state", "create_state_multi_precision", "_plan_key")
+            "create_state", "create_state_multi_precision", "_plan_key", "_multi_rates")
 
 # The MultiBatch layout plans replay (kernel(weights, grads, *states, lrs, wds, **shared)).
 _BATCH_FIELDS = ("kernel", "dtype", "shared", "weights", "grads", "states", "lrs", "wds")
@@ -126,7 +136,8 @@ class StepPlan:
                  "attr_keys", "lr_mult", "wd_mult", "idx2name", "param_dict", "params",
                  "param_mults", "dev", "kernel", "dtype", "none_pattern", "value_pos", "mt",
                  "kgrads", "kbufs", "kstates", "reps", "rep_ws", "rep_gs", "others",
-                 "class_ids", "last", "lrv", "wdv", "aggregate", "twice", "static", "memo")
+                 "class_ids", "last", "lrv", "wdv", "aggregate", "twice", "static", "rates",
+                 "memo")
 
     def matches(self, upd: Any, index: Any, grad: Any, weight: Any) -> bool:
         opt = upd.optimizer
@@ -146,7 +157,7 @@ class StepPlan:
         cls = type(opt)
         tag = _core.type_version(cls)  # unchanged: no attribute of cls or a base was set
         if tag == 0 or tag != self.type_tag:
-            if any(getattr(cls, m) is not f for m, f in zip(_METHODS, self.methods)):
+            if any(getattr(cls, m, None) is not f for m, f in zip(_METHODS, self.methods)):
                 return False
             self.type_tag = _core.type_version(cls)
         if upd.aggregate_updates is not self.aggregate[0] or opt.aggregate_num is not \
@@ -177,8 +188,12 @@ class StepPlan:
         memo = self.memo
         if (memo is not None and _core.type_version(type(opt)) == memo[3]
                 and _core.same_dict_items(opt.__dict__, memo[0], memo[1])):
-            opt._update_count(self.reps)  # the prepare's only side effect
             batch = memo[2]  # its arguments: self.lrv, self.wdv, self.kstates are current
+            if not self.rates:
+                opt._update_count(self.reps)  # the prepare's only side effect
+            elif not self._set_values(self._rates(opt, batch)):  # the count-dependent part
+                self._undo(opt, saved, counts, c)
+                return False
         else:
             self.memo = None
             batch = self._prepare(upd)
@@ -191,17 +206,10 @@ class StepPlan:
                     self._values(again)
                 if later is None or later.tobytes() != vals.tobytes():
                     vals = None
-            if vals is None:
+            if not self._set_values(vals):
                 self._undo(opt, saved, counts, c)
                 return False
-            key = vals.tobytes()
-            if key != self.last:
-                full = [row[self.class_ids] for row in vals]  # contiguous float64 vectors
-                self.lrv, self.wdv = full[0], full[1]
-                for j, row in zip(self.value_pos, full[2:]):
-                    self.kstates[j] = row
-                self.last = key
-            if self.static:
+            if self.static or self.rates:
                 self.memo = _memo(opt, batch)
         if self.others:
             _core.set_items(counts, self.others, c + 1)
@@ -212,6 +220,31 @@ class StepPlan:
             self._undo(opt, saved, counts, c)
             return False
         return True
+
+    def _set_values(self, vals: Optional[np.ndarray]) -> bool:
+        """Per-tensor vectors from the representatives' values (False: None, no plan step)."""
+        if vals is None:
+            return False
+        key = vals.tobytes()
+        if key != self.last:
+            # contiguous float64 vectors (the rows themselves when every tensor is its own class)
+            full = list(vals) if self.class_ids is None else [row[self.class_ids] for row in vals]
+            self.lrv, self.wdv = full[0], full[1]
+            for j, row in zip(self.value_pos, full[2:]):
+                self.kstates[j] = row
+            self.last = key
+        return True
+
+    def _rates(self, opt: Any, batch: MultiBatch) -> Optional[np.ndarray]:
+        """The representatives' lrs and wds from ``_multi_rates`` (which advances their counts,
+        as the prepare would; the memo's shared arguments are current), or None if it
+        raises."""
+        try:
+            lrs, wds, _ = opt._multi_rates(self.reps, batch.shared)
+            vals = np.array((lrs, wds), dtype=np.float64)
+        except Exception:  # the per-index path raises it, with its exact side effects
+            return None
+        return vals if vals.shape == (2, len(self.reps)) else None
 
     def _undo(self, opt: Any, saved: dict, counts: dict, c: int) -> None:
         """Every update count back to ``c`` and the optimizer's attributes as they were."""
@@ -287,12 +320,14 @@ def _param_mults(opt: Any, keys: List[Any]) -> list:
 
 
 def plans_one_tensor(opt: Any) -> bool:
-    """Whether a one-tensor call is planned: only static classes replay it faster than the
-    per-index path runs it (the Updater then also takes their multi-tensor kernel for one
-    tensor when ``aggregate_num`` is 0, so that the call can be planned)."""
+    """Whether a one-tensor call is planned: only static classes and those with
+    ``_multi_rates`` replay it faster than the per-index path runs it (the Updater then also
+    takes their multi-tensor kernel for one tensor when ``aggregate_num`` is 0, so that the
+    call can be planned)."""
     cls = type(opt)
-    return bool(cls.__dict__.get("_MULTI_PLAN_STATIC", False)
-                and cls.__dict__.get("_MULTI_PLAN", False))
+    return bool(cls.__dict__.get("_MULTI_PLAN", False)
+                and (cls.__dict__.get("_MULTI_PLAN_STATIC", False)
+                     or callable(getattr(cls, "_multi_rates", None))))
 
 
 def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
@@ -303,7 +338,8 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     cls = type(opt)
     n = len(keys)
     if (not ran or len(ran) != 1 or ran[0] is None
-            or n < (1 if plans_one_tensor(opt) else 2) or not cls.__dict__.get("_MULTI_PLAN", False)
+            or n < (1 if plans_one_tensor(opt) else 2)
+            or not cls.__dict__.get("_MULTI_PLAN", False)
             or type(index) not in (list, tuple) or type(grad) not in (list, tuple)
             or type(weight) not in (list, tuple)):
         return None
@@ -335,7 +371,7 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     except TypeError:
         return None
     p.opt = opt
-    p.methods = tuple(getattr(cls, m) for m in _METHODS)
+    p.methods = tuple(getattr(cls, m, None) for m in _METHODS)
     p.type_tag = _core.type_version(cls)
     p.attr_keys = set(opt.__dict__.keys())
     if any(m in p.attr_keys for m in _METHODS):
@@ -360,6 +396,8 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     p.twice = bool(cls.__dict__.get("_MULTI_PLAN_PER_CALL", False) and upd.aggregate_updates
                    and 0 < opt.aggregate_num < n)
     p.static = bool(cls.__dict__.get("_MULTI_PLAN_STATIC", False)) and not p.twice
+    p.rates = (not p.static and not p.twice and not p.value_pos
+               and callable(getattr(cls, "_multi_rates", None)))
     p.memo = None  # set by the first planned step (the build's step ran the per-index path)
     classes: dict = {}
     class_ids = []
@@ -379,7 +417,7 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     p.rep_gs = [grad[j] for j in rep_pos]
     rep_set = set(rep_pos)
     p.others = [keys[j] for j in range(n) if j not in rep_set]
-    p.class_ids = np.asarray(class_ids, dtype=np.intp)
+    p.class_ids = None if class_ids == list(range(n)) else np.asarray(class_ids, dtype=np.intp)
     p.last, p.lrv, p.wdv = None, None, None
     return p
 

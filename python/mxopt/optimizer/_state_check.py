@@ -6,9 +6,9 @@ wrong tuple length, ``None`` where an array belongs or a wrong type would otherw
 ``update_multi_precision`` is wrapped (``Optimizer.__init_subclass__``): the happy path costs
 one call; when the call raises, the given state's structure is compared with the one
 ``create_state`` builds for this weight (for a list call, each item's, in order), and a
-mismatch raises ``TypeError`` naming the index, the expected and the given structure. Kernels validate before writing, so the weight and the
-state arrays are untouched (the update count advances, as in MXNet 1.9.1, whose Python side
-counts before the state is used).
+mismatch raises ``TypeError`` naming the index, the expected and the given structure. Kernels
+validate before writing, so the weight and the state arrays are untouched (the update count
+advances, as in MXNet 1.9.1, whose Python side counts before the state is used).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -45,34 +45,53 @@ class Adam(Optimizer):
         stype = A.stype(weight) if self.lazy_update else "default"
         return (A.zeros_like(weight, stype=stype), A.zeros_like(weight, stype=stype))
 
-    def _step_kwargs(self, index: Any) -> dict:
-        """Advance index's count; the adam_update arguments of its step (lr bias-corrected)."""
+    def _rate(self, index: Any) -> Tuple[float, float]:
+        """Advance index's count; its bias-corrected lr and its wd."""
         self._update_count(index)
         lr = self._get_lr(index)
         wd = self._get_wd(index)
         t = self._index_update_count[index]
         coef1 = 1. - self.beta1 ** t
         coef2 = 1. - self.beta2 ** t
-        lr *= A.bias_div(math.sqrt(coef2), coef1, "adam", "beta1", self.beta1, t)
-        return dict(lr=A.fp(lr, "lr"), beta1=A.fp(self.beta1, "beta1"),
-                    beta2=A.fp(self.beta2, "beta2"), epsilon=A.fp(self.epsilon, "epsilon"),
-                    wd=A.fp(wd, "wd"), rescale_grad=A.fp(self.rescale_grad, "rescale_grad"),
+        return lr * A.bias_div(math.sqrt(coef2), coef1, "adam", "beta1", self.beta1, t), wd
+
+    def _shared_kwargs(self) -> dict:
+        """The adam_update arguments that do not depend on the index."""
+        return dict(beta1=A.fp(self.beta1, "beta1"), beta2=A.fp(self.beta2, "beta2"),
+                    epsilon=A.fp(self.epsilon, "epsilon"),
+                    rescale_grad=A.fp(self.rescale_grad, "rescale_grad"),
                     clip_gradient=A.kclip(self.clip_gradient))
+
+    def _step_kwargs(self, index: Any) -> dict:
+        """Advance index's count; the adam_update arguments of its step (lr bias-corrected)."""
+        lr, wd = self._rate(index)
+        lr = A.fp(lr, "lr")
+        return dict(lr=lr, **self._shared_kwargs(), wd=A.fp(wd, "wd"))
+
+    def _multi_rates(self, indices: List[Any], shared: Optional[dict] = None
+                     ) -> Tuple[List[float], List[float], dict]:
+        """Advance the counts; the lrs, wds and shared arguments of the multi-tensor call, parsed
+        in the order of the per-tensor calls. ``shared``: those arguments as an earlier call
+        returned them, when no attribute has changed since (they are not parsed again)."""
+        lrs, wds = [], []
+        for index in indices:
+            lr, wd = self._rate(index)
+            lrs.append(A.fp(lr, "lr"))
+            if shared is None:
+                shared = self._shared_kwargs()
+            wds.append(A.fp(wd, "wd"))
+        return lrs, wds, shared if shared is not None else {}
 
     def _multi_prepare(self, indices, weights, grads, states):
         dt = multi_dtype(weights, grads, states, indices)
         if (dt is None or type(self).update is not Adam.update
+                or type(self)._step_kwargs is not Adam._step_kwargs
                 or type(self).update_multi_precision is not Optimizer.update_multi_precision):
             return None
         mp = bool(self.multi_precision) and dt == A.FLOAT16
         if not tuples_of(states, 2) or (mp and not tuples_of([s[1] for s in states], 2)):
             return None
-        lrs, wds = [], []
-        kw: dict = {}
-        for index in indices:  # per index, in order, as the per-tensor calls would
-            kw = self._step_kwargs(index)
-            lrs.append(kw.pop("lr"))
-            wds.append(kw.pop("wd"))
+        lrs, wds, kw = self._multi_rates(indices)
         ws, gs = [A.buf(w) for w in weights], [A.buf(g, "grad") for g in grads]
         moments = [s[1] for s in states] if mp else states
         lists = [[A.buf(s[0], "mean") for s in moments], [A.buf(s[1], "var") for s in moments]]
@@ -228,6 +247,22 @@ class _DecoupledAdamBase(Optimizer):
             lrs = new_lrs
         return lrs, wds
 
+    def _multi_rates(self, indices: List[Any], shared: Optional[dict] = None
+                     ) -> Tuple[List[float], List[float], dict]:
+        """Advance the counts; the lrs, wds and shared arguments of the multi-tensor call
+        (``shared``: as for Adam)."""
+        lrs, wds = self._rates(indices)
+        aggregate = self.aggregate_num > 1  # every tensor is dense here
+        kw = shared if shared is not None else dict(
+            beta1=A.fp(self.beta1, "beta1"), beta2=A.fp(self.beta2, "beta2"),
+            epsilon=A.fp(self.epsilon, "epsilon"),
+            rescale_grad=A.f32(A.sc(self.rescale_grad, "rescale_grad")),
+            clip_gradient=A.kclip(self.clip_gradient), aggregated=aggregate)
+        # multi-tensor kernels read eta/wd from float tuples, single ones parse them
+        lrs = [A.f32(lr) if aggregate else A.fp(lr, "eta") for lr in lrs]
+        wds = [A.f32(wd) if aggregate else A.fp(wd, "wd") for wd in wds]
+        return lrs, wds, kw
+
     def _multi_prepare(self, indices, weights, grads, states):
         # AdamW's fused kernels over a list of dense tensors as one call (the float16
         # multi-precision form runs on the float32 master copies, as update_multi_precision).
@@ -244,14 +279,7 @@ class _DecoupledAdamBase(Optimizer):
         mp = bool(self.multi_precision) and dt == A.FLOAT16
         if not tuples_of(states, 2) or (mp and not tuples_of([s[1] for s in states], 2)):
             return None
-        lrs, wds = self._rates(list(indices))
-        aggregate = self.aggregate_num > 1  # every tensor is dense here
-        kw = dict(beta1=A.fp(self.beta1, "beta1"), beta2=A.fp(self.beta2, "beta2"),
-                  epsilon=A.fp(self.epsilon, "epsilon"), rescale_grad=rescale,
-                  clip_gradient=A.kclip(self.clip_gradient), aggregated=aggregate)
-        # multi-tensor kernels read eta/wd from float tuples, single ones parse them
-        lrs = [A.f32(lr) if aggregate else A.fp(lr, "eta") for lr in lrs]
-        wds = [A.f32(wd) if aggregate else A.fp(wd, "wd") for wd in wds]
+        lrs, wds, kw = self._multi_rates(list(indices))
         ws, gs = [A.buf(w) for w in weights], [A.buf(g, "grad") for g in grads]
         moments = [s[1] for s in states] if mp else states
         lists = [[A.buf(s[0], "mean") for s in moments], [A.buf(s[1], "var") for s in moments]]
