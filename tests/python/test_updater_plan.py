@@ -291,6 +291,36 @@ def test_static_classes_reuse_their_prepare_until_an_attribute_changes(monkeypat
         assert all(n >= 1 for n in rates_per_step) and len(rates_per_step) == 2 * 22
 
 
+@pytest.mark.parametrize("name,kw", [("nag", dict(momentum=0.9)), ("adam", {}),
+                                     ("sgd", dict(momentum=0.9))])
+def test_plans_that_never_run_back_off(monkeypatch, name, kw):
+    """A new gradient array every call: each plan is dropped unused, so after the second such
+    plan the Updater waits 1, 3, 7, ... calls before building again (and meanwhile takes the
+    per-index path for one tensor); a steady loop afterwards is planned again. Same bits as
+    without plans."""
+    def run(plans):
+        builds = []
+        with monkeypatch.context() as m:
+            real = _plan.build
+            m.setattr(_plan, "build", lambda *a: (builds.append(1), real(*a) if plans else None)[1])
+            upd = mxopt.optimizer.get_updater(mxopt.optimizer.create(name, learning_rate=0.1,
+                                                                     **kw))
+            w = np.linspace(-1, 1, 7, dtype=np.float32)
+            for k in range(200):  # new arrays each call
+                upd([0], [np.full(7, 0.01 * (k % 13 + 1), np.float32)], [w])
+            rotating = len(builds)
+            g = np.full(7, 0.5, np.float32)
+            for _ in range(70):  # the same arrays every call
+                upd(0, g, w)
+            steady = upd._plan is not None and upd._plan.used
+        return w, rotating, steady
+    w_plans, rotating, steady = run(True)
+    w_none, _, _ = run(False)
+    assert rotating <= 12      # 200 calls: builds at calls 1, 2, 4, 8, 16, 32, 64, 128, 192
+    assert steady
+    assert w_plans.tobytes() == w_none.tobytes()
+
+
 @pytest.mark.parametrize("name,method", [("adam", "_rate"), ("adamw", "_multi_rates")])
 def test_rates_that_raise_on_a_planned_step(monkeypatch, name, method):
     """The count-dependent part raising at update count 5 (as a bias correction can): the

@@ -137,7 +137,7 @@ class StepPlan:
                  "param_mults", "dev", "kernel", "dtype", "none_pattern", "value_pos", "mt",
                  "kgrads", "kbufs", "kstates", "reps", "rep_ws", "rep_gs", "others",
                  "class_ids", "last", "lrv", "wdv", "aggregate", "twice", "static", "rates",
-                 "memo")
+                 "memo", "used")
 
     def matches(self, upd: Any, index: Any, grad: Any, weight: Any) -> bool:
         opt = upd.optimizer
@@ -354,6 +354,7 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     if any(s is not None and len(s) != n for s in batch.states):
         return None
     p = StepPlan()
+    p.used = False  # set by the Updater when the plan runs a step
     p.raw_index = list(index)
     p.keys = list(keys)
     p.weights, p.grads = list(weight), list(grad)

@@ -61,6 +61,11 @@ class Updater:
         self.aggregate_updates = optimizer.aggregate_num > 0
         self._lock = threading.RLock()
         self._plan: Optional[_plan.StepPlan] = None  # see _plan.py
+        # Plans that never ran (a new gradient array every call, say) would cost a build per
+        # call: after the 2nd, 3rd, ... such plan in a row the next build waits for 1, 3, 7, ...
+        # (at most 63) calls.
+        self._plan_unused = 0
+        self._plan_wait = 0
 
     def __call__(self, index: Any, grad: Any, weight: Any) -> None:
         if not isinstance(index, (list, tuple)):  # one tensor: a list of one (plans apply)
@@ -68,11 +73,17 @@ class Updater:
         with self._lock:
             plan = self._plan
             if plan is not None and plan.matches(self, index, grad, weight) and plan.run(self):
+                plan.used = True
                 return
-            self._plan = None
+            if plan is not None:
+                self._plan = None
+                self._plan_unused = 0 if plan.used else min(self._plan_unused + 1, 7)
+                self._plan_wait = min(2 ** max(self._plan_unused - 1, 0) - 1, _MAX_PLAN_WAIT)
             ran: Optional[List[MultiBatch]] = []
             keys = self._call(index, grad, weight, ran)
-            if ran and ran[0] is not None:
+            if self._plan_wait:
+                self._plan_wait -= 1
+            elif ran and ran[0] is not None:
                 self._plan = _plan.build(self, index, grad, weight, keys, ran)
 
     def _call(self, index: Any, grad: Any, weight: Any,
@@ -144,7 +155,9 @@ class Updater:
                 if pending is not None:
                     _run(pending, ran)
         else:
-            if owned and (len(indices) > 1 or _plan.plans_one_tensor(self.optimizer)):
+            # One tensor: the multi-tensor kernel only for a call that may be planned.
+            if owned and (len(indices) > 1 or (_plan.plans_one_tensor(self.optimizer)
+                                               and not self._plan_wait)):
                 batch = self.optimizer._multi_prepare(indices, weights, grads,
                                                       [self.states[i] for i in indices])
                 if batch is not None:
@@ -236,9 +249,14 @@ class Updater:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__ = state
-        self.__dict__.setdefault("_own", {})  # pickled before it existed: per-index path
+        self.__dict__.setdefault("_own", {})  # pickled before these existed
+        self.__dict__.setdefault("_plan_unused", 0)
+        self.__dict__.setdefault("_plan_wait", 0)
         self._lock = threading.RLock()
         self._plan = None
+
+
+_MAX_PLAN_WAIT = 63
 
 
 def _run(batch: MultiBatch, ran: Optional[List[MultiBatch]]) -> None:
