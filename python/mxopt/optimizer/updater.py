@@ -46,7 +46,10 @@ class Updater:
     indices are grouped by weight dtype and passed to the optimizer in chunks of
     ``aggregate_num`` (MXNet's multi-tensor path). A list call that ran as one multi-tensor
     kernel call is remembered: repeating it with the same arrays replays it with O(1) Python
-    work per step and the same results (see ``_plan``).
+    work per step and the same results (see ``_plan``); so is a one-tensor call of the
+    optimizers whose plans are cheaper than their per-index path (``_plan.plans_one_tensor``).
+    When plans keep being dropped before they run (new arrays every call), building them backs
+    off.
     """
 
     def __init__(self, optimizer: Optimizer) -> None:
