@@ -11,6 +11,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <pybind11/numpy.h>
@@ -1658,6 +1660,39 @@ void bind_multi_plan(py::module_& m) {
       py::arg("d"), py::arg("keys"));
 }
 
+// The multi-tensor kernels' parameters, in order, with their defaults (exported as
+// _core.multi_params: {kernel name: ((name, default) or (name,) if it has none, ...)}). pybind11 looks every
+// keyword argument up by name on each call (about 2 us for a kernel's 7-13 parameters), so the
+// Updater's step plan passes them positionally; for that the kernels take every parameter
+// positionally too (no py::kw_only).
+struct MultiParam {
+  std::string name;
+  py::object value;  // the default (null: none)
+};
+std::vector<std::pair<std::string, std::vector<MultiParam>>>& multi_params() {
+  static std::vector<std::pair<std::string, std::vector<MultiParam>>> params;
+  return params;
+}
+
+template <class T>
+void add_param(std::vector<MultiParam>& params, const T& extra) {
+  if constexpr (std::is_base_of_v<py::arg_v, T>)
+    params.push_back({extra.name, extra.value});
+  else if constexpr (std::is_base_of_v<py::arg, T>)
+    params.push_back({extra.name, py::object()});
+  // else: the docstring
+}
+
+template <class Func, class... Extra>
+void def_multi(py::module_& m, const char* name, Func&& f, const Extra&... extra) {
+  static_assert(!(std::is_same_v<Extra, py::kw_only> || ...),
+                "multi-tensor kernels take every parameter positionally (see multi_params)");
+  std::vector<MultiParam> params;
+  (add_param(params, extra), ...);
+  multi_params().emplace_back(name, std::move(params));
+  m.def(name, std::forward<Func>(f), extra...);
+}
+
 // Per-tensor SGDParams from the lrs/wds lists.
 std::vector<k::SGDParams> sgd_list(const std::string& fn, const MultiArgs& a,
                                    const py::sequence& lrs, const py::sequence& wds, float rg,
@@ -1670,12 +1705,12 @@ std::vector<k::SGDParams> sgd_list(const std::string& fn, const MultiArgs& a,
 }
 
 #define MXOPT_MULTI_SGD_ARGS                                                                  \
-  py::kw_only(), py::arg("lrs"), py::arg("wds"), py::arg("rescale_grad") = 1.0f,            \
+  py::arg("lrs"), py::arg("wds"), py::arg("rescale_grad") = 1.0f,            \
       py::arg("clip_gradient") = k::kNoClip, py::arg("momentum") = 0.0f
 
 void bind_multi_sgd(py::module_& m) {
-  m.def(
-      "multi_sgd_mom_update",
+  def_multi(
+      m, "multi_sgd_mom_update",
       [](py::sequence weights, py::sequence grads, py::object moms, py::sequence lrs,
          py::sequence wds, float rg, float clip, float momentum) {
         const std::string fn = "multi_sgd_mom_update";
@@ -1695,8 +1730,8 @@ void bind_multi_sgd(py::module_& m) {
       "moms=None: no momentum state), parallel across and within tensors, in place.",
       py::arg("weights"), py::arg("grads"), py::arg("moms"), MXOPT_MULTI_SGD_ARGS);
 
-  m.def(
-      "multi_sgd_update",
+  def_multi(
+      m, "multi_sgd_update",
       [](py::sequence weights, py::sequence grads, py::sequence lrs, py::sequence wds, float rg,
          float clip, float momentum) {
         const std::string fn = "multi_sgd_update";
@@ -1713,8 +1748,8 @@ void bind_multi_sgd(py::module_& m) {
       "lrs/wds; NAG without momentum), in place.",
       py::arg("weights"), py::arg("grads"), MXOPT_MULTI_SGD_ARGS);
 
-  m.def(
-      "multi_nag_mom_update",
+  def_multi(
+      m, "multi_nag_mom_update",
       [](py::sequence weights, py::sequence grads, py::object moms, py::sequence lrs,
          py::sequence wds, float rg, float clip, float momentum) {
         const std::string fn = "multi_nag_mom_update";
@@ -1732,8 +1767,8 @@ void bind_multi_sgd(py::module_& m) {
       "place.",
       py::arg("weights"), py::arg("grads"), py::arg("moms"), MXOPT_MULTI_SGD_ARGS);
 
-  m.def(
-      "multi_mp_sgd_mom_update",
+  def_multi(
+      m, "multi_mp_sgd_mom_update",
       [](py::sequence weights, py::sequence grads, py::object moms, py::sequence weights32,
          py::sequence lrs, py::sequence wds, float rg, float clip, float momentum) {
         const std::string fn = "multi_mp_sgd_mom_update";
@@ -1753,8 +1788,8 @@ void bind_multi_sgd(py::module_& m) {
       py::arg("weights"), py::arg("grads"), py::arg("moms"), py::arg("weights32"),
       MXOPT_MULTI_SGD_ARGS);
 
-  m.def(
-      "multi_mp_sgd_update",
+  def_multi(
+      m, "multi_mp_sgd_update",
       [](py::sequence weights, py::sequence grads, py::sequence weights32, py::sequence lrs,
          py::sequence wds, float rg, float clip, float momentum) {
         const std::string fn = "multi_mp_sgd_update";
@@ -1769,8 +1804,8 @@ void bind_multi_sgd(py::module_& m) {
       "(NAG without momentum), in place.",
       py::arg("weights"), py::arg("grads"), py::arg("weights32"), MXOPT_MULTI_SGD_ARGS);
 
-  m.def(
-      "multi_mp_nag_mom_update",
+  def_multi(
+      m, "multi_mp_nag_mom_update",
       [](py::sequence weights, py::sequence grads, py::sequence moms, py::sequence weights32,
          py::sequence lrs, py::sequence wds, float rg, float clip, float momentum) {
         const std::string fn = "multi_mp_nag_mom_update";
@@ -1790,7 +1825,7 @@ void bind_multi_sgd(py::module_& m) {
 }
 
 #define MXOPT_MULTI_ADAM_ARGS                                                                 \
-  py::kw_only(), py::arg("lrs"), py::arg("wds"), py::arg("beta1") = 0.9f,                   \
+  py::arg("lrs"), py::arg("wds"), py::arg("beta1") = 0.9f,                   \
       py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-8f, py::arg("rescale_grad") = 1.0f, \
       py::arg("clip_gradient") = k::kNoClip
 
@@ -1819,8 +1854,8 @@ std::vector<k::AdamWParams> adamw_list(const std::string& fn, const MultiArgs& a
 }
 
 void bind_multi_adam(py::module_& m) {
-  m.def(
-      "multi_adam_update",
+  def_multi(
+      m, "multi_adam_update",
       [](py::sequence weights, py::sequence grads, py::sequence means, py::sequence vars,
          py::sequence lrs, py::sequence wds, float beta1, float beta2, float epsilon, float rg,
          float clip) {
@@ -1841,8 +1876,8 @@ void bind_multi_adam(py::module_& m) {
       py::arg("weights"), py::arg("grads"), py::arg("means"), py::arg("vars"),
       MXOPT_MULTI_ADAM_ARGS);
 
-  m.def(
-      "multi_mp_adam_update",
+  def_multi(
+      m, "multi_mp_adam_update",
       [](py::sequence weights, py::sequence grads, py::sequence means, py::sequence vars,
          py::sequence weights32, py::sequence lrs, py::sequence wds, float beta1, float beta2,
          float epsilon, float rg, float clip) {
@@ -1862,8 +1897,8 @@ void bind_multi_adam(py::module_& m) {
       py::arg("weights"), py::arg("grads"), py::arg("means"), py::arg("vars"),
       py::arg("weights32"), MXOPT_MULTI_ADAM_ARGS);
 
-  m.def(
-      "multi_adamw_update",
+  def_multi(
+      m, "multi_adamw_update",
       [](py::sequence weights, py::sequence grads, py::sequence means, py::sequence vars,
          py::sequence lrs, py::sequence wds, float lr, float beta1, float beta2, float epsilon,
          float rg, float clip, bool aggregated) {
@@ -1885,13 +1920,13 @@ void bind_multi_adam(py::module_& m) {
       "adamw_update on a list of same-dtype tensors in one call (lrs: the per-tensor "
       "bias-corrected rates eta); returns False (nothing written) if rescale_grad is 0 or not "
       "finite.",
-      py::arg("weights"), py::arg("grads"), py::arg("means"), py::arg("vars"), py::kw_only(),
+      py::arg("weights"), py::arg("grads"), py::arg("means"), py::arg("vars"),
       py::arg("lrs"), py::arg("wds"), py::arg("lr") = 1.0f, py::arg("beta1") = 0.9f,
       py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-6f, py::arg("rescale_grad") = 1.0f,
       py::arg("clip_gradient") = k::kNoClip, py::arg("aggregated") = true);
 
-  m.def(
-      "multi_mp_adamw_update",
+  def_multi(
+      m, "multi_mp_adamw_update",
       [](py::sequence weights, py::sequence grads, py::sequence means, py::sequence vars,
          py::sequence weights32, py::sequence lrs, py::sequence wds, float lr, float beta1,
          float beta2, float epsilon, float rg, float clip, bool aggregated) {
@@ -1910,7 +1945,7 @@ void bind_multi_adam(py::module_& m) {
       "(MXNet multi_mp_adamw_update), then weight = float16(master); returns False (nothing "
       "written) if rescale_grad is 0 or not finite.",
       py::arg("weights"), py::arg("grads"), py::arg("means"), py::arg("vars"),
-      py::arg("weights32"), py::kw_only(), py::arg("lrs"), py::arg("wds"), py::arg("lr") = 1.0f,
+      py::arg("weights32"), py::arg("lrs"), py::arg("wds"), py::arg("lr") = 1.0f,
       py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-6f,
       py::arg("rescale_grad") = 1.0f, py::arg("clip_gradient") = k::kNoClip,
       py::arg("aggregated") = true);
@@ -1937,8 +1972,8 @@ std::vector<k::RMSPropParams> rmsprop_list(const std::string& fn, const MultiArg
 }
 
 void bind_multi_other(py::module_& m) {
-  m.def(
-      "multi_rmsprop_update",
+  def_multi(
+      m, "multi_rmsprop_update",
       [](py::sequence weights, py::sequence grads, py::sequence ns, py::sequence lrs,
          py::sequence wds, float gamma1, float epsilon, float rg, float clip, float clip_weights) {
         const std::string fn = "multi_rmsprop_update";
@@ -1954,13 +1989,13 @@ void bind_multi_other(py::module_& m) {
       },
       "rmsprop_update on a list of same-dtype tensors in one call (per-tensor lrs/wds), in "
       "place.",
-      py::arg("weights"), py::arg("grads"), py::arg("ns"), py::kw_only(), py::arg("lrs"),
+      py::arg("weights"), py::arg("grads"), py::arg("ns"), py::arg("lrs"),
       py::arg("wds"), py::arg("gamma1") = 0.95f, py::arg("epsilon") = 1e-8f,
       py::arg("rescale_grad") = 1.0f, py::arg("clip_gradient") = k::kNoClip,
       py::arg("clip_weights") = k::kNoClip);
 
-  m.def(
-      "multi_rmspropalex_update",
+  def_multi(
+      m, "multi_rmspropalex_update",
       [](py::sequence weights, py::sequence grads, py::sequence ns, py::sequence gbars,
          py::sequence deltas, py::sequence lrs, py::sequence wds, float gamma1, float gamma2,
          float epsilon, float rg, float clip, float clip_weights) {
@@ -1981,12 +2016,12 @@ void bind_multi_other(py::module_& m) {
       "rmspropalex_update (centered RMSProp) on a list of same-dtype tensors in one call "
       "(per-tensor lrs/wds), in place.",
       py::arg("weights"), py::arg("grads"), py::arg("ns"), py::arg("gbars"), py::arg("deltas"),
-      py::kw_only(), py::arg("lrs"), py::arg("wds"), py::arg("gamma1") = 0.95f,
+      py::arg("lrs"), py::arg("wds"), py::arg("gamma1") = 0.95f,
       py::arg("gamma2") = 0.9f, py::arg("epsilon") = 1e-8f, py::arg("rescale_grad") = 1.0f,
       py::arg("clip_gradient") = k::kNoClip, py::arg("clip_weights") = k::kNoClip);
 
-  m.def(
-      "multi_adagrad_update",
+  def_multi(
+      m, "multi_adagrad_update",
       [](py::sequence weights, py::sequence grads, py::sequence histories, py::sequence lrs,
          py::sequence wds, double rg, double eps, py::object clip) {
         const std::string fn = "multi_adagrad_update";
@@ -2010,13 +2045,13 @@ void bind_multi_other(py::module_& m) {
         });
       },
       "Dense AdaGrad on a list of same-dtype tensors in one call (per-tensor lrs/wds), in place.",
-      py::arg("weights"), py::arg("grads"), py::arg("histories"), py::kw_only(), py::arg("lrs"),
+      py::arg("weights"), py::arg("grads"), py::arg("histories"), py::arg("lrs"),
       py::arg("wds"), py::arg("rescale_grad"), py::arg("epsilon"),
       py::arg("clip_gradient") = py::none());
 }
 
 #define MXOPT_MULTI_LAMB_ARGS                                                                 \
-  py::kw_only(), py::arg("lrs"), py::arg("wds"), py::arg("beta1") = 0.9f,                   \
+  py::arg("lrs"), py::arg("wds"), py::arg("beta1") = 0.9f,                   \
       py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-6f, py::arg("rescale_grad") = 1.0f, \
       py::arg("clip_gradient") = k::kNoClip, py::arg("lower_bound") = -1.0f,                  \
       py::arg("upper_bound") = -1.0f, py::arg("bias_correction") = true
@@ -2056,8 +2091,8 @@ std::vector<char> bool_list(const std::string& fn, const py::sequence& v, const 
 }
 
 void bind_multi_layerwise(py::module_& m) {
-  m.def(
-      "multi_lamb_update",
+  def_multi(
+      m, "multi_lamb_update",
       [](py::sequence weights, py::sequence grads, py::sequence means, py::sequence vars,
          py::sequence steps, py::sequence lrs, py::sequence wds, float beta1, float beta2,
          float epsilon, float rg, float clip, float lower, float upper, bool bc) {
@@ -2079,8 +2114,8 @@ void bind_multi_layerwise(py::module_& m) {
       py::arg("weights"), py::arg("grads"), py::arg("means"), py::arg("vars"), py::arg("steps"),
       MXOPT_MULTI_LAMB_ARGS);
 
-  m.def(
-      "multi_mp_lamb_update",
+  def_multi(
+      m, "multi_mp_lamb_update",
       [](py::sequence weights, py::sequence grads, py::sequence means, py::sequence vars,
          py::sequence weights32, py::sequence steps, py::sequence lrs, py::sequence wds,
          float beta1, float beta2, float epsilon, float rg, float clip, float lower, float upper,
@@ -2102,8 +2137,8 @@ void bind_multi_layerwise(py::module_& m) {
       py::arg("weights"), py::arg("grads"), py::arg("means"), py::arg("vars"),
       py::arg("weights32"), py::arg("steps"), MXOPT_MULTI_LAMB_ARGS);
 
-  m.def(
-      "multi_lars_update",
+  def_multi(
+      m, "multi_lars_update",
       [](py::sequence weights, py::sequence grads, py::object moms, py::sequence use_lars,
          py::sequence lrs, py::sequence wds, float rg, float clip, float momentum, float eta,
          float eps) {
@@ -2127,12 +2162,12 @@ void bind_multi_layerwise(py::module_& m) {
       "from multi_sum_sq norms, then preloaded_multi_sgd_[mom_]update (moms=None: no "
       "momentum state), in place.",
       py::arg("weights"), py::arg("grads"), py::arg("moms"), py::arg("use_lars"),
-      py::kw_only(), py::arg("lrs"), py::arg("wds"), py::arg("rescale_grad") = 1.0f,
+      py::arg("lrs"), py::arg("wds"), py::arg("rescale_grad") = 1.0f,
       py::arg("clip_gradient") = k::kNoClip, py::arg("momentum") = 0.0f, py::arg("eta"),
       py::arg("eps"));
 
-  m.def(
-      "multi_mp_lars_update",
+  def_multi(
+      m, "multi_mp_lars_update",
       [](py::sequence weights, py::sequence grads, py::object moms, py::sequence weights32,
          py::sequence use_lars, py::sequence lrs, py::sequence wds, float rg, float clip,
          float momentum, float eta, float eps) {
@@ -2153,7 +2188,7 @@ void bind_multi_layerwise(py::module_& m) {
       "Multi-precision LARS on a list of float16 tensors (norms of the float16 weights and "
       "gradients, then mp_sgd_mom_update on the float32 masters) in one call, in place.",
       py::arg("weights"), py::arg("grads"), py::arg("moms"), py::arg("weights32"),
-      py::arg("use_lars"), py::kw_only(), py::arg("lrs"), py::arg("wds"),
+      py::arg("use_lars"), py::arg("lrs"), py::arg("wds"),
       py::arg("rescale_grad") = 1.0f, py::arg("clip_gradient") = k::kNoClip,
       py::arg("momentum") = 0.0f, py::arg("eta"), py::arg("eps"));
 }
@@ -2163,6 +2198,18 @@ void bind_multi(py::module_& m) {
   bind_multi_adam(m);
   bind_multi_other(m);
   bind_multi_layerwise(m);
+  // Moved out: the defaults are Python objects, which must not outlive the interpreter.
+  const auto recorded = std::move(multi_params());
+  multi_params().clear();
+  py::dict all;
+  for (const auto& [name, params] : recorded) {
+    py::list entries;
+    for (const MultiParam& p : params)
+      entries.append(p.value ? py::tuple(py::make_tuple(p.name, p.value))
+                             : py::tuple(py::make_tuple(p.name)));
+    all[py::str(name)] = py::tuple(entries);
+  }
+  m.attr("multi_params") = all;
 }
 
 }  // namespace

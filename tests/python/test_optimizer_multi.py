@@ -491,3 +491,54 @@ def test_updater_rejects_a_bad_last_tensor_before_any_write():
             upd([0, 1, 2], gs, ws)
         assert all((np.asarray(w.asnumpy() if hasattr(w, "asnumpy") else w) == 1).all()
                    for w in ws)
+
+
+# ---- positional kernel calls ----------------------------------------------------------------
+def test_every_multi_kernel_runs_positionally_with_the_keyword_results():
+    """MultiBatch.run (and the step plan) call the kernels positionally (``base.positional``:
+    pybind11 looks keywords up by name on every call). For every configuration above, covering
+    every _core multi-tensor kernel, the positional call gives the keyword call's bits."""
+    from mxopt.optimizer.base import positional
+    covered = set()
+    configs = [(n, kw, np.dtype(dt)) for n, kw, dts, _ in NEW_CASES for dt in dts]
+    configs += [(n, kw, np.dtype(np.float32)) for n, kw in CASES]
+    for name, kw, dtype in configs:
+        out = []
+        for keywords in (False, True):
+            rng = np.random.default_rng(5)
+            ws = [rng.standard_normal(n).astype(dtype) for n in SIZES20]
+            gs = [(rng.standard_normal(n) * 2).astype(dtype) for n in SIZES20]
+            opt = _make20(name, kw)
+            idx = list(range(len(ws)))
+            states = [opt.create_state_multi_precision(i, w) for i, w in zip(idx, ws)]
+            batch = opt._multi_prepare(idx, ws, gs, states)
+            assert batch is not None, (name, kw, dtype)
+            tail = positional(batch.kernel, batch.shared)
+            assert tail is not None, (name, kw, batch.shared)
+            if keywords:
+                batch.kernel(batch.weights, batch.grads, *batch.states, lrs=batch.lrs,
+                             wds=batch.wds, **batch.shared)
+            else:
+                batch.run()
+            covered.add(batch.kernel.__name__)
+            out.append([w.copy() for w in ws] + [np.array(s) for s in _flat_states(states)])
+        for a, b in zip(*out):
+            assert a.tobytes() == b.tobytes(), (name, kw, dtype)
+    assert covered == set(_core.multi_params)
+
+
+def test_positional_needs_a_known_kernel_and_known_parameters():
+    from mxopt.optimizer.base import positional
+    k = _core.multi_adamw_update
+    # omitted parameters get the kernel's defaults (lr before beta1, here)
+    assert positional(k, dict(beta1=0.5, aggregated=False)) == (1.0, 0.5, np.float32(0.999),
+                                                                 np.float32(1e-6), 1.0, -1.0,
+                                                                 False)
+    assert positional(k, dict(beta3=0.5)) is None                  # not a parameter
+    assert positional(lambda *a, **kw: None, {}) is None            # not a _core kernel
+    # a required parameter after wds (LARS's eta, eps) must be given
+    assert positional(_core.multi_lars_update, dict(eta=0.1)) is None
+    assert positional(_core.multi_lars_update, dict(eta=0.1, eps=0.0, momentum=0.9)) == \
+        (1.0, -1.0, 0.9, 0.1, 0.0)
+    names = [p[0] for p in _core.multi_params["multi_adam_update"]]
+    assert names[:6] == ["weights", "grads", "means", "vars", "lrs", "wds"]

@@ -219,9 +219,9 @@ def test_set_learning_rate_and_hyper_parameters(monkeypatch):
 
 # Static classes (_MULTI_PLAN_STATIC): without a scheduler the plan reuses the last prepare's
 # kernel arguments while every optimizer attribute is the same object; a rebound attribute, a
-# mutable one or a scheduler makes it prepare again. Classes with _multi_rates (Adam, AdamW:
-# bias correction) reuse it the same way, but get their lrs from _multi_rates every step. LAMB
-# (per-index step counts) prepares every step.
+# mutable one or a scheduler makes it prepare again. Classes with _bias_lr (Adam, AdamW: bias
+# correction) reuse it the same way, but compute their lrs every step. LAMB (per-index step
+# counts) prepares every step.
 STATIC = [("sgd", dict(), "static"), ("sgd", dict(momentum=0.9), "static"),
           ("ccsgd", dict(momentum=0.9), "static"), ("nag", dict(momentum=0.9), "static"),
           ("adagrad", dict(), "static"), ("rmsprop", dict(centered=True), "static"),
@@ -233,7 +233,7 @@ def test_static_classes_reuse_their_prepare_until_an_attribute_changes(monkeypat
                                                                        kind):
     cls = type(_opt(name, kw))
     assert bool(cls.__dict__.get("_MULTI_PLAN_STATIC")) == (kind == "static")
-    assert hasattr(cls, "_multi_rates") == (kind == "rates")
+    assert hasattr(cls, "_bias_lr") == (kind == "rates")
     calls, rate_calls = [], []
     real = cls._multi_prepare
 
@@ -242,12 +242,12 @@ def test_static_classes_reuse_their_prepare_until_an_attribute_changes(monkeypat
         return real(self, *args)
     monkeypatch.setattr(cls, "_multi_prepare", counting)
     if kind == "rates":
-        real_rates = cls._multi_rates
+        real_rates = cls._corrected  # the count-dependent part, in both paths
 
         def counting_rates(self, *args):
             rate_calls.append(1)
             return real_rates(self, *args)
-        monkeypatch.setattr(cls, "_multi_rates", counting_rates)
+        monkeypatch.setattr(cls, "_corrected", counting_rates)
     per_step, rates_per_step = [], []
 
     def script(w, step):
@@ -321,21 +321,19 @@ def test_plans_that_never_run_back_off(monkeypatch, name, kw):
     assert w_plans.tobytes() == w_none.tobytes()
 
 
-@pytest.mark.parametrize("name,method", [("adam", "_rate"), ("adamw", "_multi_rates")])
-def test_rates_that_raise_on_a_planned_step(monkeypatch, name, method):
-    """The count-dependent part raising at update count 5 (as a bias correction can): the
-    planned step (reusing the prepare, calling _multi_rates alone) is undone, and the per-index
-    path raises the same error with the same side effects."""
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_rates_that_raise_on_a_planned_step(monkeypatch, name):
+    """The bias correction raising at update count 5: the planned step (reusing the prepare,
+    computing its lrs alone) is undone, and the per-index path raises the same error with the
+    same side effects."""
     cls = type(_opt(name, {}))
-    real = getattr(cls, method)
+    real = cls._corrected
 
-    def rate(self, index, *args):
-        out = real(self, index, *args)
-        counts = self._index_update_count
-        if any(counts[i] == 5 for i in (index if isinstance(index, list) else [index])):
+    def corrected(self, lr, t):
+        if t == 5:
             raise ValueError("bias correction fails at t=5")
-        return out
-    monkeypatch.setattr(cls, method, rate)
+        return real(self, lr, t)
+    monkeypatch.setattr(cls, "_corrected", corrected)
 
     def script(w, step):
         for _ in range(7):
@@ -353,7 +351,7 @@ def test_rates_that_raise_on_a_planned_step(monkeypatch, name, method):
                                           ("adamw", dict(), True)])
 def test_one_tensor_calls(monkeypatch, name, kw, hits):
     """A list of one tensor, or a call with one index, is planned for static classes and
-    those with ``_multi_rates`` only (the others' plans cost more than their per-index path);
+    those with ``_bias_lr`` only (the others' plans cost more than their per-index path);
     both forms are the same call. NAG, AdaGrad, RMSProp and Adam (``aggregate_num`` 0) then run
     one tensor through their multi-tensor kernel too, with the per-index results
     (test_optimizer_mxnet: one-index Updater calls against MXNet, bit for bit)."""
@@ -812,9 +810,10 @@ def test_float64_rate_vectors_equal_lists():
 
 def test_hit_is_one_kernel_call_without_per_tensor_checks(monkeypatch):
     from mxopt.optimizer import updater as updater_mod
-    calls = {"kernel": 0, "check_pair": 0, "step_kwargs": []}
+    calls = {"kernel": 0, "check_pair": 0, "step_kwargs": [], "bias_lr": 0}
     real_kernel, real_check = _core.multi_adam_update, updater_mod._check_pair
     real_step = mxopt.optimizer.Adam._rate  # per index: its count, lr and wd
+    real_bias = mxopt.optimizer.Adam._bias_lr  # the count-dependent part of an lr
 
     def kernel(*a, **k):
         calls["kernel"] += 1
@@ -827,18 +826,28 @@ def test_hit_is_one_kernel_call_without_per_tensor_checks(monkeypatch):
     def step_kwargs(self, index):
         calls["step_kwargs"].append(index)
         return real_step(self, index)
+
+    def bias_lr(self, lr, t):
+        calls["bias_lr"] += 1
+        return real_bias(self, lr, t)
     monkeypatch.setattr(_core, "multi_adam_update", kernel)
     monkeypatch.setattr(updater_mod, "_check_pair", check)
     monkeypatch.setattr(mxopt.optimizer.Adam, "_rate", step_kwargs)
+    monkeypatch.setattr(mxopt.optimizer.Adam, "_bias_lr", bias_lr)
     opt = _opt("adam", {}, param_idx2name={0: "a_weight", 4: "b_bias"})
     w = World(opt)
-    w.step()
-    assert calls == {"kernel": 1, "check_pair": N, "step_kwargs": IDX}
-    calls.update(kernel=0, check_pair=0, step_kwargs=[])
-    for _ in range(3):
-        w.step()
+
+    def steps(k):
+        calls.update(kernel=0, check_pair=0, step_kwargs=[], bias_lr=0)
+        for _ in range(k):
+            w.step()
+    steps(1)  # the per-index path (which builds the plan): every index
+    assert calls == {"kernel": 1, "check_pair": N, "step_kwargs": IDX, "bias_lr": N}
     # multiplier classes: 0 (named weight), 1/2/3/5 (unnamed), 4 (named bias: wd_mult 0)
-    assert calls == {"kernel": 3, "check_pair": 0, "step_kwargs": [0, 1, 4] * 3}
+    steps(1)  # the first planned step prepares the representatives (and checks _bias_lr)
+    assert calls == {"kernel": 1, "check_pair": 0, "step_kwargs": [0, 1, 4], "bias_lr": 3 + 3}
+    steps(2)  # then only their lrs
+    assert calls == {"kernel": 2, "check_pair": 0, "step_kwargs": [], "bias_lr": 3 * 2}
     assert w.upd.optimizer._index_update_count == dict.fromkeys(IDX, 4)
 
 

@@ -29,20 +29,24 @@ Classes that also declare ``_MULTI_PLAN_STATIC = True`` promise more: without an
 their ``_multi_prepare`` arguments do not depend on the update count either (SGD, NAG, AdaGrad,
 RMSProp; not Adam, whose bias correction does). For them step 2 is skipped while every
 attribute of the optimizer (except ``num_update``) is still the very object it was after the
-last prepare and nothing was set on its class or a base (the class's version tag): the representatives' counts are advanced by the optimizer's own
-``_update_count`` (the prepare's only side effect) and the last kernel arguments are reused.
+last prepare and nothing was set on its class or a base (the class's version tag): every
+index's count is advanced (by the optimizer's own ``_update_count`` for the representatives,
+inlined when it is Optimizer's: the prepare's only side effect) and the last kernel arguments
+are reused, the shared ones passed positionally (``base.positional``).
 That reuse is only set up when every such attribute is an immutable scalar (int, float, bool,
 str, None, a tuple, a numpy number) or one of the containers ``matches`` compares by content
 (multipliers, names, Parameters) or that hold the update counts; an lr scheduler or any other
 object disables it.
 
-Classes whose ``_multi_prepare`` gets its count-dependent values from a method
-``_multi_rates(indices, shared=None) -> (lrs, wds, shared)`` (Adam, AdamW: the bias-corrected
-rates) reuse the last prepare the same way, except that each step calls ``_multi_rates`` on the
-representatives, with the reused shared arguments (not parsed again): it advances their counts
-and gives this step's lrs and wds. If it raises, the step is undone and the per-index path runs.
+Classes whose ``_multi_prepare`` lrs depend on the count only through a method
+``_bias_lr(lr, t)`` (Adam, AdamW: the bias correction; their ``_multi_rates`` gives
+``_bias_lr(lr_i, count_i)`` for ``lr_i`` from ``_get_lrs`` and count-independent wds) reuse the
+last prepare the same way: the representatives' ``_get_lrs`` rates are taken once, when the
+prepare is (and only if ``_bias_lr`` turns them into that prepare's lrs), and each step
+computes its lrs as ``_bias_lr(rate, c + 1)``. If that raises, the step is undone and the
+per-index path runs.
 
-One-tensor calls are planned for static classes and classes with ``_multi_rates``
+One-tensor calls are planned for static classes and classes with ``_bias_lr``
 (``plans_one_tensor``); the Updater then runs them through ``_multi_prepare`` even when
 ``aggregate_num`` is 0 (NAG, AdaGrad, RMSProp, Adam), with the per-tensor kernels' results.
 
@@ -75,7 +79,7 @@ import numpy as np
 from .. import _core
 from .. import lr_scheduler as _lrs
 from . import _arrays as A
-from .base import MultiBatch
+from .base import MultiBatch, Optimizer, positional
 
 # Calling these again with the same num_update returns the same rate and changes nothing.
 _IDEMPOTENT_SCHEDULERS = (_lrs.FactorScheduler, _lrs.MultiFactorScheduler, _lrs.PolyScheduler,
@@ -84,7 +88,7 @@ _IDEMPOTENT_SCHEDULERS = (_lrs.FactorScheduler, _lrs.MultiFactorScheduler, _lrs.
 # Methods whose replacement (on the class or the instance) changes what a step computes.
 _METHODS = ("_multi_prepare", "update", "update_multi_precision", "_update_count", "_base_lr",
             "_get_lrs", "_get_lr", "_get_wds", "_get_wd", "_set_current_context",
-            "create_state", "create_state_multi_precision", "_plan_key", "_multi_rates")
+            "create_state", "create_state_multi_precision", "_plan_key", "_bias_lr")
 
 # The MultiBatch layout plans replay (kernel(weights, grads, *states, lrs, wds, **shared)).
 _BATCH_FIELDS = ("kernel", "dtype", "shared", "weights", "grads", "states", "lrs", "wds")
@@ -137,7 +141,7 @@ class StepPlan:
                  "param_mults", "dev", "kernel", "dtype", "none_pattern", "value_pos", "mt",
                  "kgrads", "kbufs", "kstates", "reps", "rep_ws", "rep_gs", "others",
                  "class_ids", "last", "lrv", "wdv", "aggregate", "twice", "static", "rates",
-                 "memo", "used")
+                 "memo", "used", "tail", "tail_of", "base_lrs", "inline_count")
 
     def matches(self, upd: Any, index: Any, grad: Any, weight: Any) -> bool:
         opt = upd.optimizer
@@ -189,11 +193,10 @@ class StepPlan:
         if (memo is not None and _core.type_version(type(opt)) == memo[3]
                 and _core.same_dict_items(opt.__dict__, memo[0], memo[1])):
             batch = memo[2]  # its arguments: self.lrv, self.wdv, self.kstates are current
-            if not self.rates:
-                opt._update_count(self.reps)  # the prepare's only side effect
-            elif not self._set_values(self._rates(opt, batch)):  # the count-dependent part
+            if self.rates and not self._bias_rates(opt, c + 1):
                 self._undo(opt, saved, counts, c)
                 return False
+            self._advance(opt, counts, c)  # the prepare's only side effect
         else:
             self.memo = None
             batch = self._prepare(upd)
@@ -211,11 +214,20 @@ class StepPlan:
                 return False
             if self.static or self.rates:
                 self.memo = _memo(opt, batch)
-        if self.others:
-            _core.set_items(counts, self.others, c + 1)
+                if self.rates and self.memo is not None:
+                    self.base_lrs = self._base_lrs(opt, batch, c + 1)
+                    if self.base_lrs is None:
+                        self.memo = None
+            if self.others:
+                _core.set_items(counts, self.others, c + 1)
+        if batch is not self.tail_of:  # the shared arguments as positional ones (or None)
+            self.tail_of, self.tail = batch, positional(self.kernel, batch.shared)
         try:
-            MultiBatch(self.kernel, self.dtype, batch.shared, self.mt, self.kgrads, self.kstates,
-                       self.lrv, self.wdv).run()
+            if self.tail is None:
+                MultiBatch(self.kernel, self.dtype, batch.shared, self.mt, self.kgrads,
+                           self.kstates, self.lrv, self.wdv).run()
+            else:
+                self.kernel(self.mt, self.kgrads, *self.kstates, self.lrv, self.wdv, *self.tail)
         except _core.StaleMultiTensors:  # an array changed: nothing was written
             self._undo(opt, saved, counts, c)
             return False
@@ -235,16 +247,42 @@ class StepPlan:
             self.last = key
         return True
 
-    def _rates(self, opt: Any, batch: MultiBatch) -> Optional[np.ndarray]:
-        """The representatives' lrs and wds from ``_multi_rates`` (which advances their counts,
-        as the prepare would; the memo's shared arguments are current), or None if it
-        raises."""
+    def _advance(self, opt: Any, counts: dict, c: int) -> None:
+        """Every index's update count from c to c + 1 (the representatives' through the
+        optimizer's ``_update_count``, inlined when it is Optimizer's)."""
+        t = c + 1
+        if self.inline_count:
+            _core.set_items(counts, self.keys, t)
+            opt.num_update = max(t, opt.num_update)
+            return
+        opt._update_count(self.reps)
+        if self.others:
+            _core.set_items(counts, self.others, t)
+
+    def _base_lrs(self, opt: Any, batch: MultiBatch, t: int) -> Optional[list]:
+        """The representatives' ``_get_lrs`` rates, if ``_bias_lr`` at count t turns them into
+        the lrs the prepare just gave (else None: no reuse)."""
         try:
-            lrs, wds, _ = opt._multi_rates(self.reps, batch.shared)
-            vals = np.array((lrs, wds), dtype=np.float64)
-        except Exception:  # the per-index path raises it, with its exact side effects
+            base = list(opt._get_lrs(self.reps))
+            same = [opt._bias_lr(lr, t) for lr in base] == list(batch.lrs)
+        except Exception:  # noqa: BLE001 - the prepare is then simply not reused
             return None
-        return vals if vals.shape == (2, len(self.reps)) else None
+        return base if same else None
+
+    def _bias_rates(self, opt: Any, t: int) -> bool:
+        """The lrs at count t (the wds are the prepare's); False if ``_bias_lr`` raises (the
+        per-index path raises it, with its exact side effects) or gives something else than
+        floats."""
+        try:
+            lrs = [opt._bias_lr(lr, t) for lr in self.base_lrs]
+        except Exception:  # noqa: BLE001
+            return False
+        if not all(type(x) is float for x in lrs):
+            return False
+        # A list of floats reaches the kernel as a float64 vector would (each double -> float).
+        self.lrv = lrs if self.class_ids is None else np.array(lrs)[self.class_ids]
+        self.last = None  # the vectors are no longer those of the last prepare's values
+        return True
 
     def _undo(self, opt: Any, saved: dict, counts: dict, c: int) -> None:
         """Every update count back to ``c`` and the optimizer's attributes as they were."""
@@ -321,13 +359,13 @@ def _param_mults(opt: Any, keys: List[Any]) -> list:
 
 def plans_one_tensor(opt: Any) -> bool:
     """Whether a one-tensor call is planned: only static classes and those with
-    ``_multi_rates`` replay it faster than the per-index path runs it (the Updater then also
+    ``_bias_lr`` replay it faster than the per-index path runs it (the Updater then also
     takes their multi-tensor kernel for one tensor when ``aggregate_num`` is 0, so that the
     call can be planned)."""
     cls = type(opt)
     return bool(cls.__dict__.get("_MULTI_PLAN", False)
                 and (cls.__dict__.get("_MULTI_PLAN_STATIC", False)
-                     or callable(getattr(cls, "_multi_rates", None))))
+                     or callable(getattr(cls, "_bias_lr", None))))
 
 
 def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
@@ -398,7 +436,9 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
                    and 0 < opt.aggregate_num < n)
     p.static = bool(cls.__dict__.get("_MULTI_PLAN_STATIC", False)) and not p.twice
     p.rates = (not p.static and not p.twice and not p.value_pos
-               and callable(getattr(cls, "_multi_rates", None)))
+               and callable(getattr(cls, "_bias_lr", None)))
+    p.base_lrs = None
+    p.inline_count = getattr(cls, "_update_count", None) is Optimizer._update_count
     p.memo = None  # set by the first planned step (the build's step ran the per-index path)
     classes: dict = {}
     class_ids = []
@@ -420,6 +460,7 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     p.others = [keys[j] for j in range(n) if j not in rep_set]
     p.class_ids = None if class_ids == list(range(n)) else np.asarray(class_ids, dtype=np.intp)
     p.last, p.lrv, p.wdv = None, None, None
+    p.tail_of = p.tail = None
     return p
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Tuple
 
 import numpy as np
 
@@ -45,15 +45,23 @@ class Adam(Optimizer):
         stype = A.stype(weight) if self.lazy_update else "default"
         return (A.zeros_like(weight, stype=stype), A.zeros_like(weight, stype=stype))
 
+    def _corrected(self, lr: float, t: int) -> float:
+        """lr with the bias correction of update count t."""
+        coef1 = 1. - self.beta1 ** t
+        coef2 = 1. - self.beta2 ** t
+        return lr * A.bias_div(math.sqrt(coef2), coef1, "adam", "beta1", self.beta1, t)
+
+    def _bias_lr(self, lr: float, t: int) -> float:
+        """The kernel's lr for an index whose ``_get_lr`` is lr, at update count t (a step
+        plan's count-dependent part of ``_multi_rates``, see _plan.py)."""
+        return A.fp(self._corrected(lr, t), "lr")
+
     def _rate(self, index: Any) -> Tuple[float, float]:
-        """Advance index's count; its bias-corrected lr and its wd."""
+        """Advance index's count; its kernel lr (bias-corrected, parsed) and its wd."""
         self._update_count(index)
         lr = self._get_lr(index)
         wd = self._get_wd(index)
-        t = self._index_update_count[index]
-        coef1 = 1. - self.beta1 ** t
-        coef2 = 1. - self.beta2 ** t
-        return lr * A.bias_div(math.sqrt(coef2), coef1, "adam", "beta1", self.beta1, t), wd
+        return self._bias_lr(lr, self._index_update_count[index]), wd
 
     def _shared_kwargs(self) -> dict:
         """The adam_update arguments that do not depend on the index."""
@@ -65,18 +73,15 @@ class Adam(Optimizer):
     def _step_kwargs(self, index: Any) -> dict:
         """Advance index's count; the adam_update arguments of its step (lr bias-corrected)."""
         lr, wd = self._rate(index)
-        lr = A.fp(lr, "lr")
         return dict(lr=lr, **self._shared_kwargs(), wd=A.fp(wd, "wd"))
 
-    def _multi_rates(self, indices: List[Any], shared: Optional[dict] = None
-                     ) -> Tuple[List[float], List[float], dict]:
+    def _multi_rates(self, indices: List[Any]) -> Tuple[List[float], List[float], dict]:
         """Advance the counts; the lrs, wds and shared arguments of the multi-tensor call, parsed
-        in the order of the per-tensor calls. ``shared``: those arguments as an earlier call
-        returned them, when no attribute has changed since (they are not parsed again)."""
-        lrs, wds = [], []
+        in the order of the per-tensor calls."""
+        lrs, wds, shared = [], [], None
         for index in indices:
             lr, wd = self._rate(index)
-            lrs.append(A.fp(lr, "lr"))
+            lrs.append(lr)
             if shared is None:
                 shared = self._shared_kwargs()
             wds.append(A.fp(wd, "wd"))
@@ -212,6 +217,12 @@ def _finite_nonzero(x: Any) -> bool:
     return math.isfinite(x) and x != 0.0
 
 
+def _kernel_rate(x: float, aggregate: bool, name: str) -> float:
+    """An eta or wd as AdamW's kernels receive it: multi-tensor kernels read float tuples,
+    single ones parse the value."""
+    return A.f32(x) if aggregate else A.fp(x, name)
+
+
 class _DecoupledAdamBase(Optimizer):
     """Shared machinery of AdamW and AdaBelief (MXNet 2.0 ``fused_step`` / ``step``)."""
 
@@ -232,35 +243,37 @@ class _DecoupledAdamBase(Optimizer):
     def create_state(self, index: Any, weight: Any) -> Any:
         return (A.zeros_like(weight), A.zeros_like(weight))
 
+    def _corrected(self, lr: float, t: int) -> float:
+        """lr with the bias correction of update count t (if correct_bias)."""
+        if not self.correct_bias:
+            return lr
+        coef1 = 1. - self.beta1 ** t
+        coef2 = 1. - self.beta2 ** t
+        return A.bias_div(lr * math.sqrt(coef2), coef1, type(self).__name__.lower(), "beta1",
+                          self.beta1, t)
+
     def _rates(self, indices: List[Any]) -> Tuple[List[float], List[float]]:
         self._update_count(indices)
         lrs = self._get_lrs(indices)
         wds = self._get_wds(indices)
-        if self.correct_bias:
-            new_lrs = []
-            for idx, lr in zip(indices, lrs):
-                t = self._index_update_count[idx]
-                coef1 = 1. - self.beta1 ** t
-                coef2 = 1. - self.beta2 ** t
-                new_lrs.append(A.bias_div(lr * math.sqrt(coef2), coef1, type(self).__name__.lower(),
-                                          "beta1", self.beta1, t))
-            lrs = new_lrs
-        return lrs, wds
+        counts = self._index_update_count
+        return [self._corrected(lr, counts[idx]) for idx, lr in zip(indices, lrs)], wds
 
-    def _multi_rates(self, indices: List[Any], shared: Optional[dict] = None
-                     ) -> Tuple[List[float], List[float], dict]:
-        """Advance the counts; the lrs, wds and shared arguments of the multi-tensor call
-        (``shared``: as for Adam)."""
+    def _bias_lr(self, lr: float, t: int) -> float:
+        """The multi-tensor kernel's rate for an index whose ``_get_lrs`` rate is lr, at update
+        count t (a step plan's count-dependent part of ``_multi_rates``, see _plan.py)."""
+        return _kernel_rate(self._corrected(lr, t), self.aggregate_num > 1, "eta")
+
+    def _multi_rates(self, indices: List[Any]) -> Tuple[List[float], List[float], dict]:
+        """Advance the counts; the lrs, wds and shared arguments of the multi-tensor call."""
         lrs, wds = self._rates(indices)
         aggregate = self.aggregate_num > 1  # every tensor is dense here
-        kw = shared if shared is not None else dict(
-            beta1=A.fp(self.beta1, "beta1"), beta2=A.fp(self.beta2, "beta2"),
-            epsilon=A.fp(self.epsilon, "epsilon"),
-            rescale_grad=A.f32(A.sc(self.rescale_grad, "rescale_grad")),
-            clip_gradient=A.kclip(self.clip_gradient), aggregated=aggregate)
-        # multi-tensor kernels read eta/wd from float tuples, single ones parse them
-        lrs = [A.f32(lr) if aggregate else A.fp(lr, "eta") for lr in lrs]
-        wds = [A.f32(wd) if aggregate else A.fp(wd, "wd") for wd in wds]
+        kw = dict(beta1=A.fp(self.beta1, "beta1"), beta2=A.fp(self.beta2, "beta2"),
+                  epsilon=A.fp(self.epsilon, "epsilon"),
+                  rescale_grad=A.f32(A.sc(self.rescale_grad, "rescale_grad")),
+                  clip_gradient=A.kclip(self.clip_gradient), aggregated=aggregate)
+        lrs = [_kernel_rate(lr, aggregate, "eta") for lr in lrs]
+        wds = [_kernel_rate(wd, aggregate, "wd") for wd in wds]
         return lrs, wds, kw
 
     def _multi_prepare(self, indices, weights, grads, states):
@@ -306,10 +319,9 @@ class _DecoupledAdamBase(Optimizer):
             for w, g, (m, v), lr, wd in zip(weights, grads, states, lrs, wds):
                 wb = A.buf(w)
                 gb = A.buf(g, "grad") if not A.is_rsp(g) else A.dense(g, wb.shape)
-                # multi-tensor kernels read eta/wd from float tuples, single ones parse them
-                eta = A.f32(lr) if aggregate else A.fp(lr, "eta")
-                wdv = A.f32(wd) if aggregate else A.fp(wd, "wd")
-                kernel(wb, gb, A.buf(m, "mean"), A.buf(v, "var"), eta=eta, wd=wdv, **kw)
+                kernel(wb, gb, A.buf(m, "mean"), A.buf(v, "var"),
+                       eta=_kernel_rate(lr, aggregate, "eta"),
+                       wd=_kernel_rate(wd, aggregate, "wd"), **kw)
         else:
             for w, g, (m, v), lr, wd in zip(weights, grads, states, lrs, wds):
                 wb = A.buf(w)
