@@ -1554,6 +1554,34 @@ void for_dict_values(const py::dict& d, const py::list& keys, F&& f) {
   }
 }
 
+// True iff objs[i] is cached[i] and its buffer (itself or its _data) is bufs[i], for all i.
+bool same_sources(const py::sequence& objs, const py::list& cached, const py::list& bufs) {
+  const py::ssize_t n = PyList_GET_SIZE(cached.ptr());
+  if (py::len(objs) != static_cast<std::size_t>(n) || PyList_GET_SIZE(bufs.ptr()) != n)
+    return false;
+  const py::object fast = py::reinterpret_steal<py::object>(
+      PySequence_Fast(objs.ptr(), "same_sources: objs must be a sequence"));
+  if (!fast) throw py::error_already_set();
+  PyObject** items = PySequence_Fast_ITEMS(fast.ptr());
+  for (py::ssize_t i = 0; i < n; ++i) {
+    if (items[i] != PyList_GET_ITEM(cached.ptr(), i)) return false;
+    if (buffer_of(items[i]) != PyList_GET_ITEM(bufs.ptr(), i)) return false;
+  }
+  return true;
+}
+
+// True iff d[keys[i]] is values[i] for all i.
+bool same_dict_items(const py::dict& d, const py::list& keys, const py::list& values) {
+  const py::ssize_t n = PyList_GET_SIZE(keys.ptr());
+  if (PyList_GET_SIZE(values.ptr()) != n) return false;
+  bool same = true;
+  for_dict_values(d, keys, [&](py::ssize_t i, PyObject* v) {
+    same = v != nullptr && v == PyList_GET_ITEM(values.ptr(), i);
+    return same;
+  });
+  return same;
+}
+
 void bind_multi_plan(py::module_& m) {
   py::register_exception<StaleMultiTensors>(m, "StaleMultiTensors", PyExc_RuntimeError);
   py::class_<MultiTensors>(m, "MultiTensors",
@@ -1594,38 +1622,41 @@ void bind_multi_plan(py::module_& m) {
       "The type's version tag: the same nonzero value means that no attribute of the type or "
       "of a base was set or deleted in between; 0 if it has none.",
       py::arg("cls"));
+  m.def("same_sources", &same_sources,
+        "True iff objs[i] is cached[i] and its buffer (itself or its _data) is bufs[i], for all i.",
+        py::arg("objs"), py::arg("cached"), py::arg("bufs"));
+  m.def("same_dict_items", &same_dict_items, "True iff d[keys[i]] is values[i] for all i.",
+        py::arg("d"), py::arg("keys"), py::arg("values"));
   m.def(
-      "same_sources",
-      [](py::sequence objs, py::list cached, py::list bufs) {
-        const py::ssize_t n = PyList_GET_SIZE(cached.ptr());
-        if (py::len(objs) != static_cast<std::size_t>(n) || PyList_GET_SIZE(bufs.ptr()) != n)
-          return false;
-        const py::object fast = py::reinterpret_steal<py::object>(
-            PySequence_Fast(objs.ptr(), "same_sources: objs must be a sequence"));
-        if (!fast) throw py::error_already_set();
-        PyObject** items = PySequence_Fast_ITEMS(fast.ptr());
-        for (py::ssize_t i = 0; i < n; ++i) {
-          if (items[i] != PyList_GET_ITEM(cached.ptr(), i)) return false;
-          if (buffer_of(items[i]) != PyList_GET_ITEM(bufs.ptr(), i)) return false;
-        }
+      "same_step_arrays",
+      [](const py::sequence& weight, const py::list& weights, const py::list& wbufs,
+         const py::sequence& grad, const py::list& grads, const py::list& gbufs,
+         const py::dict& states, const py::list& keys, const py::list& state_objs,
+         const py::list& leaves, const py::list& leaf_bufs) {
+        return same_sources(weight, weights, wbufs) && same_sources(grad, grads, gbufs) &&
+               same_dict_items(states, keys, state_objs) &&
+               same_sources(leaves, leaves, leaf_bufs);
+      },
+      "same_sources(weight, weights, wbufs) and same_sources(grad, grads, gbufs) and "
+      "same_dict_items(states, keys, state_objs) and same_sources(leaves, leaves, leaf_bufs): "
+      "a step plan's array checks in one call.",
+      py::arg("weight"), py::arg("weights"), py::arg("wbufs"), py::arg("grad"), py::arg("grads"),
+      py::arg("gbufs"), py::arg("states"), py::arg("keys"), py::arg("state_objs"),
+      py::arg("leaves"), py::arg("leaf_bufs"));
+  m.def(
+      "same_keys",
+      [](const py::dict& d, const py::tuple& keys) {
+        const py::ssize_t n = PyTuple_GET_SIZE(keys.ptr());
+        if (PyDict_GET_SIZE(d.ptr()) != n) return false;
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        for (py::ssize_t i = 0; i < n && PyDict_Next(d.ptr(), &pos, &k, &v); ++i)
+          if (k != PyTuple_GET_ITEM(keys.ptr(), i)) return false;
         return true;
       },
-      "True iff objs[i] is cached[i] and its buffer (itself or its _data) is bufs[i], for all i.",
-      py::arg("objs"), py::arg("cached"), py::arg("bufs"));
-  m.def(
-      "same_dict_items",
-      [](py::dict d, py::list keys, py::list values) {
-        const py::ssize_t n = PyList_GET_SIZE(keys.ptr());
-        if (PyList_GET_SIZE(values.ptr()) != n) return false;
-        bool same = true;
-        for_dict_values(d, keys, [&](py::ssize_t i, PyObject* v) {
-          same = v != nullptr && v == PyList_GET_ITEM(values.ptr(), i);
-          return same;
-        });
-        return same;
-      },
-      "True iff d[keys[i]] is values[i] for all i.", py::arg("d"), py::arg("keys"),
-      py::arg("values"));
+      "True iff d's keys are the objects keys, in this order (a key deleted and set again, or "
+      "an equal but different object, gives False).",
+      py::arg("d"), py::arg("keys"));
   m.def(
       "set_items",
       [](py::dict d, py::list keys, py::object value) {

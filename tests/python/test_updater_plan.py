@@ -762,6 +762,42 @@ def test_same_sources_dict_items_common_count():
         _core.set_items(d, [[1]], 0)   # unhashable key
 
 
+def test_same_keys_and_same_step_arrays():
+    d = {"a": 1, "b": 2}
+    keys = tuple(d)
+    assert _core.same_keys(d, keys)
+    assert not _core.same_keys(dict(d, c=3), keys)            # a key more
+    assert not _core.same_keys({"a": 1}, keys)                 # a key less
+    assert not _core.same_keys({"b": 2, "a": 1}, keys)         # another order
+    assert not _core.same_keys({"a": 1, "c": 2}, keys)
+    assert not _core.same_keys({1000: 0}, (int("1000"),))      # equal, another object
+    a, b = np.zeros(3, np.float32), np.zeros(3, np.float32)
+    na, st = mxopt.nd.array(a), mxopt.nd.array(b)
+    states = {0: st}
+    args = ([na], [na], [na._data], [b], [b], [b], states, [0], [st], [st], [st._data])
+    assert _core.same_step_arrays(*args)
+    for k, bad in [(0, [a]), (2, [a]), (3, [a]), (5, [a]), (7, [1]), (8, [na]), (10, [b])]:
+        changed = list(args)
+        changed[k] = bad
+        assert not _core.same_step_arrays(*changed), k
+
+
+def test_attribute_deleted_and_set_again_rebuilds(monkeypatch):
+    """The plan compares the optimizer's attribute names in order: one deleted and set again
+    (same value, now last) makes the next call a miss, and the plan built then hits."""
+    def script(w, step):
+        step()
+        step()
+        opt = w.upd.optimizer
+        clip = opt.clip_gradient
+        del opt.clip_gradient
+        opt.clip_gradient = clip
+        step()
+        step()
+    log = _twice(monkeypatch, lambda: _opt("sgd", dict(momentum=0.9)), script)
+    assert log == ["miss", "hit", "miss", "hit"]
+
+
 def test_same_sources_reads_ndarray_slots_like_getattr():
     # same_sources reads NDArray's `_data` slot directly once it has seen the type; rebinding,
     # an unset slot, subclasses and changes to the classes must still be seen.

@@ -153,10 +153,7 @@ class StepPlan:
                 return False
         elif type(index) is not tuple or list(index) != self.raw_index:
             return False
-        if not (_core.same_sources(weight, self.weights, self.wbufs)
-                and _core.same_sources(grad, self.grads, self.gbufs)):
-            return False
-        if opt.__dict__.keys() != self.attr_keys:
+        if not _core.same_keys(opt.__dict__, self.attr_keys):
             return False
         cls = type(opt)
         tag = _core.type_version(cls)  # unchanged: no attribute of cls or a base was set
@@ -177,8 +174,9 @@ class StepPlan:
         if self.param_mults is not None and not all(
                 a is b for a, b in zip(_param_mults(opt, self.keys), self.param_mults)):
             return False
-        return (_core.same_dict_items(upd.states, self.keys, self.state_objs)
-                and _core.same_sources(self.leaves, self.leaves, self.leaf_bufs))
+        return _core.same_step_arrays(weight, self.weights, self.wbufs, grad, self.grads,
+                                      self.gbufs, upd.states, self.keys, self.state_objs,
+                                      self.leaves, self.leaf_bufs)
 
     def run(self, upd: Any) -> bool:
         """One step; False (nothing changed) if the per-index path must run instead."""
@@ -412,8 +410,8 @@ def build(upd: Any, index: Any, grad: Any, weight: Any, keys: List[Any],
     p.opt = opt
     p.methods = tuple(getattr(cls, m, None) for m in _METHODS)
     p.type_tag = _core.type_version(cls)
-    p.attr_keys = set(opt.__dict__.keys())
-    if any(m in p.attr_keys for m in _METHODS):
+    p.attr_keys = tuple(opt.__dict__)  # compared by identity and order (_core.same_keys)
+    if any(m in opt.__dict__ for m in _METHODS):
         return None
     p.lr_mult, p.wd_mult = dict(opt.lr_mult), dict(opt.wd_mult)
     p.idx2name, p.params, p.param_dict = dict(opt.idx2name), opt.param_dict, dict(opt.param_dict)
