@@ -539,3 +539,53 @@ def test_mxnet_parameter_parsing_matches_dmlc():
     rng = np.random.default_rng(0)
     for x in 10 ** rng.uniform(-12, 12, 2000):
         assert _core.python_repr(float(x)) == repr(float(x))
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd", "adagrad", "rmsprop"])
+def test_large_states_start_half_a_page_from_their_weight(name):
+    """States of >= 64 KiB start 2048 bytes (modulo 4096, rounded down to 64) from their weight,
+    so that loading one never waits on a store to the other ("4K aliasing", _arrays.zeros_like);
+    smaller ones, other item sizes and row_sparse states are plain zeros."""
+    kw = dict(momentum=0.9) if name == "sgd" else {}
+    opt = mx.optimizer.create(name, learning_rate=0.1, **kw)
+    for n, apart in [(16384, True), (16383, False), (100003, True)]:
+        for weight in (np.ones(n, np.float32), mx.nd.ones((n,))):
+            state = opt.create_state(0, weight)
+            states = state if isinstance(state, tuple) else (state,)
+            w = weight if isinstance(weight, np.ndarray) else weight._data
+            for s in states:
+                assert type(s) is type(weight)
+                a = s if isinstance(s, np.ndarray) else s._data
+                assert a.shape == w.shape and a.dtype == w.dtype and not a.any()
+                assert a.flags.c_contiguous and a.flags.writeable and a.flags.aligned
+                phase = (a.ctypes.data - w.ctypes.data) % 4096
+                if apart:
+                    assert 1984 <= phase <= 2048, phase
+    # float16 weights with float32 states (multi_precision): another item size, plain zeros
+    mp = mx.optimizer.create("adam", multi_precision=True)
+    w16 = mx.nd.ones((100000,), dtype=np.float16)
+    master, (m, v) = mp.create_state_multi_precision(0, w16)
+    assert m.dtype == np.float32 and not m.asnumpy().any()
+
+
+def test_states_placed_apart_give_the_same_training_and_states_as_plain_zeros():
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal(70001).astype(np.float32)
+    gs = [rng.standard_normal(70001).astype(np.float32) for _ in range(3)]
+    out = []
+    for plain in (False, True):
+        opt = mx.optimizer.create("adam", learning_rate=0.01)
+        upd = mx.optimizer.get_updater(opt)
+        w = mx.nd.array(w0)
+        if plain:
+            upd.states[0] = (mx.nd.zeros(w.shape), mx.nd.zeros(w.shape))
+            upd.states_synced[0] = True
+        for g in gs:
+            upd(0, mx.nd.array(g), w)
+        blob = upd.get_states()
+        again = mx.optimizer.get_updater(mx.optimizer.create("adam", learning_rate=0.01))
+        again.set_states(blob)
+        out.append([w.asnumpy()] + [s.asnumpy() for s in upd.states[0]]
+                   + [s.asnumpy() for s in again.states[0]])
+    for a, b in zip(*out):
+        assert a.tobytes() == b.tobytes()
