@@ -303,3 +303,32 @@ def test_dropout_masks_follow_mx_random_seed():
     d, e = masks(3), masks(3)
     np.testing.assert_array_equal(d[0], a[0])
     np.testing.assert_array_equal(e[1], a[1])
+
+
+def test_weights_gradients_and_states_start_apart_modulo_4096():
+    """Large parameters: the gradient starts 1024 bytes and each optimizer state 2048 bytes
+    (modulo 4096, rounded down to 64) after the weight, so the update kernels never wait on
+    4K aliasing between them (ndarray.zeros_apart); small ones are plain arrays."""
+    data = mx.sym.Variable("data")
+    net = mx.sym.FullyConnected(data, num_hidden=256, name="fc1")   # 784 x 256 weight
+    net = mx.sym.FullyConnected(net, num_hidden=10, name="fc2")     # 256 x 10: small
+    net = mx.sym.SoftmaxOutput(net, name="softmax")
+    mod = mx.mod.Module(net, data_names=["data"], label_names=["softmax_label"])
+    mod.bind(data_shapes=[("data", (8, 784))], label_shapes=[("softmax_label", (8,))])
+    mod.init_params()
+    mod.init_optimizer(optimizer="adam")
+    x = np.random.default_rng(0).standard_normal((8, 784)).astype(np.float32)
+    batch = mx.io.DataBatch([mx.nd.array(x)], [mx.nd.array(np.arange(8) % 10)])
+    mod.forward_backward(batch)
+    mod.update()
+
+    def phase(a, b):
+        return (a._data.ctypes.data - b._data.ctypes.data) % 4096
+    w, g = mod._exec.arg_dict["fc1_weight"], mod._exec.grad_dict["fc1_weight"]
+    assert 960 <= phase(g, w) <= 1024
+    states = mod._updater.states
+    idx = [i for i, n in mod._updater.optimizer.idx2name.items() if n == "fc1_weight"][0]
+    for s in states[idx]:
+        assert 1984 <= phase(s, w) <= 2048
+    small = mod._exec.grad_dict["fc2_weight"]._data
+    assert small.base is None

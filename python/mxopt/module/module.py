@@ -30,6 +30,7 @@ from ..initializer import InitDesc, Uniform
 from ..io import DataDesc
 from ..model import load_checkpoint
 from ..ndarray import NDArray, load as nd_load, save as nd_save, zeros
+from ..ndarray.ndarray import APART_MIN_BYTES, zeros_apart
 from .base_module import BaseModule
 
 __all__ = ["Module"]
@@ -426,8 +427,14 @@ class Module(BaseModule):
                 g = shared.grad_dict.get(name)
                 grads.append(g._data if g is not None else None)
                 continue
-            args.append(np.zeros(shape, dtype=dtype))
-            grads.append(np.zeros(shape, dtype=dtype) if req != "null" else None)
+            arg = np.zeros(shape, dtype=dtype)
+            args.append(arg)
+            if req == "null":
+                grads.append(None)
+            elif arg.nbytes >= APART_MIN_BYTES:  # away from the weight and its optimizer states
+                grads.append(zeros_apart(arg.shape, arg.dtype, arg.ctypes.data, 1024))
+            else:
+                grads.append(np.zeros(shape, dtype=dtype))
         return Executor(self._symbol, dtype, args, grads, reqs)
 
     def bind(self, data_shapes: Any, label_shapes: Any = None, for_training: bool = True,

@@ -15,6 +15,7 @@ from .. import _core
 from ..base import MXNetError
 from ..ndarray import NDArray, RowSparseNDArray
 from ..ndarray import zeros as _nd_zeros
+from ..ndarray.ndarray import APART_MIN_BYTES, zeros_apart
 
 FLOAT16 = np.dtype(np.float16)
 FLOAT32 = np.dtype(np.float32)
@@ -176,35 +177,17 @@ def dense(g: Any, weight_shape: Tuple[int, ...], name: str = "grad") -> np.ndarr
 
 def zeros_like(weight: Any, dtype: Any = None, stype: str = "default") -> Any:
     """A zero state shaped like ``weight``, of the weight's kind (numpy in, numpy out); a large
-    dense one starts half a page from the weight (``_zeros_apart``)."""
+    dense one starts half a page from the weight (``ndarray.zeros_apart``)."""
     dt = np.dtype(dtype) if dtype is not None else np.dtype(weight.dtype)
     if stype == "default":
         src = weight._data if type(weight) is NDArray else weight  # not row_sparse ones
         if type(src) is np.ndarray and src.shape == tuple(weight.shape) \
-                and src.dtype.itemsize == dt.itemsize and src.nbytes >= _APART_MIN_BYTES:
-            out = _zeros_apart(src.shape, dt, src.ctypes.data)
+                and src.dtype.itemsize == dt.itemsize and src.nbytes >= APART_MIN_BYTES:
+            out = zeros_apart(src.shape, dt, src.ctypes.data, 2048)
             return out if isinstance(weight, np.ndarray) else NDArray(out)
     if isinstance(weight, np.ndarray):
         return np.zeros(weight.shape, dtype=dt)
     return _nd_zeros(weight.shape, dtype=dt, stype=None if stype == "default" else stype)
-
-
-# States of at least this size are placed by _zeros_apart (the padding is <= 4 KiB, 6%).
-_APART_MIN_BYTES = 1 << 16
-
-
-def _zeros_apart(shape: tuple, dt: np.dtype, weight_address: int) -> np.ndarray:
-    """Zeros whose address is 2048 bytes (rounded down to 64) from ``weight_address`` modulo
-    4096. An element-wise kernel loads the weight a little ahead of storing the state: when the
-    two start within about 128 bytes of each other modulo 4096 (but not at the same offset),
-    each load waits for an unrelated earlier store to the same page offset ("4K aliasing"; a 1e5
-    AdaGrad step 29.7 us -> 33-39 us here). Half a page apart they never collide, and every
-    state of a weight gets the same offset, which is harmless."""
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
-    raw = np.zeros(nbytes + 4096, np.uint8)   # calloc: the padding costs no memory traffic
-    want = ((weight_address + 2048) % 4096) & ~63
-    start = (want - raw.ctypes.data) % 4096
-    return raw[start:start + nbytes].view(dt).reshape(shape)
 
 
 def astype(x: Any, dt: Any) -> Any:
