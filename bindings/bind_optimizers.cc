@@ -1692,10 +1692,10 @@ void bind_multi_plan(py::module_& m) {
 }
 
 // The multi-tensor kernels' parameters, in order, with their defaults (exported as
-// _core.multi_params: {kernel name: ((name, default) or (name,) if it has none, ...)}). pybind11 looks every
-// keyword argument up by name on each call (about 2 us for a kernel's 7-13 parameters), so the
-// Updater's step plan passes them positionally; for that the kernels take every parameter
-// positionally too (no py::kw_only).
+// _core.multi_params: {kernel name: ((name, default) or (name,) if it has none, ...)}).
+// pybind11 looks every keyword argument up by name on each call (about 2 us for a kernel's
+// 7-13 parameters), so MultiBatch and the Updater's step plan pass them positionally
+// (base.positional); for that the kernels take every parameter positionally (no py::kw_only).
 struct MultiParam {
   std::string name;
   py::object value;  // the default (null: none)
@@ -1736,7 +1736,7 @@ std::vector<k::SGDParams> sgd_list(const std::string& fn, const MultiArgs& a,
 }
 
 #define MXOPT_MULTI_SGD_ARGS                                                                  \
-  py::arg("lrs"), py::arg("wds"), py::arg("rescale_grad") = 1.0f,            \
+  py::arg("lrs"), py::arg("wds"), py::arg("rescale_grad") = 1.0f,                             \
       py::arg("clip_gradient") = k::kNoClip, py::arg("momentum") = 0.0f
 
 void bind_multi_sgd(py::module_& m) {
@@ -1856,8 +1856,8 @@ void bind_multi_sgd(py::module_& m) {
 }
 
 #define MXOPT_MULTI_ADAM_ARGS                                                                 \
-  py::arg("lrs"), py::arg("wds"), py::arg("beta1") = 0.9f,                   \
-      py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-8f, py::arg("rescale_grad") = 1.0f, \
+  py::arg("lrs"), py::arg("wds"), py::arg("beta1") = 0.9f,                                    \
+      py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-8f, py::arg("rescale_grad") = 1.0f,  \
       py::arg("clip_gradient") = k::kNoClip
 
 std::vector<k::AdamParams> adam_list(const std::string& fn, const MultiArgs& a,
@@ -2082,8 +2082,8 @@ void bind_multi_other(py::module_& m) {
 }
 
 #define MXOPT_MULTI_LAMB_ARGS                                                                 \
-  py::arg("lrs"), py::arg("wds"), py::arg("beta1") = 0.9f,                   \
-      py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-6f, py::arg("rescale_grad") = 1.0f, \
+  py::arg("lrs"), py::arg("wds"), py::arg("beta1") = 0.9f,                                    \
+      py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-6f, py::arg("rescale_grad") = 1.0f,  \
       py::arg("clip_gradient") = k::kNoClip, py::arg("lower_bound") = -1.0f,                  \
       py::arg("upper_bound") = -1.0f, py::arg("bias_correction") = true
 
