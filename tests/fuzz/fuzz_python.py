@@ -24,7 +24,6 @@ with atheris.instrument_imports():
     from mxopt.base import MXNetError
 
 CLEAR_ERRORS = (MXNetError, ValueError, TypeError)
-_TMP = tempfile.mkdtemp(prefix="mxopt-fuzz-")
 
 
 def symbol_json(data: bytes) -> None:
@@ -40,17 +39,20 @@ def symbol_json(data: bytes) -> None:
 
 
 def nd_load(data: bytes) -> None:
-    """mx.nd.load on an arbitrary file; what loads must save and load back equal."""
-    path = os.path.join(_TMP, "in.params")
-    with open(path, "wb") as f:
-        f.write(data)
-    try:
-        loaded = mx.nd.load(path)
-    except CLEAR_ERRORS:
-        return
-    out = os.path.join(_TMP, "out.params")
-    mx.nd.save(out, loaded)
-    back = mx.nd.load(out)
+    """mx.nd.load on an arbitrary file; what loads must save and load back equal. The files live
+    in a directory of this input's own, removed before returning: a record of a few hundred bytes
+    can load as an array of up to 1 GiB, and saved copies left behind filled the disk."""
+    with tempfile.TemporaryDirectory(prefix="mxopt-fuzz-") as tmp:
+        path = os.path.join(tmp, "in.params")
+        with open(path, "wb") as f:
+            f.write(data)
+        try:
+            loaded = mx.nd.load(path)
+        except CLEAR_ERRORS:
+            return
+        out = os.path.join(tmp, "out.params")
+        mx.nd.save(out, loaded)
+        back = mx.nd.load(out)
     items = loaded.items() if isinstance(loaded, dict) else enumerate(loaded)
     for key, arr in items:
         other = back[key]
