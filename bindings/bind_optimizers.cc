@@ -1582,8 +1582,285 @@ bool same_dict_items(const py::dict& d, const py::list& keys, const py::list& va
   return same;
 }
 
+// The int d[k] shared by every key k (nullptr if a key is missing or the values differ).
+PyObject* common_count(const py::dict& d, const py::list& keys) {
+  PyObject *first = nullptr, *same = nullptr;  // same: the last value found equal
+  bool ok = true;
+  for_dict_values(d, keys, [&](py::ssize_t, PyObject* v) {
+    if (v == same) return true;  // a plan sets most counts to one int object
+    if (v == nullptr || !PyLong_CheckExact(v)) return ok = false;
+    if (first != nullptr) {
+      const int eq = PyObject_RichCompareBool(v, first, Py_EQ);
+      if (eq < 0) throw py::error_already_set();
+      if (eq == 0) return ok = false;
+    } else {
+      first = v;
+    }
+    same = v;
+    return true;
+  });
+  return ok ? first : nullptr;
+}
+
+// d[k] = value for every k in keys.
+void set_items(const py::dict& d, const py::list& keys, PyObject* value) {
+  const py::ssize_t n = PyList_GET_SIZE(keys.ptr());
+  for (py::ssize_t i = 0; i < n; ++i)
+    if (PyDict_SetItem(d.ptr(), PyList_GET_ITEM(keys.ptr(), i), value) != 0)
+      throw py::error_already_set();
+}
+
+// A step plan's steady state in one call (python/mxopt/optimizer/_plan.py, StepPlan.fast): the
+// checks of StepPlan.matches and of run's reuse of the last prepare, for a static class whose
+// counts Optimizer._update_count advances, then the count advance and the kernel call. It
+// checks as much as the Python plan or more (the type's version tag must be unchanged, the
+// scheduler None, param_dict empty); when a check fails it returns False having changed
+// nothing, and the Python plan decides. Built from the plan right after a prepare.
+//
+// The optimizer's attributes are checked in one pass over its __dict__: the plan's names in
+// their order, each bound to the object the prepare saw (all but num_update). The attributes
+// read here (multipliers, names, counts) are then those objects: the type's version tag vouches
+// that no class attribute (a property, say) overrides them.
+class PlanStep {
+ public:
+  PlanStep(const py::object& plan, py::object stale) : stale_(std::move(stale)) {
+    auto get = [&](const char* name) { return plan.attr(name); };
+    opt_ = get("opt");
+    type_ = Py_TYPE(opt_.ptr());
+    states_ = get("states_dict");
+    synced_ = get("synced_dict");
+    raw_index_ = get("raw_index");
+    attr_keys_ = get("attr_keys");
+    py::tuple aggregate = get("aggregate");
+    agg_updates_ = aggregate[0];
+    lr_mult_ = get("lr_mult");
+    wd_mult_ = get("wd_mult");
+    idx2name_ = get("idx2name");
+    keys_ = get("keys");
+    weights_ = get("weights");
+    wbufs_ = get("wbufs");
+    grads_ = get("grads");
+    gbufs_ = get("gbufs");
+    state_objs_ = get("state_objs");
+    leaves_ = get("leaves");
+    leaf_bufs_ = get("leaf_bufs");
+    dev_ = py::int_(get("dev"));
+    kernel_ = get("kernel");
+    py::list args;
+    args.append(get("mt"));
+    args.append(get("kgrads"));
+    for (const auto& st : py::list(get("kstates"))) args.append(st);
+    args.append(get("lrv"));
+    args.append(get("wdv"));
+    for (const auto& a : py::tuple(get("tail"))) args.append(a);
+    args_ = py::tuple(args);
+    const py::tuple memo = get("memo");
+    tag_ = memo[3].cast<unsigned int>();
+    if (!(PyList_CheckExact(raw_index_.ptr()) && PyTuple_CheckExact(attr_keys_.ptr()) &&
+          PyDict_CheckExact(states_.ptr()) && PyDict_CheckExact(lr_mult_.ptr()) &&
+          PyDict_CheckExact(wd_mult_.ptr()) && PyDict_CheckExact(idx2name_.ptr()) &&
+          PyList_CheckExact(keys_.ptr()) && PyList_CheckExact(weights_.ptr()) &&
+          PyList_CheckExact(wbufs_.ptr()) && PyList_CheckExact(grads_.ptr()) &&
+          PyList_CheckExact(gbufs_.ptr()) && PyList_CheckExact(state_objs_.ptr()) &&
+          PyList_CheckExact(leaves_.ptr()) && PyList_CheckExact(leaf_bufs_.ptr()) && tag_ != 0 &&
+          cacheable_version(type_) && type_->tp_version_tag == tag_))
+      throw py::type_error("PlanStep: not a plan of a static class with a reusable prepare");
+    // The attribute values the prepare saw, in the plan's attribute order.
+    const py::list memo_keys(memo[0]), memo_vals(memo[1]);
+    const py::ssize_t n = PyTuple_GET_SIZE(attr_keys_.ptr());
+    for (py::ssize_t i = 0; i < n; ++i) {
+      PyObject* k = PyTuple_GET_ITEM(attr_keys_.ptr(), i);
+      PyObject* v = nullptr;
+      for (py::ssize_t j = 0; j < PyList_GET_SIZE(memo_keys.ptr()); ++j)
+        if (PyList_GET_ITEM(memo_keys.ptr(), j) == k) v = PyList_GET_ITEM(memo_vals.ptr(), j);
+      if (v == nullptr && !(PyUnicode_Check(k) && PyUnicode_Compare(k, name_.num_update) == 0))
+        throw py::type_error("PlanStep: the plan's attributes are not the prepare's");
+      expected_.push_back(py::reinterpret_borrow<py::object>(v));  // null: num_update
+    }
+    // The attributes this step reads, as the prepare saw them (no class attribute may shadow
+    // them: a data descriptor would win over the instance dict).
+    auto saw = [&](PyObject* name) {
+      PyObject* over = _PyType_Lookup(type_, name);
+      if (over != nullptr && Py_TYPE(over)->tp_descr_set != nullptr)
+        throw py::type_error("PlanStep: a class attribute shadows an optimizer attribute");
+      for (py::ssize_t i = 0; i < n; ++i)
+        if (PyTuple_GET_ITEM(attr_keys_.ptr(), i) == name && expected_[i])
+          return expected_[i];
+      throw py::type_error("PlanStep: the optimizer lacks an attribute the plan reads");
+    };
+    // Attribute names in the dict are interned, so they are these very objects.
+    if (!saw(name_.lr_scheduler).is_none() || !saw(name_.aggregate_num).is(aggregate[1]))
+      throw py::type_error("PlanStep: an lr scheduler, or another aggregate_num");
+    cur_lr_mult_ = saw(name_.lr_mult);
+    cur_wd_mult_ = saw(name_.wd_mult);
+    cur_idx2name_ = saw(name_.idx2name);
+    all_counts_ = saw(name_.all_index_update_counts);
+    counts_ = saw(name_.index_update_count);
+    const py::object params = saw(name_.param_dict);
+    if (!params.is(get("params")) || !PyDict_CheckExact(params.ptr()) ||
+        PyDict_GET_SIZE(params.ptr()) != 0 || !PyDict_CheckExact(all_counts_.ptr()) ||
+        !PyDict_CheckExact(counts_.ptr()) || _PyType_Lookup(type_, name_.num_update) != nullptr)
+      throw py::type_error("PlanStep: param_dict is not empty, or the counts are not dicts");
+    params_ = params;
+  }
+
+  // One step if everything is as the plan recorded it: True; else False, nothing changed.
+  bool operator()(const py::object& upd, const py::object& index, const py::object& grad,
+                  const py::object& weight) const {
+    PyObject* opt = opt_.ptr();
+    if (!is(upd, name_.optimizer, opt) || !is(upd, name_.states, states_.ptr()) ||
+        !is(upd, name_.states_synced, synced_.ptr()) ||
+        !is(upd, name_.aggregate_updates, agg_updates_.ptr()) || !same_index(index))
+      return false;
+    if (Py_TYPE(opt) != type_ || !cacheable_version(type_) || type_->tp_version_tag != tag_)
+      return false;  // an attribute of the class or of a base was set (methods, version...)
+    const py::object d = py::reinterpret_steal<py::object>(PyObject_GenericGetDict(opt, nullptr));
+    if (!d) throw py::error_already_set();
+    PyObject* num_update = same_attributes(d.ptr());
+    if (num_update == nullptr) return false;
+    // The containers compared by content (multipliers by identity of their values).
+    if (!same_mults(cur_lr_mult_.ptr(), lr_mult_.ptr()) ||
+        !same_mults(cur_wd_mult_.ptr(), wd_mult_.ptr()) || PyDict_GET_SIZE(params_.ptr()) != 0)
+      return false;
+    const int eq = PyObject_RichCompareBool(cur_idx2name_.ptr(), idx2name_.ptr(), Py_EQ);
+    if (eq < 0) throw py::error_already_set();
+    if (eq == 0) return false;
+    if (!same_sources(weight, weights_, wbufs_) || !same_sources(grad, grads_, gbufs_) ||
+        !same_dict_items(states_, keys_, state_objs_) ||
+        !same_sources(leaves_, leaves_, leaf_bufs_))
+      return false;
+    // _set_current_context(dev) would rebind _index_update_count to the same dict.
+    PyObject* counts = PyDict_GetItemWithError(all_counts_.ptr(), dev_.ptr());
+    if (counts != counts_.ptr()) {
+      if (counts == nullptr && PyErr_Occurred()) throw py::error_already_set();
+      return false;
+    }
+    const py::dict cd = py::reinterpret_borrow<py::dict>(counts);
+    PyObject* c = common_count(cd, keys_);
+    if (c == nullptr) return false;
+    // Everything checked: every count to t = c + 1, num_update = max(t, num_update), then the
+    // kernel; if the kernel finds an array changed (it wrote nothing), both are undone.
+    const py::object c_obj = py::reinterpret_borrow<py::object>(c);
+    const py::object before = py::reinterpret_borrow<py::object>(num_update);
+    const py::object t = py::reinterpret_steal<py::object>(PyNumber_Add(c, one().ptr()));
+    if (!t) throw py::error_already_set();
+    const int gt = PyObject_RichCompareBool(before.ptr(), t.ptr(), Py_GT);
+    if (gt < 0) throw py::error_already_set();
+    set_items(cd, keys_, t.ptr());
+    if (PyObject_SetAttr(opt, name_.num_update, gt ? before.ptr() : t.ptr()) != 0)
+      throw py::error_already_set();
+    PyObject* r = PyObject_Call(kernel_.ptr(), args_.ptr(), nullptr);
+    if (r == nullptr) {
+      if (!PyErr_ExceptionMatches(stale_.ptr())) throw py::error_already_set();
+      PyErr_Clear();
+      set_items(cd, keys_, c_obj.ptr());
+      if (PyObject_SetAttr(opt, name_.num_update, before.ptr()) != 0)
+        throw py::error_already_set();
+      return false;
+    }
+    Py_DECREF(r);
+    return true;
+  }
+
+ private:
+  // The attribute names, interned once (a lookup by a fresh string hashes it every time).
+  struct Names {
+    PyObject* optimizer = PyUnicode_InternFromString("optimizer");
+    PyObject* states = PyUnicode_InternFromString("states");
+    PyObject* states_synced = PyUnicode_InternFromString("states_synced");
+    PyObject* aggregate_updates = PyUnicode_InternFromString("aggregate_updates");
+    PyObject* aggregate_num = PyUnicode_InternFromString("aggregate_num");
+    PyObject* lr_scheduler = PyUnicode_InternFromString("lr_scheduler");
+    PyObject* lr_mult = PyUnicode_InternFromString("lr_mult");
+    PyObject* wd_mult = PyUnicode_InternFromString("wd_mult");
+    PyObject* idx2name = PyUnicode_InternFromString("idx2name");
+    PyObject* param_dict = PyUnicode_InternFromString("param_dict");
+    PyObject* all_index_update_counts = PyUnicode_InternFromString("_all_index_update_counts");
+    PyObject* index_update_count = PyUnicode_InternFromString("_index_update_count");
+    PyObject* num_update = PyUnicode_InternFromString("num_update");
+  };
+  static const Names& names() {
+    static const Names n{};
+    return n;
+  }
+  const Names& name_ = names();
+
+  static const py::object& one() {
+    static const py::object v = py::int_(1);
+    return v;
+  }
+  static bool is(const py::object& o, PyObject* name, PyObject* expected) {
+    PyObject* v = PyObject_GetAttr(o.ptr(), name);
+    if (v == nullptr) {
+      PyErr_Clear();
+      return false;
+    }
+    Py_DECREF(v);
+    return v == expected;
+  }
+  // The Python plan's test: a list equal to raw_index, or a tuple whose list is.
+  bool same_index(const py::object& index) const {
+    py::object as_list = index;
+    if (PyTuple_CheckExact(index.ptr()))
+      as_list = py::list(index);
+    else if (!PyList_CheckExact(index.ptr()))
+      return false;
+    const int eq = PyObject_RichCompareBool(as_list.ptr(), raw_index_.ptr(), Py_EQ);
+    if (eq < 0) throw py::error_already_set();
+    return eq == 1;
+  }
+  // d holds the plan's attribute names in order, each bound to the prepare's object (but
+  // num_update): the num_update object, else nullptr.
+  PyObject* same_attributes(PyObject* d) const {
+    const py::ssize_t n = PyTuple_GET_SIZE(attr_keys_.ptr());
+    if (PyDict_GET_SIZE(d) != n) return nullptr;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v, *num_update = nullptr;
+    for (py::ssize_t i = 0; i < n && PyDict_Next(d, &pos, &k, &v); ++i) {
+      if (k != PyTuple_GET_ITEM(attr_keys_.ptr(), i)) return nullptr;
+      if (!expected_[i])
+        num_update = v;
+      else if (v != expected_[i].ptr())
+        return nullptr;
+    }
+    return num_update;
+  }
+  // The multiplier dict holds the snapshot's keys, each mapped to the very same object.
+  static bool same_mults(PyObject* cur, PyObject* snap) {
+    if (PyDict_GET_SIZE(cur) != PyDict_GET_SIZE(snap)) return false;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(snap, &pos, &k, &v)) {
+      PyObject* now = PyDict_GetItemWithError(cur, k);
+      if (now == nullptr && PyErr_Occurred()) throw py::error_already_set();
+      if (now != v) return false;
+    }
+    return true;
+  }
+
+  py::object stale_, opt_, states_, synced_, raw_index_, attr_keys_, agg_updates_;
+  py::object lr_mult_, wd_mult_, idx2name_;  // the plan's snapshots
+  py::object cur_lr_mult_, cur_wd_mult_, cur_idx2name_, params_, all_counts_, counts_;
+  py::object dev_, kernel_;
+  py::list keys_, weights_, wbufs_, grads_, gbufs_, state_objs_, leaves_, leaf_bufs_;
+  std::vector<py::object> expected_;
+  py::tuple args_;
+  PyTypeObject* type_ = nullptr;
+  unsigned int tag_ = 0;
+};
+
 void bind_multi_plan(py::module_& m) {
-  py::register_exception<StaleMultiTensors>(m, "StaleMultiTensors", PyExc_RuntimeError);
+  const auto stale =
+      py::register_exception<StaleMultiTensors>(m, "StaleMultiTensors", PyExc_RuntimeError);
+  py::class_<PlanStep>(m, "PlanStep",
+                       "A step plan's steady state in one call (see _plan.StepPlan.fast).")
+      .def(py::init([stale](const py::object& plan) {
+             return PlanStep(plan, py::reinterpret_borrow<py::object>(stale));
+           }),
+           py::arg("plan"))
+      .def("__call__", &PlanStep::operator(),
+           "One step if every check of the plan passes (True); else False, nothing changed.",
+           py::arg("upd"), py::arg("index"), py::arg("grad"), py::arg("weight"));
   py::class_<MultiTensors>(m, "MultiTensors",
                            "A list of weights that multi-tensor kernels accept in place of the "
                            "weights list, caching their validated arguments between calls.")
@@ -1659,33 +1936,13 @@ void bind_multi_plan(py::module_& m) {
       py::arg("d"), py::arg("keys"));
   m.def(
       "set_items",
-      [](py::dict d, py::list keys, py::object value) {
-        const py::ssize_t n = PyList_GET_SIZE(keys.ptr());
-        for (py::ssize_t i = 0; i < n; ++i)
-          if (PyDict_SetItem(d.ptr(), PyList_GET_ITEM(keys.ptr(), i), value.ptr()) != 0)
-            throw py::error_already_set();
-      },
+      [](py::dict d, py::list keys, py::object value) { set_items(d, keys, value.ptr()); },
       "d[k] = value for every k in keys.", py::arg("d"), py::arg("keys"), py::arg("value"));
   m.def(
       "common_count",
       [](py::dict d, py::list keys) -> py::object {
-        PyObject *first = nullptr, *same = nullptr;  // same: the last value found equal
-        bool ok = true;
-        for_dict_values(d, keys, [&](py::ssize_t, PyObject* v) {
-          if (v == same) return true;  // a plan sets most counts to one int object
-          if (v == nullptr || !PyLong_CheckExact(v)) return ok = false;
-          if (first != nullptr) {
-            const int eq = PyObject_RichCompareBool(v, first, Py_EQ);
-            if (eq < 0) throw py::error_already_set();
-            if (eq == 0) return ok = false;
-          } else {
-            first = v;
-          }
-          same = v;
-          return true;
-        });
-        if (!ok || first == nullptr) return py::none();
-        return py::reinterpret_borrow<py::object>(first);
+        PyObject* c = common_count(d, keys);
+        return c == nullptr ? py::none() : py::reinterpret_borrow<py::object>(c);
       },
       "The int d[k] shared by every key k (None if a key is missing or the values differ).",
       py::arg("d"), py::arg("keys"));

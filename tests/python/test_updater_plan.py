@@ -887,6 +887,140 @@ def test_hit_is_one_kernel_call_without_per_tensor_checks(monkeypatch):
     assert w.upd.optimizer._index_update_count == dict.fromkeys(IDX, 4)
 
 
+def _recording_fast_steps(monkeypatch):
+    """Record what every Updater call did: 'fast' (the C++ PlanStep ran the step), 'declined'
+    (it refused, having changed nothing) or 'python' (no PlanStep: the Python plan or the
+    per-index path)."""
+    record = []
+
+    class Recording(_core.PlanStep):
+        def __call__(self, *args):
+            ran = super().__call__(*args)
+            record[-1] = "fast" if ran else "declined"
+            return ran
+    monkeypatch.setattr(_core, "PlanStep", Recording)
+    return record
+
+
+FAST = [("sgd", dict()), ("sgd", dict(momentum=0.9)), ("ccsgd", dict(momentum=0.9)),
+        ("nag", dict(momentum=0.9)), ("adagrad", dict(clip_gradient=0.4)),
+        ("rmsprop", dict(centered=True))]
+
+
+@pytest.mark.parametrize("name,kw", FAST, ids=[n for n, _ in FAST])
+def test_static_steady_state_runs_in_one_c_call(monkeypatch, name, kw):
+    """After the build (per-index path) and one Python planned step (which prepares), a static
+    class's steps run in the C++ PlanStep, without StepPlan.run: the same bits as without
+    plans, also for one-tensor calls."""
+    record = _recording_fast_steps(monkeypatch)
+    runs = []
+    real_run = _plan.StepPlan.run
+    monkeypatch.setattr(_plan.StepPlan, "run", lambda self, upd: (runs.append(1),
+                                                                  real_run(self, upd))[1])
+
+    def script(w, step):
+        for idx in [None] * 5 + [2] * 4:
+            record.append("python")
+            step(idx)
+    log = _twice(monkeypatch, lambda: _opt(name, kw, param_idx2name={0: "a_weight"}), script)
+    assert log == ["miss"] + ["hit"] * 4 + ["miss"] + ["hit"] * 3
+    planned = ["python", "python", "fast", "fast", "fast"]
+    assert record[:9] == planned + ["declined", "python", "fast", "fast"]
+    assert len(runs) == 2  # the prepare of each plan (its first planned step)
+
+
+def test_every_change_the_c_step_cannot_vouch_for_goes_to_the_python_plan(monkeypatch):
+    """Each change below makes the C++ PlanStep decline (nothing changed); the Python plan or
+    the per-index path then runs the step, with the same bits and counts as without plans."""
+    record = _recording_fast_steps(monkeypatch)
+
+    class Param:
+        lr_mult = wd_mult = 1.0
+
+    # (change, what its step's record must be, the records of the three steps after it)
+    again = ["python", "fast", "fast"]  # the per-index path ran: a new plan prepares first
+    changes = [
+        (lambda w, o: setattr(o, "wd", 0.02), ["declined"] + ["fast"] * 3),  # rebound
+        (lambda w, o: o.set_lr_mult({1: 0.5}), ["declined"] + again),  # multipliers
+        (lambda w, o: o.wd_mult.__setitem__(3, 0.0), ["declined"] + again),  # ... in place
+        (lambda w, o: o.idx2name.__setitem__(9, "c_weight"), ["declined"] + again),  # names
+        (lambda w, o: setattr(o, "lr_scheduler",  # a scheduler: the Python plan only
+                              mxopt.lr_scheduler.FactorScheduler(step=2, factor=0.5)),
+         ["declined"] + ["python"] * 3),
+        (lambda w, o: setattr(o, "lr_scheduler", None), ["python"] + ["fast"] * 3),
+        (lambda w, o: setattr(w.ws[2], "_data", w.ws[2]._data.copy()), ["declined"] + again),
+        (lambda w, o: w.upd.states.__setitem__(4, w.upd.states[4].copy()),
+         ["declined"] + again),  # a state replaced
+        (lambda w, o: setattr(type(o), "_fast_test_attribute", 1),  # a class attribute
+         ["declined"] + ["fast"] * 3),
+        (lambda w, o: setattr(o, "extra", 1), ["declined"] + again),  # a new attribute
+        (lambda w, o: setattr(o, "aggregate_num", 2), ["declined"] + again),  # chunking
+        (lambda w, o: setattr(o, "num_update", 1000), ["fast"] * 4),  # only kept as the max
+        # Another device's counts: the Python plan's step rebinds this device's, and its
+        # prepare is still good (the PlanStep returns with the next prepare).
+        (lambda w, o: o._set_current_context(1), ["declined"] + ["python"] * 3),
+        (lambda w, o: o.param_dict.__setitem__(7, Param()), ["python"] * 4),  # Python only
+        (lambda w, o: o._index_update_count.__setitem__(3, 100),  # counts differ: no plan
+         ["python"] * 4),
+    ]
+
+    def script(w, step):
+        o = w.upd.optimizer
+        for change in [None] + [c for c, _ in changes]:
+            if change is not None:
+                change(w, o)
+            for _ in range(4):
+                record.append("python")
+                step()
+    try:
+        _twice(monkeypatch, lambda: _opt("sgd", dict(momentum=0.9),
+                                         param_idx2name={0: "a_weight"}), script)
+    finally:
+        if hasattr(mxopt.optimizer.SGD, "_fast_test_attribute"):
+            del mxopt.optimizer.SGD._fast_test_attribute
+    planned = record[:len(record) // 2]  # the first run is the planned one
+    expected = ["python", "python", "fast", "fast"] + [r for _, rs in changes for r in rs]
+    assert planned == expected
+
+
+def test_plan_step_undoes_its_advance_when_the_kernel_refuses_an_array(monkeypatch):
+    """A gradient reshaped in place passes the PlanStep's identity checks; its kernel call then
+    refuses it before writing, the PlanStep puts the counts and num_update back and declines,
+    and the per-index path raises its error, as without plans."""
+    record = _recording_fast_steps(monkeypatch)
+
+    def script(w, step):
+        for k in range(5):
+            if k == 3:
+                w.gs[2]._data.shape = (37, 1)
+            if k == 4:
+                w.gs[2]._data.shape = (37,)
+            record.append("python")
+            step()
+    log = _twice(monkeypatch, lambda: _opt("sgd", dict(momentum=0.9)), script)
+    assert log == ["miss", "hit", "hit", "error", "miss"]
+    assert record[:5] == ["python", "python", "fast", "declined", "python"]
+
+
+def test_plan_step_refuses_what_it_does_not_handle():
+    """PlanStep is only made for a static class's reusable prepare; anything else is a
+    TypeError (and the Python plan carries on without it)."""
+    w = World(_opt("nag", dict(momentum=0.9)))
+    for _ in range(3):
+        w.step()
+    plan = w.upd._plan
+    assert isinstance(plan.fast, _core.PlanStep)
+    memo = plan.memo
+    plan.memo = (memo[0], memo[1], memo[2], 0)  # no version tag
+    with pytest.raises(TypeError, match="PlanStep"):
+        _core.PlanStep(plan)
+    plan.memo = (memo[0][1:], memo[1][1:], memo[2], memo[3])  # an attribute missing
+    with pytest.raises(TypeError, match="PlanStep"):
+        _core.PlanStep(plan)
+    plan.memo = memo
+    assert isinstance(_core.PlanStep(plan), _core.PlanStep)
+
+
 # ---- LAMB and LARS: per-index integer lists (steps t, use_lars) and LARS's per-call state -----
 # LARS's aggregate_num is 4: the 6 tensors are 2 chunks of the per-index path (the plan calls
 # _multi_prepare twice); aggregate_num=8 makes them one chunk.

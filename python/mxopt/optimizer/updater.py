@@ -75,9 +75,16 @@ class Updater:
             index, grad, weight = [index], [grad], [weight]
         with self._lock:
             plan = self._plan
-            if plan is not None and plan.matches(self, index, grad, weight) and plan.run(self):
-                plan.used = True
-                return
+            if plan is not None:
+                fast = plan.fast  # the steady state of a static class's plan, in one C++ call
+                if fast is not None:
+                    if fast(self, index, grad, weight):
+                        plan.used = True
+                        return
+                    plan.fast = None  # until the plan's next prepare
+                if plan.matches(self, index, grad, weight) and plan.run(self):
+                    plan.used = True
+                    return
             if plan is not None:
                 self._plan = None
                 self._plan_unused = 0 if plan.used else min(self._plan_unused + 1, 7)
