@@ -1612,10 +1612,11 @@ void set_items(const py::dict& d, const py::list& keys, PyObject* value) {
 
 // A step plan's steady state in one call (python/mxopt/optimizer/_plan.py, StepPlan.fast): the
 // checks of StepPlan.matches and of run's reuse of the last prepare, for a static class whose
-// counts Optimizer._update_count advances, then the count advance and the kernel call. It
-// checks as much as the Python plan or more (the type's version tag must be unchanged, the
-// scheduler None, param_dict empty); when a check fails it returns False having changed
-// nothing, and the Python plan decides. Built from the plan right after a prepare.
+// counts Optimizer._update_count advances (or a class with _bias_lr, Adam and AdamW: each
+// step's lrs are then _bias_lr(rate, t) of the representatives' rates), then the count advance
+// and the kernel call. It checks as much as the Python plan or more (the type's version tag must
+// be unchanged, the scheduler None, param_dict empty); when a check fails it returns False
+// having changed nothing, and the Python plan decides. Built from the plan after a prepare.
 //
 // The optimizer's attributes are checked in one pass over its __dict__: the plan's names in
 // their order, each bound to the object the prepare saw (all but num_update). The attributes
@@ -1653,7 +1654,20 @@ class PlanStep {
     args.append(get("lrv"));
     args.append(get("wdv"));
     for (const auto& a : py::tuple(get("tail"))) args.append(a);
+    lr_slot_ = PyList_GET_SIZE(args.ptr()) - 2 - static_cast<py::ssize_t>(py::len(get("tail")));
     args_ = py::tuple(args);
+    if (get("rates").cast<bool>()) {  // Adam, AdamW: lrs = [_bias_lr(rate, t) for each rate]
+      base_lrs_ = get("base_lrs");
+      if (!PyList_CheckExact(base_lrs_.ptr()))
+        throw py::type_error("PlanStep: rates need the representatives' base rates");
+      const py::object ids = get("class_ids");  // tensor i takes representative ids[i]'s lr
+      if (!ids.is_none())
+        for (const auto& id : py::list(ids.attr("tolist")())) {
+          class_ids_.push_back(id.cast<py::ssize_t>());
+          if (class_ids_.back() < 0 || class_ids_.back() >= PyList_GET_SIZE(base_lrs_.ptr()))
+            throw py::type_error("PlanStep: a class id out of range");
+        }
+    }
     const py::tuple memo = get("memo");
     tag_ = memo[3].cast<unsigned int>();
     if (!(PyList_CheckExact(raw_index_.ptr()) && PyTuple_CheckExact(attr_keys_.ptr()) &&
@@ -1744,12 +1758,14 @@ class PlanStep {
     const py::object before = py::reinterpret_borrow<py::object>(num_update);
     const py::object t = py::reinterpret_steal<py::object>(PyNumber_Add(c, one().ptr()));
     if (!t) throw py::error_already_set();
+    py::tuple args = args_;
+    if (base_lrs_ && !bias_rates(t, args)) return false;
     const int gt = PyObject_RichCompareBool(before.ptr(), t.ptr(), Py_GT);
     if (gt < 0) throw py::error_already_set();
     set_items(cd, keys_, t.ptr());
     if (PyObject_SetAttr(opt, name_.num_update, gt ? before.ptr() : t.ptr()) != 0)
       throw py::error_already_set();
-    PyObject* r = PyObject_Call(kernel_.ptr(), args_.ptr(), nullptr);
+    PyObject* r = PyObject_Call(kernel_.ptr(), args.ptr(), nullptr);
     if (r == nullptr) {
       if (!PyErr_ExceptionMatches(stale_.ptr())) throw py::error_already_set();
       PyErr_Clear();
@@ -1778,6 +1794,7 @@ class PlanStep {
     PyObject* all_index_update_counts = PyUnicode_InternFromString("_all_index_update_counts");
     PyObject* index_update_count = PyUnicode_InternFromString("_index_update_count");
     PyObject* num_update = PyUnicode_InternFromString("num_update");
+    PyObject* bias_lr = PyUnicode_InternFromString("_bias_lr");
   };
   static const Names& names() {
     static const Names n{};
@@ -1797,6 +1814,43 @@ class PlanStep {
     }
     Py_DECREF(v);
     return v == expected;
+  }
+  // args = the kernel's arguments with the lrs [opt._bias_lr(rate, t) for each base rate] (as
+  // the Python plan's _bias_rates); False if a call raises an Exception or gives no float.
+  bool bias_rates(const py::object& t, py::tuple& args) const {
+    const py::object bias = py::reinterpret_steal<py::object>(
+        PyObject_GetAttr(opt_.ptr(), name_.bias_lr));
+    const py::ssize_t n = PyList_GET_SIZE(base_lrs_.ptr());
+    py::list lrs(n);
+    for (py::ssize_t i = 0; bias && i < n; ++i) {
+      PyObject* lr = PyObject_CallFunctionObjArgs(bias.ptr(), PyList_GET_ITEM(base_lrs_.ptr(), i),
+                                                  t.ptr(), nullptr);
+      if (lr == nullptr) break;
+      PyList_SET_ITEM(lrs.ptr(), i, lr);  // steals
+      if (!PyFloat_CheckExact(lr)) return false;
+    }
+    if (PyErr_Occurred()) {  // the Python plan then runs the step (and raises it, per index)
+      if (!PyErr_ExceptionMatches(PyExc_Exception)) throw py::error_already_set();
+      PyErr_Clear();
+      return false;
+    }
+    if (!class_ids_.empty()) {  // one lr per tensor (a list of floats: as float64 values)
+      py::list full(class_ids_.size());
+      for (std::size_t i = 0; i < class_ids_.size(); ++i) {
+        PyObject* lr = PyList_GET_ITEM(lrs.ptr(), class_ids_[i]);
+        Py_INCREF(lr);
+        PyList_SET_ITEM(full.ptr(), static_cast<py::ssize_t>(i), lr);
+      }
+      lrs = full;
+    }
+    const py::ssize_t size = PyTuple_GET_SIZE(args_.ptr());
+    args = py::tuple(size);
+    for (py::ssize_t i = 0; i < size; ++i) {
+      PyObject* a = i == lr_slot_ ? lrs.ptr() : PyTuple_GET_ITEM(args_.ptr(), i);
+      Py_INCREF(a);
+      PyTuple_SET_ITEM(args.ptr(), i, a);
+    }
+    return true;
   }
   // The Python plan's test: a list equal to raw_index, or a tuple whose list is.
   bool same_index(const py::object& index) const {
@@ -1844,7 +1898,10 @@ class PlanStep {
   py::object dev_, kernel_;
   py::list keys_, weights_, wbufs_, grads_, gbufs_, state_objs_, leaves_, leaf_bufs_;
   std::vector<py::object> expected_;
+  py::object base_lrs_;  // rates classes: the representatives' _get_lrs rates (else null)
+  std::vector<py::ssize_t> class_ids_;  // ... and each tensor's representative (empty: itself)
   py::tuple args_;
+  py::ssize_t lr_slot_ = 0;  // where the lrs go in args_
   PyTypeObject* type_ = nullptr;
   unsigned int tag_ = 0;
 };

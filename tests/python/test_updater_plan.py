@@ -334,12 +334,15 @@ def test_rates_that_raise_on_a_planned_step(monkeypatch, name):
             raise ValueError("bias correction fails at t=5")
         return real(self, lr, t)
     monkeypatch.setattr(cls, "_corrected", corrected)
+    record = _recording_fast_steps(monkeypatch)
 
     def script(w, step):
         for _ in range(7):
+            record.append("python")
             step()
     log = _twice(monkeypatch, lambda: _opt(name, {}), script)
     assert log[:5] == ["miss", "hit", "hit", "hit", "error"]
+    assert record[:5] == ["python", "python", "fast", "fast", "declined"]  # the C++ step too
 
 
 @pytest.mark.parametrize("name,kw,hits", [("sgd", dict(), True), ("sgd", dict(momentum=0.9), True),
@@ -904,14 +907,15 @@ def _recording_fast_steps(monkeypatch):
 
 FAST = [("sgd", dict()), ("sgd", dict(momentum=0.9)), ("ccsgd", dict(momentum=0.9)),
         ("nag", dict(momentum=0.9)), ("adagrad", dict(clip_gradient=0.4)),
-        ("rmsprop", dict(centered=True))]
+        ("rmsprop", dict(centered=True)), ("adam", dict()), ("adamw", dict(beta1=0.8))]
 
 
 @pytest.mark.parametrize("name,kw", FAST, ids=[n for n, _ in FAST])
 def test_static_steady_state_runs_in_one_c_call(monkeypatch, name, kw):
     """After the build (per-index path) and one Python planned step (which prepares), a static
     class's steps run in the C++ PlanStep, without StepPlan.run: the same bits as without
-    plans, also for one-tensor calls."""
+    plans, also for one-tensor calls (Adam and AdamW: their lrs from _bias_lr every step, per
+    multiplier class: index 0 is named)."""
     record = _recording_fast_steps(monkeypatch)
     runs = []
     real_run = _plan.StepPlan.run
@@ -924,12 +928,17 @@ def test_static_steady_state_runs_in_one_c_call(monkeypatch, name, kw):
             step(idx)
     log = _twice(monkeypatch, lambda: _opt(name, kw, param_idx2name={0: "a_weight"}), script)
     assert log == ["miss"] + ["hit"] * 4 + ["miss"] + ["hit"] * 3
-    planned = ["python", "python", "fast", "fast", "fast"]
-    assert record[:9] == planned + ["declined", "python", "fast", "fast"]
+    assert record[:9] == ["python", "python", "fast", "fast", "fast",
+                          "declined", "python", "fast", "fast"]
     assert len(runs) == 2  # the prepare of each plan (its first planned step)
 
 
-def test_every_change_the_c_step_cannot_vouch_for_goes_to_the_python_plan(monkeypatch):
+def _copied(state):
+    return tuple(s.copy() for s in state) if isinstance(state, tuple) else state.copy()
+
+
+@pytest.mark.parametrize("name,kw", [("sgd", dict(momentum=0.9)), ("adam", dict())])
+def test_every_change_the_c_step_cannot_vouch_for_goes_to_the_python_plan(monkeypatch, name, kw):
     """Each change below makes the C++ PlanStep decline (nothing changed); the Python plan or
     the per-index path then runs the step, with the same bits and counts as without plans."""
     record = _recording_fast_steps(monkeypatch)
@@ -949,7 +958,7 @@ def test_every_change_the_c_step_cannot_vouch_for_goes_to_the_python_plan(monkey
          ["declined"] + ["python"] * 3),
         (lambda w, o: setattr(o, "lr_scheduler", None), ["python"] + ["fast"] * 3),
         (lambda w, o: setattr(w.ws[2], "_data", w.ws[2]._data.copy()), ["declined"] + again),
-        (lambda w, o: w.upd.states.__setitem__(4, w.upd.states[4].copy()),
+        (lambda w, o: w.upd.states.__setitem__(4, _copied(w.upd.states[4])),
          ["declined"] + again),  # a state replaced
         (lambda w, o: setattr(type(o), "_fast_test_attribute", 1),  # a class attribute
          ["declined"] + ["fast"] * 3),
@@ -973,11 +982,11 @@ def test_every_change_the_c_step_cannot_vouch_for_goes_to_the_python_plan(monkey
                 record.append("python")
                 step()
     try:
-        _twice(monkeypatch, lambda: _opt("sgd", dict(momentum=0.9),
-                                         param_idx2name={0: "a_weight"}), script)
+        _twice(monkeypatch, lambda: _opt(name, kw, param_idx2name={9: "b_weight"}), script)
     finally:
-        if hasattr(mxopt.optimizer.SGD, "_fast_test_attribute"):
-            del mxopt.optimizer.SGD._fast_test_attribute
+        cls = type(_opt(name, kw))
+        if hasattr(cls, "_fast_test_attribute"):
+            del cls._fast_test_attribute
     planned = record[:len(record) // 2]  # the first run is the planned one
     expected = ["python", "python", "fast", "fast"] + [r for _, rs in changes for r in rs]
     assert planned == expected

@@ -239,7 +239,8 @@ class StepPlan:
         except _core.StaleMultiTensors:  # an array changed: nothing was written
             self._undo(opt, saved, counts, c)
             return False
-        if (prepared and self.static and self.inline_count and self.memo is not None
+        if (prepared and self.inline_count and self.memo is not None
+                and (self.static or self.rates)
                 and batch is self.memo[2] and self.tail is not None and self.param_mults is None
                 and opt.lr_scheduler is None):
             try:  # the next steps' checks and kernel call in one C++ call
