@@ -76,7 +76,7 @@ class Updater:
         with self._lock:
             plan = self._plan
             if plan is not None:
-                fast = plan.fast  # the steady state of a static class's plan, in one C++ call
+                fast = plan.fast  # the plan's steady state in one C++ call (see _plan.py)
                 if fast is not None:
                     if fast(self, index, grad, weight):
                         plan.used = True
