@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Python tests against the AddressSanitizer + UndefinedBehaviorSanitizer build of the extension
 # (build/sanitize, preset `sanitize` configured with MXOPT_BUILD_PYTHON=ON by scripts/test.sh):
-# the optimizer kernels and their bindings, mx.nd load/save and .params files, the fuzz
-# regressions, the safe state format and the bad-input audit. The extension is staged with the
-# Python sources in build/sanitize/pkg and loaded into the venv's python with clang's ASan
-# runtime LD_PRELOADed. detect_leaks=0: CPython keeps objects alive at exit by design.
+# the optimizer kernels and their bindings, the Updater's step plans (their C++ PlanStep),
+# mx.nd load/save and .params files, the fuzz regressions, the safe state format and the
+# bad-input audit. The extension is staged with the Python sources in build/sanitize/pkg and
+# loaded into the venv's python with clang's ASan runtime LD_PRELOADed. detect_leaks=0: CPython keeps objects alive at exit by design.
 # Any ASan/UBSan report aborts the run.
 # Usage: bash scripts/asan_python.sh     (after scripts/test.sh built build/sanitize)
 set -euo pipefail
@@ -27,4 +27,5 @@ PYTHONPATH="$PKG" LD_PRELOAD="$ASAN_RT" \
     python/test_optimizer.py python/test_optimizer_multi.py python/test_ndarray_io.py \
     python/test_fuzz_regressions.py python/test_bad_input_audit.py python/test_hardening.py \
     python/test_crash_safe_files.py python/test_optimizer_mxnet.py python/test_ndarray_io_mxnet.py \
-    python/test_edge_cases_mxnet.py python/test_module.py python/test_initializer.py
+    python/test_edge_cases_mxnet.py python/test_module.py python/test_initializer.py \
+    python/test_updater_plan.py
