@@ -912,10 +912,10 @@ FAST = [("sgd", dict()), ("sgd", dict(momentum=0.9)), ("ccsgd", dict(momentum=0.
 
 @pytest.mark.parametrize("name,kw", FAST, ids=[n for n, _ in FAST])
 def test_static_steady_state_runs_in_one_c_call(monkeypatch, name, kw):
-    """After the build (per-index path) and one Python planned step (which prepares), a static
-    class's steps run in the C++ PlanStep, without StepPlan.run: the same bits as without
-    plans, also for one-tensor calls (Adam and AdamW: their lrs from _bias_lr every step, per
-    multiplier class: index 0 is named)."""
+    """After the build (per-index path) and one Python planned step (which prepares), the
+    steady steps of static classes, Adam and AdamW run in the C++ PlanStep, without
+    StepPlan.run: the same bits as without plans, also for one-tensor calls (Adam and AdamW:
+    their lrs from _bias_lr every step, per multiplier class: index 0 is named)."""
     record = _recording_fast_steps(monkeypatch)
     runs = []
     real_run = _plan.StepPlan.run
@@ -1012,8 +1012,8 @@ def test_plan_step_undoes_its_advance_when_the_kernel_refuses_an_array(monkeypat
 
 
 def test_plan_step_refuses_what_it_does_not_handle():
-    """PlanStep is only made for a static class's reusable prepare; anything else is a
-    TypeError (and the Python plan carries on without it)."""
+    """PlanStep is only made from a plan whose last prepare can be reused (static classes,
+    Adam, AdamW); anything else is a TypeError (and the Python plan carries on without it)."""
     w = World(_opt("nag", dict(momentum=0.9)))
     for _ in range(3):
         w.step()
