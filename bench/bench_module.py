@@ -183,13 +183,12 @@ def breakdown(mod: Any, it: Any, workload: str) -> Dict[str, float]:
     batch = next(it)
     ex = mod._exec
     metric = mxopt.metric.create("acc")
-    heads = [None] * len(ex.outputs)
     inputs = [(ex.arg_dict["data"]._data, batch.data[0]._data),
               (ex.arg_dict["softmax_label"]._data, batch.label[0]._data)]
 
     def core() -> None:
-        ex._core.forward(True)
-        ex._core.backward(heads, ex._head_shapes)
+        ex.forward(True)
+        ex.backward()
 
     def copy_inputs() -> None:
         for dst, src in inputs:
@@ -201,7 +200,7 @@ def breakdown(mod: Any, it: Any, workload: str) -> Dict[str, float]:
         except StopIteration:
             it.reset()
     parts = {
-        "compiled forward+backward": common.median_time(core),
+        "executor forward+backward": common.median_time(core),
         "batch copy into the executor": common.median_time(copy_inputs),
         "compiled optimizer kernels": optimizer_kernels(mod, workload),
         "Module.forward_backward (incl. copy)": common.median_time(lambda: mod.forward_backward(batch)),
@@ -225,7 +224,7 @@ def worker(impl: str, quick: bool) -> Dict[str, Any]:
             res = {"samples_per_s": r["samples_per_s"], "sec_per_batch": r["sec_per_batch"]}
             if impl == "mxopt":
                 parts = breakdown(r["module"], r["iter"], workload)
-                compiled = (parts["compiled forward+backward"] +
+                compiled = (parts["executor forward+backward"] +
                             parts["batch copy into the executor"] +
                             (parts["compiled optimizer kernels"] or 0.0))
                 parts["fit loop total"] = r["sec_per_batch"]

@@ -71,3 +71,19 @@ def norm(data: NDArray) -> NDArray:
 
 def argmax(data: NDArray, axis: Any = None) -> NDArray:
     return data.argmax(axis=axis)
+
+
+def _install_operators() -> None:
+    """``mx.nd.<op>`` for every registered operator and alias (these take precedence over the
+    numpy-based helpers above of the same name: they are MXNet's operators)."""
+    from .._ops import ALIASES, OPS
+    from .op import imperative
+    for name, op in sorted(OPS.items()):
+        globals()[name] = imperative(op, name)
+        __all__.append(name)
+    for alias, target in sorted(ALIASES.items()):
+        globals()[alias] = imperative(OPS[target], alias)
+        __all__.append(alias)
+
+
+_install_operators()

@@ -1,25 +1,26 @@
-"""``mx.symbol`` (alias ``mx.sym``): symbolic graphs of MXNet 1.9.1's training operators.
+"""``mx.symbol`` (alias ``mx.sym``): symbolic graphs of MXNet 1.9.1's operators.
 
-Operators: FullyConnected, Activation, Dropout, Flatten, SoftmaxOutput (alias Softmax),
-LinearRegressionOutput, LogisticRegressionOutput, MAERegressionOutput. Their forward and
-backward run in C++ (``mxopt.executor``).
+Every operator of mxopt's registry (``mxopt._ops``) is a function here, under its MXNet name
+and aliases (``mx.sym.FullyConnected``, ``mx.sym.Softmax`` ...); ``mx.sym.sparse`` holds the
+operators that accept sparse inputs. Their forward and backward run in C++ (``mxopt.executor``).
 """
 
 from __future__ import annotations
 
-from .op import ALIASES, OPS
+from .._ops import ALIASES, OPS
+from . import sparse
 from .symbol import Group, Symbol, Variable, _creator, load, load_json, var
 
-FullyConnected = _creator(OPS["FullyConnected"], "FullyConnected")
-Activation = _creator(OPS["Activation"], "Activation")
-Dropout = _creator(OPS["Dropout"], "Dropout")
-Flatten = _creator(OPS["Flatten"], "Flatten")
-SoftmaxOutput = _creator(OPS["SoftmaxOutput"], "SoftmaxOutput")
-Softmax = _creator(OPS[ALIASES["Softmax"]], "Softmax")
-LinearRegressionOutput = _creator(OPS["LinearRegressionOutput"], "LinearRegressionOutput")
-LogisticRegressionOutput = _creator(OPS["LogisticRegressionOutput"], "LogisticRegressionOutput")
-MAERegressionOutput = _creator(OPS["MAERegressionOutput"], "MAERegressionOutput")
+__all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json", "sparse"]
 
-__all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json", "FullyConnected",
-           "Activation", "Dropout", "Flatten", "SoftmaxOutput", "Softmax",
-           "LinearRegressionOutput", "LogisticRegressionOutput", "MAERegressionOutput"]
+
+def _install() -> None:
+    for _name, _op in sorted(OPS.items()):
+        globals()[_name] = _creator(_op, _name)
+        __all__.append(_name)
+    for _alias, _target in sorted(ALIASES.items()):
+        globals()[_alias] = _creator(OPS[_target], _alias)
+        __all__.append(_alias)
+
+
+_install()

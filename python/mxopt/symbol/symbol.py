@@ -2,7 +2,7 @@
 shape inference and the exact ``-symbol.json`` format.
 
 A :class:`Symbol` is a list of output entries ``(node, index)`` of a DAG of nodes; a node is a
-variable (``op is None``) or an operator from :mod:`mxopt.symbol.op`. Node order everywhere
+variable (``op is None``) or an operator from :mod:`mxopt._ops`. Node order everywhere
 (``list_arguments``, JSON) is MXNet's: post-order depth-first from the outputs, inputs left to
 right, each node once.
 
@@ -27,7 +27,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..base import MXNetError, atomic_write
-from .op import ALIASES, OPS, OpDef, Shape, ShapeError, known, merge_shape
+from .._ops.registry import OPS, OpDef, Shape, ShapeError, known, lookup, merge_shape
 
 __all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json"]
 
@@ -56,12 +56,17 @@ class _Node:
 
     @property
     def num_outputs(self) -> int:
-        return 1 if self.op is None else self.op.num_outputs
+        return 1 if self.op is None else self.op.num_outputs(self.params)
 
     def output_name(self, index: int) -> str:
         if self.op is None:
             return self.name
-        return f"{self.name}_output" if index == 0 else f"{self.name}_output{index}"
+        return f"{self.name}_{self.op.outputs(self.params)[index]}"
+
+    @property
+    def num_args(self) -> int:
+        """Inputs that are arguments (the rest are auxiliary states)."""
+        return len(self.inputs) if self.op is None else len(self.op.inputs(self.params))
 
 
 Entry = Tuple[_Node, int]
@@ -259,17 +264,71 @@ class Symbol:
     def _nodes(self) -> List[_Node]:
         return _topo(self._outputs)
 
+    def _aux_ids(self, nodes: List[_Node]) -> set:
+        """ids of the variables that some operator takes as an auxiliary state."""
+        out = set()
+        for n in nodes:
+            if n.op is not None:
+                for child, _ in n.inputs[n.num_args:]:
+                    out.add(id(child))
+        return out
+
     def list_arguments(self) -> List[str]:
         """Names of all arguments (variables that are not auxiliary states), in graph order."""
-        return [n.name for n in self._nodes() if n.op is None]
+        nodes = self._nodes()
+        aux = self._aux_ids(nodes)
+        return [n.name for n in nodes if n.op is None and id(n) not in aux]
 
     def list_inputs(self) -> List[str]:
-        """All variables, auxiliary states included (none of mxopt's operators has any)."""
-        return self.list_arguments()
+        """All variables, auxiliary states included, in graph order."""
+        return [n.name for n in self._nodes() if n.op is None]
 
     def list_auxiliary_states(self) -> List[str]:
-        """Auxiliary states (BatchNorm's moving statistics in MXNet): always empty here."""
-        return []
+        """Auxiliary states (e.g. BatchNorm's moving statistics), in graph order."""
+        nodes = self._nodes()
+        aux = self._aux_ids(nodes)
+        return [n.name for n in nodes if n.op is None and id(n) in aux]
+
+    def _arg_stypes(self, stype_dict: Optional[Dict[str, str]] = None) -> List[str]:
+        """Storage type of each argument: ``stype_dict``, else the variable's ``stype``."""
+        codes = {str(v): k for k, v in _STYPE_CODES.items()}
+        nodes = self._nodes()
+        aux = self._aux_ids(nodes)
+        out = []
+        for n in nodes:
+            if n.op is None and id(n) not in aux:
+                st = (stype_dict or {}).get(n.name) or codes.get(n.attrs.get("__storage_type__", "0"),
+                                                                 "default")
+                if st not in _STYPE_CODES:
+                    raise ValueError(f"unknown storage type {st!r} for argument {n.name}")
+                out.append(st)
+        return out
+
+    def _grad_stypes(self, arg_stypes: Sequence[str]) -> List[str]:
+        """Storage type of each argument's gradient, as the operators consuming it produce it
+        (row_sparse when every consumer gives a row_sparse gradient: ``dot(csr, w)``,
+        ``Embedding(sparse_grad=True)``), given the arguments' storage types."""
+        nodes = self._nodes()
+        aux = self._aux_ids(nodes)
+        args = [n for n in nodes if n.op is None and id(n) not in aux]
+        value = {(id(n), 0): st for n, st in zip(args, arg_stypes)}
+        votes: Dict[int, List[str]] = {}
+        for n in nodes:
+            if n.op is None:
+                for i in range(n.num_outputs):
+                    value.setdefault((id(n), i), "default")
+                continue
+            k = n.num_args
+            ins = [value.get((id(c), i), "default") for c, i in n.inputs[:k]]
+            outs = n.op.out_stypes(n.params, ins) if n.op.out_stypes else ["default"] * n.num_outputs
+            for i, st in enumerate(outs):
+                value[(id(n), i)] = st
+            gst = n.op.grad_stypes(n.params, ins) if n.op.grad_stypes else ["default"] * k
+            for (c, _), st in zip(n.inputs[:k], gst):
+                if c.op is None:
+                    votes.setdefault(id(c), []).append(st)
+        return ["row_sparse" if votes.get(id(n)) and all(v == "row_sparse" for v in votes[id(n)])
+                else "default" for n in args]
 
     def list_outputs(self) -> List[str]:
         """``<node>_output`` per operator output, the variable name for a variable output."""
@@ -277,7 +336,8 @@ class Symbol:
 
     def get_internals(self) -> "Symbol":
         """A group of every visible output of every node, in graph order."""
-        return Symbol([(n, 0) for n in self._nodes()])
+        return Symbol([(n, i) for n in self._nodes()
+                       for i in range(1 if n.op is None else n.op.num_visible(n.params))])
 
     def get_children(self) -> Optional["Symbol"]:
         """The inputs of the head node as a group (None for a variable)."""
@@ -325,6 +385,7 @@ class Symbol:
     def _shape_lists(self, args: Sequence[Any], kwargs: Dict[str, Any]) -> Tuple[
             List[Shape], List[Shape], List[Shape]]:
         names = self.list_arguments()
+        inputs = self.list_inputs()
         shapes: Dict[str, Shape] = {}
         if args:
             if kwargs:
@@ -334,7 +395,7 @@ class Symbol:
                 if s is not None:
                     shapes[name] = tuple(int(d) for d in s)
         for key, s in kwargs.items():
-            if key not in names:
+            if key not in inputs:
                 cands = "\n".join(f"\t[{i}]{n}" for i, n in enumerate(names))
                 raise MXNetError(f"InferShapeKeyword argument name {key} not found.\n"
                                  f"Candidate arguments:\n{cands}\n")
@@ -344,9 +405,11 @@ class Symbol:
             shapes[key] = tuple(int(d) for d in s)
         entries = self._infer(shapes)
         nodes = self._nodes()
-        arg_shapes = [entries[(id(n), 0)] for n in nodes if n.op is None]
+        aux = self._aux_ids(nodes)
+        arg_shapes = [entries[(id(n), 0)] for n in nodes if n.op is None and id(n) not in aux]
+        aux_shapes = [entries[(id(n), 0)] for n in nodes if n.op is None and id(n) in aux]
         out_shapes = [entries[(id(n), i)] for n, i in self._outputs]
-        return arg_shapes, out_shapes, []
+        return arg_shapes, out_shapes, aux_shapes
 
     def infer_shape(self, *args: Any, **kwargs: Any) -> Tuple[Optional[List[Shape]], ...]:
         """Infer all shapes from some argument shapes (``name=shape`` keywords).
@@ -367,7 +430,7 @@ class Symbol:
             for k, v in kwargs.items():
                 print(f"  {k}: {v}")
             raise
-        complete = all(known(s) for s in arg_shapes + out_shapes)
+        complete = all(known(s) for s in arg_shapes + out_shapes + aux_shapes)
         if not complete:
             unknowns = []
             for name, shape in zip(self.list_arguments(), arg_shapes):
@@ -395,7 +458,8 @@ class Symbol:
         dtype = given[0] if given else np.float32
         if any(t != dtype for t in given):
             raise MXNetError(f"mxopt graphs compute in one dtype; got {sorted({t.__name__ for t in given})}")
-        return ([dtype] * len(self.list_arguments()), [dtype] * len(self._outputs), [])
+        return ([dtype] * len(self.list_arguments()), [dtype] * len(self._outputs),
+                [dtype] * len(self.list_auxiliary_states()))
 
     # ---- serialization -------------------------------------------------------------------------
     def tojson(self, remove_amp_cast: bool = True) -> str:
@@ -450,7 +514,7 @@ class Symbol:
                     shared_exec: Any = None, shared_buffer: Any = None, **kwargs: Any) -> Any:
         """Allocate all arrays from argument shapes and return an :class:`mxopt.executor.Executor`."""
         from ..executor import Executor
-        return Executor._simple_bind(self, grad_req, type_dict, kwargs)
+        return Executor._simple_bind(self, grad_req, type_dict, stype_dict, kwargs)
 
     def bind(self, ctx: Any = None, args: Any = None, args_grad: Any = None,
              grad_req: Any = "write", aux_states: Any = None, group2ctx: Any = None,
@@ -590,6 +654,7 @@ def Group(symbols: Sequence[Symbol]) -> Symbol:
 
 
 def _creator(op: OpDef, func_name: str):  # type: ignore[no-untyped-def]
+    """``mx.sym.<func_name>``: a function building a node of ``op``."""
     def create(*args: Any, name: Optional[str] = None, attr: Optional[Dict[str, str]] = None,
                out: Any = None, **kwargs: Any) -> Symbol:
         inputs_kw: Dict[str, Symbol] = {}
@@ -598,12 +663,28 @@ def _creator(op: OpDef, func_name: str):  # type: ignore[no-untyped-def]
             if isinstance(value, Symbol):
                 inputs_kw[key] = value
             elif value is not None or key in op.params:
-                attrs[key] = str(value)
+                attrs[key] = _attr_str(value)
+        if op.variadic and op.variadic not in attrs:
+            attrs[op.variadic] = str(len(args))
         name = _NAMES.get(name, op.hint if func_name == op.name else func_name.lower())
         for key, value in (attr or {}).items():
             attrs[_hidden(key)] = value
-        params = op.parse_params(attrs)
-        input_names = op.inputs(params)
+        params = op.parse_params(attrs, name)
+        arg_names = op.inputs(params)
+        input_names = arg_names + op.aux(params)
+        n_sym = len(args)
+        while n_sym and not isinstance(args[n_sym - 1], Symbol) and args[n_sym - 1] is not None:
+            n_sym -= 1
+        if not op.variadic and n_sym < len(args):
+            # MXNet's generated signature: the inputs, then the parameters in declared order
+            for key, value in zip(list(op.params), args[n_sym:]):
+                if key in attrs:
+                    raise TypeError(f"{func_name}() got multiple values for argument {key!r}")
+                attrs[key] = _attr_str(value)
+            args = args[:n_sym]
+            params = op.parse_params(attrs, name)
+            arg_names = op.inputs(params)
+            input_names = arg_names + op.aux(params)
         where = op.describe(attrs, name)
         if len(args) > len(input_names):
             raise MXNetError(f"{op.name} takes {len(input_names)} inputs ({input_names}) but "
@@ -622,20 +703,34 @@ def _creator(op: OpDef, func_name: str):  # type: ignore[no-untyped-def]
                 raise MXNetError(f"Symbol.ComposeKeyword argument name {key} not found.\n"
                                  f"Candidate arguments:\n{cands}\n")
             given[key] = value
+        hints = op.init_hints(params) if op.init_hints else {}
         entries: List[Entry] = []
         for arg_name in input_names:
             sym = given.get(arg_name)
             if sym is None:
-                entries.append((_Node(None, f"{name}_{arg_name}", dict(attrs), []), 0))
+                var_attrs = dict(attrs)
+                if arg_name in hints:
+                    var_attrs["__init__"] = hints[arg_name]
+                entries.append((_Node(None, f"{name}_{arg_name}", var_attrs, []), 0))
                 continue
             if len(sym._outputs) != 1:
                 raise MXNetError(f"Keyword Argument {arg_name} is a tuple, single value is required")
             entries.append(sym._outputs[0])
-        return Symbol([(_Node(op, name, attrs, entries, params), 0)])
+        node = _Node(op, name, attrs, entries, params)
+        return Symbol([(node, i) for i in range(op.num_visible(params))])
 
     create.__name__ = func_name
     create.__qualname__ = func_name
     return create
+
+
+def _attr_str(value: Any) -> str:
+    """An operator parameter as MXNet's front end writes it (``str``; dtypes by name)."""
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return np.dtype(value).name
+    if isinstance(value, np.dtype):
+        return value.name
+    return str(value)
 
 
 # ---- loading -------------------------------------------------------------------------------------
@@ -681,14 +776,17 @@ def load_json(json_str: str) -> Symbol:
         if op_name == "null":
             node = _Node(None, name, attrs, [])
         else:
-            op_name = ALIASES.get(op_name, op_name)
-            op = OPS.get(op_name)
+            op = lookup(op_name)
             if op is None:
                 raise MXNetError(f"Operator {op_name} is not supported by mxopt (supported: "
                                  f"{', '.join(sorted(OPS))})")
             if version < 904:
                 attrs = {_hidden(k): v for k, v in attrs.items()}
-            node = _Node(op, name, attrs, [], None)
+            # Parameters now (the output count may depend on them); parsed again below, after
+            # pre-0.9.4 multiplier keys have moved onto their variables.
+            known_params = attrs if op.any_params else \
+                {k: v for k, v in attrs.items() if k in op.params}
+            node = _Node(op, name, attrs, [], op.parse_params(known_params, name))
         inputs = spec.get("inputs", [])
         if not isinstance(inputs, list):
             raise MXNetError(f"Invalid symbol JSON: node {i} 'inputs' is not a list")
@@ -715,10 +813,9 @@ def load_json(json_str: str) -> Symbol:
         if node.op is None:
             continue
         if version < 904:
-            known_params = {k: v for k, v in node.attrs.items() if k in node.op.params}
-            _upgrade_mult_keys(node, node.op.inputs(node.op.parse_params(known_params)))
-        node.params = node.op.parse_params(node.attrs)
-        names = node.op.inputs(node.params)
+            _upgrade_mult_keys(node, node.op.inputs(node.params) + node.op.aux(node.params))
+        node.params = node.op.parse_params(node.attrs, node.name)
+        names = node.op.inputs(node.params) + node.op.aux(node.params)
         if version < 900 and len(node.inputs) < len(names):
             for arg_name in names[len(node.inputs):]:
                 node.inputs.append((_Node(None, f"{node.name}_{arg_name}", dict(node.attrs), []), 0))
