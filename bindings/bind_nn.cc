@@ -268,6 +268,84 @@ void regression_backward(int type, float grad_scale, const py::object& y, const 
                               bl.shape[0], px, static_cast<Req>(req));
 }
 
+// ---- BatchNorm --------------------------------------------------------------------------------
+struct BnDims {
+  std::int64_t outer = 1, channels = 1, inner = 1;
+};
+
+BnDims bn_dims(const Buf& x, int axis) {
+  const int nd = static_cast<int>(x.shape.size());
+  if (nd == 0) throw py::value_error("data must have ndim >= 1");
+  const int a = axis < 0 ? axis + nd : axis;
+  if (a < 0 || a >= nd) throw py::value_error("Channel axis out of range: " + std::to_string(axis));
+  BnDims d;
+  for (int i = 0; i < a; ++i) d.outer *= x.shape[i];
+  d.channels = x.shape[a];
+  for (int i = a + 1; i < nd; ++i) d.inner *= x.shape[i];
+  return d;
+}
+
+ops::BatchNormParam bn_param(double eps, float momentum, bool fix_gamma, bool use_global_stats) {
+  ops::BatchNormParam p;
+  p.eps = eps;
+  p.momentum = momentum;
+  p.fix_gamma = fix_gamma;
+  p.use_global_stats = use_global_stats;
+  return p;
+}
+
+template <class T>
+T* channel_buf(const py::object& obj, const char* name, std::int64_t channels, bool writeable) {
+  Buf b = buf<T>(obj, name, writeable);
+  need_size(b, channels, name);
+  return static_cast<T*>(b.ptr);
+}
+
+template <class T>
+void bn_forward(double eps, float momentum, bool fix_gamma, bool use_global_stats, bool is_train,
+                int axis, const py::object& x, const py::object& gamma, const py::object& beta,
+                const py::object& mm, const py::object& mv, const py::object& out,
+                const py::object& mean, const py::object& invstd) {
+  Buf bx = buf<T>(x, "data", false), by = buf<T>(out, "out", true);
+  const BnDims d = bn_dims(bx, axis);
+  need_size(by, bx.size, "out");
+  T* pg = channel_buf<T>(gamma, "gamma", d.channels, fix_gamma);
+  const T* pb = channel_buf<T>(beta, "beta", d.channels, false);
+  const T* pmm = channel_buf<T>(mm, "moving_mean", d.channels, false);
+  const T* pmv = channel_buf<T>(mv, "moving_var", d.channels, false);
+  T* pmean = channel_buf<T>(mean, "mean", d.channels, true);
+  T* pinv = channel_buf<T>(invstd, "var", d.channels, true);
+  const auto p = bn_param(eps, momentum, fix_gamma, use_global_stats);
+  py::gil_scoped_release nogil;
+  ops::batch_norm_forward<T>(p, is_train, static_cast<const T*>(bx.ptr), pg, pb, pmm, pmv,
+                             static_cast<T*>(by.ptr), pmean, pinv, d.outer, d.channels, d.inner);
+}
+
+template <class T>
+void bn_backward(double eps, float momentum, bool fix_gamma, bool use_global_stats, bool is_train,
+                 int axis, const py::object& gy, const py::object& x, const py::object& gamma,
+                 const py::object& mean, const py::object& invstd, const py::object& mm,
+                 const py::object& mv, const py::object& gx, int req_x, const py::object& gg,
+                 int req_g, const py::object& gb, int req_b) {
+  Buf bgy = buf<T>(gy, "out_grad", false), bx = buf<T>(x, "data", false);
+  const BnDims d = bn_dims(bx, axis);
+  need_size(bgy, bx.size, "out_grad");
+  const T* pg = channel_buf<T>(gamma, "gamma", d.channels, false);
+  const T* pmean = channel_buf<T>(mean, "mean", d.channels, false);
+  const T* pinv = channel_buf<T>(invstd, "var", d.channels, false);
+  T* pmm = channel_buf<T>(mm, "moving_mean", d.channels, true);
+  T* pmv = channel_buf<T>(mv, "moving_var", d.channels, true);
+  T* px = grad_out<T>(gx, req_x, "data_grad", bx.size);
+  T* pgg = grad_out<T>(gg, req_g, "gamma_grad", d.channels);
+  T* pgb = grad_out<T>(gb, req_b, "beta_grad", d.channels);
+  const auto p = bn_param(eps, momentum, fix_gamma, use_global_stats);
+  py::gil_scoped_release nogil;
+  ops::batch_norm_backward<T>(p, is_train, static_cast<const T*>(bgy.ptr),
+                              static_cast<const T*>(bx.ptr), pg, pmean, pinv, pmm, pmv, px,
+                              static_cast<Req>(req_x), pgg, static_cast<Req>(req_g), pgb,
+                              static_cast<Req>(req_b), d.outer, d.channels, d.inner);
+}
+
 // float32 / float64 dispatch on the named array.
 #define MXOPT_BY_DTYPE(arg, name, fn, ...) \
   (is_f64(arg, name) ? fn<double>(__VA_ARGS__) : fn<float>(__VA_ARGS__))
@@ -321,6 +399,32 @@ void register_nn(py::module_& m) {
           MXOPT_BY_DTYPE(y, "out", softmax_output_backward, p, y, label, gx, req);
         },
         py::arg("param"), py::arg("out"), py::arg("label"), py::arg("data_grad"), py::arg("req"));
+  m.def("nn_batch_norm",
+        [](double eps, float momentum, bool fix_gamma, bool use_global_stats, bool is_train,
+           int axis, py::object x, py::object gamma, py::object beta, py::object mm, py::object mv,
+           py::object out, py::object mean, py::object invstd) {
+          MXOPT_BY_DTYPE(x, "data", bn_forward, eps, momentum, fix_gamma, use_global_stats,
+                         is_train, axis, x, gamma, beta, mm, mv, out, mean, invstd);
+        },
+        py::arg("eps"), py::arg("momentum"), py::arg("fix_gamma"), py::arg("use_global_stats"),
+        py::arg("is_train"), py::arg("axis"), py::arg("data"), py::arg("gamma"), py::arg("beta"),
+        py::arg("moving_mean"), py::arg("moving_var"), py::arg("out"), py::arg("mean"),
+        py::arg("var"),
+        "BatchNorm forward; fix_gamma writes 1 into gamma; var receives the inverse std.");
+  m.def("nn_batch_norm_backward",
+        [](double eps, float momentum, bool fix_gamma, bool use_global_stats, bool is_train,
+           int axis, py::object gy, py::object x, py::object gamma, py::object mean,
+           py::object invstd, py::object mm, py::object mv, py::object gx, int rx, py::object gg,
+           int rg, py::object gb, int rb) {
+          MXOPT_BY_DTYPE(x, "data", bn_backward, eps, momentum, fix_gamma, use_global_stats,
+                         is_train, axis, gy, x, gamma, mean, invstd, mm, mv, gx, rx, gg, rg, gb, rb);
+        },
+        py::arg("eps"), py::arg("momentum"), py::arg("fix_gamma"), py::arg("use_global_stats"),
+        py::arg("is_train"), py::arg("axis"), py::arg("out_grad"), py::arg("data"),
+        py::arg("gamma"), py::arg("mean"), py::arg("var"), py::arg("moving_mean"),
+        py::arg("moving_var"), py::arg("data_grad"), py::arg("req_data"), py::arg("gamma_grad"),
+        py::arg("req_gamma"), py::arg("beta_grad"), py::arg("req_beta"),
+        "BatchNorm backward; in training also updates the moving statistics (MXNet 1.9.1).");
   m.def("nn_regression",
         [](int type, py::object x, py::object out) { MXOPT_BY_DTYPE(x, "data", regression_forward, type, x, out); },
         py::arg("type"), py::arg("data"), py::arg("out"));

@@ -1,6 +1,6 @@
 // Forward and backward kernels of MXNet 1.9.1's training operators on raw row-major buffers:
-// FullyConnected (tiled Eigen GEMM), Activation, Dropout, SoftmaxOutput, and the regression
-// outputs. T is float or double.
+// FullyConnected (tiled Eigen GEMM), Activation, Dropout, SoftmaxOutput, the regression
+// outputs and BatchNorm. T is float or double.
 //
 // Gradients are written according to a Req, like MXNet's OpReqType: kNull skips the output,
 // kWrite overwrites it, kAdd accumulates into it. Kernels parallelise with OpenMP only above a
@@ -78,5 +78,36 @@ void regression_forward(RegressionType type, const T* x, T* y, std::int64_t size
 template <class T>
 void regression_backward(RegressionType type, float grad_scale, const T* y, const T* label,
                          std::int64_t size, std::int64_t label_rows, T* gx, Req req);
+
+// ---- BatchNorm ---------------------------------------------------------------------------------
+// Data viewed as (outer, channels, inner): the channel axis and the axes before / after it.
+// Statistics are accumulated per channel in T (MXNet's AccReal for float and double), in
+// element order, as MXNet's CPU kernel does: mean = sum(x) / n, variance = sum((x - mean)^2) / n
+// (biased), invstd = 1 / sqrt(variance + T(eps)) rounded from double.
+struct BatchNormParam {
+  double eps = 1e-3;
+  float momentum = 0.9f;
+  bool fix_gamma = true;  // gamma is held at 1 (forward writes 1 into it) and its gradient is
+                          // 0 (under req add too for float, as MXNet's float32 oneDNN kernel)
+  bool use_global_stats = false;  // normalise with the moving statistics, also in training
+};
+// Training (is_train and not use_global_stats): batch statistics, written to mean / invstd.
+// Otherwise the moving statistics (mean = moving_mean, invstd from moving_var). y is
+// ((x - mean) * invstd) * gamma + beta.
+template <class T>
+void batch_norm_forward(const BatchNormParam& p, bool is_train, const T* x, T* gamma,
+                        const T* beta, const T* moving_mean, const T* moving_var, T* y,
+                        T* mean, T* invstd, std::int64_t outer, std::int64_t channels,
+                        std::int64_t inner);
+// Gradients of data, gamma and beta (each skipped when its Req is kNull). In training, the
+// moving statistics are updated here, as in MXNet 1.9.1 (one update per backward):
+// moving = moving * momentum + batch * (1 - momentum), the batch variance recovered from
+// invstd as 1 / invstd^2 - eps.
+template <class T>
+void batch_norm_backward(const BatchNormParam& p, bool is_train, const T* gy, const T* x,
+                         const T* gamma, const T* mean, const T* invstd, T* moving_mean,
+                         T* moving_var, T* gx, Req gx_req, T* ggamma, Req ggamma_req, T* gbeta,
+                         Req gbeta_req, std::int64_t outer, std::int64_t channels,
+                         std::int64_t inner);
 
 }  // namespace mxopt::ops

@@ -225,3 +225,48 @@ def _regression(name: str, code: int) -> None:
 _regression("LinearRegressionOutput", 0)
 _regression("LogisticRegressionOutput", 1)
 _regression("MAERegressionOutput", 2)
+
+
+# ---- BatchNorm -----------------------------------------------------------------------------------
+def _bn_infer(p: Dict[str, Any], ins: List[Shape], outs: List[Shape]) -> None:
+    d = ins[0]
+    if not d:
+        return
+    axis = p["axis"] + len(d) if p["axis"] < 0 else p["axis"]
+    if not 0 <= axis < len(d):
+        raise ShapeError(f"Channel axis out of range: {p['axis']}")
+    c = d[axis]
+    for i in range(1, 5):  # gamma, beta, moving_mean, moving_var
+        assign_shape(ins, i, (c,))
+    assign_shape(outs, 0, d)
+    assign_shape(outs, 1, (c,))
+    assign_shape(outs, 2, (c,))
+
+
+def _bn_args(p: Dict[str, Any]) -> tuple:
+    return (p["eps"], p["momentum"], p["fix_gamma"], p["use_global_stats"])
+
+
+def _bn_forward(p, ins, outs, aux, is_train, st):  # type: ignore[no-untyped-def]
+    _core.nn_batch_norm(*_bn_args(p), bool(is_train), p["axis"], ins[0], ins[1], ins[2], aux[0],
+                        aux[1], outs[0], outs[1], outs[2])
+
+
+def _bn_backward(p, og, ins, outs, aux, ig, reqs, st):  # type: ignore[no-untyped-def]
+    # MXNet's backward runs in training mode: the moving statistics are updated here.
+    _core.nn_batch_norm_backward(*_bn_args(p), True, p["axis"], og[0], ins[0], ins[1], outs[1],
+                                 outs[2], aux[0], aux[1], ig[0], reqs[0], ig[1], reqs[1], ig[2],
+                                 reqs[2])
+
+
+register(OpDef(
+    "BatchNorm",
+    # eps is a double whose default is the float literal 1e-3f (so 1e-3 rounded to float32)
+    [Param("eps", "float", float(np.float32(1e-3))), Param("momentum", "float", 0.9),
+     Param("fix_gamma", "bool", True), Param("use_global_stats", "bool", False),
+     Param("output_mean_var", "bool", False), Param("axis", "int", 1),
+     Param("cudnn_off", "bool", False), Param("min_calib_range", "float?", None),
+     Param("max_calib_range", "float?", None)],
+    ["data", "gamma", "beta"], _bn_infer, forward=_bn_forward, backward=_bn_backward,
+    outputs=("output", "mean", "var"), aux=("moving_mean", "moving_var"),
+    num_visible=lambda p: 3 if p["output_mean_var"] else 1, hint="batchnorm"))

@@ -74,23 +74,25 @@ def imperative(op: OpDef, func_name: str) -> Callable[..., Any]:
                 given_kw[key] = value
             elif value is not None:
                 attrs[key] = _attr_str(value)
+        n_arr = len(args)
+        while n_arr and not _is_array(args[n_arr - 1]):
+            n_arr -= 1
+        if not op.variadic and n_arr < len(args):
+            # MXNet's generated signature: the inputs, then the parameters in declared order
+            extra = list(op.params)
+            if len(args) - n_arr > len(extra):
+                raise TypeError(f"{func_name}() takes at most {n_arr + len(extra)} positional "
+                                f"arguments ({len(args)} given)")
+            for key, value in zip(extra, args[n_arr:]):
+                if key in attrs:
+                    raise TypeError(f"{func_name}() got multiple values for argument {key!r}")
+                attrs[key] = _attr_str(value)
+            args = args[:n_arr]
         if op.variadic and op.variadic not in attrs:
             attrs[op.variadic] = str(len(args))
         p = op.parse_params(attrs)
         arg_names = op.inputs(p)
         names = arg_names + op.aux(p)
-        if not op.variadic and len(args) > len(names):
-            # MXNet's generated signature: the inputs, then the parameters in declared order
-            extra = list(op.params)
-            for key, value in zip(extra, args[len(names):]):
-                if key in attrs:
-                    raise TypeError(f"{func_name}() got multiple values for argument {key!r}")
-                attrs[key] = _attr_str(value)
-            if len(args) - len(names) > len(extra):
-                raise TypeError(f"{func_name}() takes at most {len(names) + len(extra)} "
-                                f"positional arguments ({len(args)} given)")
-            args = args[:len(names)]
-            p = op.parse_params(attrs)
         where = op.describe(attrs)
         if len(args) > len(names):
             raise MXNetError(f"{op.name} takes {len(names)} inputs ({names}) but {len(args)} "

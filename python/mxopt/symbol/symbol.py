@@ -664,14 +664,6 @@ def _creator(op: OpDef, func_name: str):  # type: ignore[no-untyped-def]
                 inputs_kw[key] = value
             elif value is not None or key in op.params:
                 attrs[key] = _attr_str(value)
-        if op.variadic and op.variadic not in attrs:
-            attrs[op.variadic] = str(len(args))
-        name = _NAMES.get(name, op.hint if func_name == op.name else func_name.lower())
-        for key, value in (attr or {}).items():
-            attrs[_hidden(key)] = value
-        params = op.parse_params(attrs, name)
-        arg_names = op.inputs(params)
-        input_names = arg_names + op.aux(params)
         n_sym = len(args)
         while n_sym and not isinstance(args[n_sym - 1], Symbol) and args[n_sym - 1] is not None:
             n_sym -= 1
@@ -682,9 +674,14 @@ def _creator(op: OpDef, func_name: str):  # type: ignore[no-untyped-def]
                     raise TypeError(f"{func_name}() got multiple values for argument {key!r}")
                 attrs[key] = _attr_str(value)
             args = args[:n_sym]
-            params = op.parse_params(attrs, name)
-            arg_names = op.inputs(params)
-            input_names = arg_names + op.aux(params)
+        if op.variadic and op.variadic not in attrs:
+            attrs[op.variadic] = str(len(args))
+        name = _NAMES.get(name, op.hint if func_name == op.name else func_name.lower())
+        for key, value in (attr or {}).items():
+            attrs[_hidden(key)] = value
+        params = op.parse_params(attrs, name)
+        arg_names = op.inputs(params)
+        input_names = arg_names + op.aux(params)
         where = op.describe(attrs, name)
         if len(args) > len(input_names):
             raise MXNetError(f"{op.name} takes {len(input_names)} inputs ({input_names}) but "
