@@ -269,4 +269,5 @@ register(OpDef(
      Param("max_calib_range", "float?", None)],
     ["data", "gamma", "beta"], _bn_infer, forward=_bn_forward, backward=_bn_backward,
     outputs=("output", "mean", "var"), aux=("moving_mean", "moving_var"),
-    num_visible=lambda p: 3 if p["output_mean_var"] else 1, hint="batchnorm"))
+    num_visible=lambda p: 3 if p["output_mean_var"] else 1, hint="batchnorm",
+    init_hints=lambda p: {"moving_mean": '["zero", {}]', "moving_var": '["one", {}]'}))

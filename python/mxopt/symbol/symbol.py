@@ -485,7 +485,9 @@ class Symbol:
                     w.string(n.attrs[k])
                 w.end_object()
             w.key("inputs")
-            w.entries([(index[id(c)], i) for c, i in n.inputs])
+            # inputs that are auxiliary states (mutated by the operator) carry version 1
+            w.entries([(index[id(c)], i, int(k >= n.num_args))
+                       for k, (c, i) in enumerate(n.inputs)])
             w.end_object()
         w.end_array()
         w.key("arg_nodes")
@@ -588,11 +590,11 @@ class _JSONWriter:
             self._out.append(str(v))
         self.end_array()
 
-    def entries(self, values: List[Tuple[int, int]]) -> None:
+    def entries(self, values: Sequence[Tuple[int, ...]]) -> None:
         self.begin_array(len(values) > 10)
-        for node, idx in values:
+        for node, idx, *version in values:
             self.element()
-            self._out.append(f"[{node}, {idx}, 0]")
+            self._out.append(f"[{node}, {idx}, {version[0] if version else 0}]")
         self.end_array()
 
 
@@ -706,12 +708,15 @@ def _creator(op: OpDef, func_name: str):  # type: ignore[no-untyped-def]
             sym = given.get(arg_name)
             if sym is None:
                 var_attrs = dict(attrs)
-                if arg_name in hints:
-                    var_attrs["__init__"] = hints[arg_name]
+                if arg_name in hints:  # MXNet lists the operator's initializer first
+                    var_attrs = {"__init__": hints[arg_name], **attrs}
                 entries.append((_Node(None, f"{name}_{arg_name}", var_attrs, []), 0))
                 continue
             if len(sym._outputs) != 1:
                 raise MXNetError(f"Keyword Argument {arg_name} is a tuple, single value is required")
+            given_node = sym._outputs[0][0]
+            if arg_name in hints and given_node.op is None and "__init__" not in given_node.attrs:
+                given_node.attrs["__init__"] = hints[arg_name]  # MXNet marks given variables too
             entries.append(sym._outputs[0])
         node = _Node(op, name, attrs, entries, params)
         return Symbol([(node, i) for i in range(op.num_visible(params))])
