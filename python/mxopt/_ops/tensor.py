@@ -79,6 +79,7 @@ for _name, _kernel, _aliases in (("add", "add", ("broadcast_plus",)),
     _binary(f"broadcast_{_name}", _kernel, _broadcast_infer, _aliases)
 for _name in ("add", "sub", "mul", "div"):
     _binary(f"elemwise_{_name}", _name, _elemwise_infer)
+_binary("_power", "power", _elemwise_infer)
 
 
 # ---- scalar arithmetic (what Symbol and NDArray operators with a Python number build) -------------

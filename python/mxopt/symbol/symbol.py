@@ -229,6 +229,47 @@ class Symbol:
             replace[id(var_node)] = value._outputs[0]
         return self._clone(replace, name)
 
+    # ---- arithmetic (MXNet's operator nodes: elemwise_add for a + b, _plus_scalar for a + 1) --
+    def _arith(self, other: Any, op: str, hint: str, scalar_op: str, scalar_hint: str) -> "Symbol":
+        if isinstance(other, Symbol):
+            return _creator(OPS[op], hint)(self, other)
+        if isinstance(other, (int, float, np.number)) and not isinstance(other, bool):
+            return _creator(OPS[scalar_op], scalar_hint)(self, scalar=other)
+        raise TypeError(f"type {type(other).__name__} not supported")
+
+    def __add__(self, o: Any) -> "Symbol":
+        return self._arith(o, "elemwise_add", "_Plus", "_plus_scalar", "_PlusScalar")
+
+    def __radd__(self, o: Any) -> "Symbol":
+        return self.__add__(o)
+
+    def __sub__(self, o: Any) -> "Symbol":
+        return self._arith(o, "elemwise_sub", "_Minus", "_minus_scalar", "_MinusScalar")
+
+    def __rsub__(self, o: Any) -> "Symbol":
+        return self._arith(o, "elemwise_sub", "_Minus", "_rminus_scalar", "_RMinusScalar")
+
+    def __mul__(self, o: Any) -> "Symbol":
+        return self._arith(o, "elemwise_mul", "_Mul", "_mul_scalar", "_MulScalar")
+
+    def __rmul__(self, o: Any) -> "Symbol":
+        return self.__mul__(o)
+
+    def __truediv__(self, o: Any) -> "Symbol":
+        return self._arith(o, "elemwise_div", "_Div", "_div_scalar", "_DivScalar")
+
+    def __rtruediv__(self, o: Any) -> "Symbol":
+        return self._arith(o, "elemwise_div", "_Div", "_rdiv_scalar", "_RDivScalar")
+
+    def __pow__(self, o: Any) -> "Symbol":
+        return self._arith(o, "_power", "_Power", "_power_scalar", "_PowerScalar")
+
+    def __rpow__(self, o: Any) -> "Symbol":
+        return self._arith(o, "_power", "_Power", "_rpower_scalar", "_rpower_scalar")
+
+    def __neg__(self) -> "Symbol":
+        return self.__mul__(-1.0)
+
     # ---- attributes ----------------------------------------------------------------------------
     def attr(self, key: str) -> Optional[str]:
         """The head node's attribute ``key`` (hidden keys such as ``lr_mult`` also work)."""
