@@ -1,0 +1,124 @@
+// CSR x dense sparse dot products as MXNet 1.9.1 computes them on CPU (tensor/dot-inl.h):
+// dot(csr, dns) = dns, dot(csr.T, dns) = dns and dot(csr.T, dns) = row_sparse. Every output
+// element adds its products rhs * value in CSR entry order, starting from 0 (or from the output
+// with kAdd), so results match MXNet's kernels bit for bit and do not depend on the partition.
+//
+// Work is proportional to the stored entries: A x rhs walks the rows, A^T x rhs groups the
+// entries by column with a sort of the nnz column indices (MXNet's row_sparse kernel instead
+// flags every one of the `cols` possible rows), so the row_sparse product never touches
+// anything of size cols.
+#include "tensor_common.h"
+
+namespace mxopt::ops {
+
+void validate_csr(const std::int64_t* indices, const std::int64_t* indptr, std::int64_t rows,
+                  std::int64_t cols, std::int64_t nnz) {
+  if (rows < 0 || cols < 0) throw std::invalid_argument("csr_shape must be non-negative");
+  if (indptr[0] != 0)
+    throw std::invalid_argument("indptr[0] must be 0, got " + std::to_string(indptr[0]));
+  for (std::int64_t r = 0; r < rows; ++r)
+    if (indptr[r + 1] < indptr[r])
+      throw std::invalid_argument("indptr must be non-decreasing: indptr[" + std::to_string(r + 1) +
+                                  "] = " + std::to_string(indptr[r + 1]) + " < indptr[" +
+                                  std::to_string(r) + "] = " + std::to_string(indptr[r]));
+  if (indptr[rows] != nnz)
+    throw std::invalid_argument("indptr[-1] = " + std::to_string(indptr[rows]) +
+                                " must equal the number of stored entries (len(indices) = " +
+                                std::to_string(nnz) + ")");
+  for (std::int64_t e = 0; e < nnz; ++e)
+    if (indices[e] < 0 || indices[e] >= cols)
+      throw std::invalid_argument("indices[" + std::to_string(e) + "] = " +
+                                  std::to_string(indices[e]) + " is out of range for " +
+                                  std::to_string(cols) + " columns");
+}
+
+template <class T>
+void csr_dot(const CsrMatrix<T>& a, const T* rhs, std::int64_t k, bool transpose_a, T* out,
+             Req req) {
+  validate_csr(a.indices, a.indptr, a.rows, a.cols, a.nnz);
+  if (req == Req::kNull) return;
+  const std::int64_t out_rows = transpose_a ? a.cols : a.rows;
+  if (!transpose_a) {
+    // Row j of out: its entries in order (MXNet's DotCsrDnsDnsByRowBlocks).
+    const std::int64_t work = a.nnz * k + a.rows * k;
+    detail::parallel_chunks(a.rows, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(k, 1)),
+                            work >= detail::kParallelElements, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t j = b; j < e; ++j) {
+        T* dst = out + j * k;
+        if (req == Req::kWrite)
+          for (std::int64_t l = 0; l < k; ++l) dst[l] = T(0);
+        for (std::int64_t p = a.indptr[j]; p < a.indptr[j + 1]; ++p) {
+          const T val = a.data[p];
+          const T* src = rhs + a.indices[p] * k;
+          for (std::int64_t l = 0; l < k; ++l) dst[l] += src[l] * val;
+        }
+      }
+    });
+    return;
+  }
+  // A^T x rhs: output row c gathers the entries of column c in CSR order
+  // (MXNet's DotCsrTransDnsDnsByRowBlocks).
+  const RowGroups g = csr_column_groups(a);
+  if (req == Req::kWrite)
+    detail::for_each_range(out_rows * k, [=](std::int64_t b, std::int64_t e) {
+      std::fill(out + b, out + e, T(0));
+    });
+  const std::int64_t ng = static_cast<std::int64_t>(g.rows.size());
+  detail::parallel_chunks(ng, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(k, 1)),
+                          a.nnz * k >= detail::kParallelElements, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t r = b; r < e; ++r) {
+      T* dst = out + g.rows[r] * k;
+      for (std::int64_t s = g.starts[r]; s < g.starts[r + 1]; ++s) {
+        const T val = a.data[g.sources[s]];
+        const T* src = rhs + g.source_rows[s] * k;
+        for (std::int64_t l = 0; l < k; ++l) dst[l] += src[l] * val;
+      }
+    }
+  });
+}
+
+template <class T>
+RowGroups csr_column_groups(const CsrMatrix<T>& a) {
+  validate_csr(a.indices, a.indptr, a.rows, a.cols, a.nnz);
+  std::vector<std::int64_t> keys(a.indices, a.indices + a.nnz);
+  RowGroups g = detail::group_by_key(keys);
+  std::vector<std::int64_t> row_of(a.nnz);
+  for (std::int64_t r = 0; r < a.rows; ++r)
+    for (std::int64_t p = a.indptr[r]; p < a.indptr[r + 1]; ++p) row_of[p] = r;
+  g.source_rows.resize(g.sources.size());
+  for (std::size_t s = 0; s < g.sources.size(); ++s) g.source_rows[s] = row_of[g.sources[s]];
+  return g;
+}
+
+template <class T>
+void csr_t_dot_rsp(const CsrMatrix<T>& a, const RowGroups& groups, const T* rhs, std::int64_t k,
+                   T* values) {
+  if (groups.source_rows.size() != groups.sources.size())
+    throw std::invalid_argument("csr_t_dot_rsp: groups must come from csr_column_groups");
+  // Each group's sources are CSR entries; source_rows holds their rows.
+  const std::int64_t ng = static_cast<std::int64_t>(groups.rows.size());
+  detail::parallel_chunks(ng, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(k, 1)),
+                          a.nnz * k + ng * k >= detail::kParallelElements,
+                          [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t r = b; r < e; ++r) {
+      T* dst = values + r * k;
+      for (std::int64_t l = 0; l < k; ++l) dst[l] = T(0);
+      for (std::int64_t s = groups.starts[r]; s < groups.starts[r + 1]; ++s) {
+        const T val = a.data[groups.sources[s]];
+        const T* src = rhs + groups.source_rows[s] * k;
+        for (std::int64_t l = 0; l < k; ++l) dst[l] += src[l] * val;
+      }
+    }
+  });
+}
+
+#define MXOPT_INSTANTIATE(T)                                                                     \
+  template void csr_dot<T>(const CsrMatrix<T>&, const T*, std::int64_t, bool, T*, Req);          \
+  template RowGroups csr_column_groups<T>(const CsrMatrix<T>&);                                 \
+  template void csr_t_dot_rsp<T>(const CsrMatrix<T>&, const RowGroups&, const T*, std::int64_t, \
+                                 T*);
+MXOPT_INSTANTIATE(float)
+MXOPT_INSTANTIATE(double)
+#undef MXOPT_INSTANTIATE
+
+}  // namespace mxopt::ops
