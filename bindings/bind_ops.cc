@@ -1091,6 +1091,115 @@ void op_regression_backward(const std::string& type, const py::object& out, cons
   });
 }
 
+// ---- copy (identity operators, head gradients) --------------------------------------------------
+// Shapes may differ (Flatten, Reshape): the element counts must match.
+void op_copy(const py::object& src, const py::object& dst, int req) {
+  const Req r = parse_req(req, "req");
+  Floats f;
+  Arr a = f.in(src, "src");
+  if (r == Req::kNull) return;
+  if (dst.is_none()) throw py::value_error("dst is None but its req is not null");
+  auto o = std::optional<Arr>(f.out_unshaped(dst, "dst"));
+  if (o->size != a.size)
+    throw py::value_error("dst has shape " + ops::shape_str(o->shape) + " (" + std::to_string(o->size) +
+                          " elements), src has shape " + ops::shape_str(a.shape));
+  if (overlaps(*o, a) && !same_buffer(*o, a)) throw py::value_error("dst overlaps src in memory");
+  with_float(f.type(), [&](auto tag) {
+    using T = decltype(tag);
+    if (o->ptr == a.ptr && r == Req::kWrite) return;
+    run([&] { ops::assign<T>(a.data<T>(), o->data<T>(), r, a.size); });
+  });
+}
+
+// ---- BatchNorm -----------------------------------------------------------------------------------
+struct BnDims {
+  std::int64_t outer = 1, channels = 1, inner = 1;
+};
+
+BnDims bn_dims(const Shape& s, int axis) {
+  const int nd = static_cast<int>(s.size());
+  if (nd == 0) throw py::value_error("x must have at least one dimension");
+  const int a = axis < 0 ? axis + nd : axis;
+  if (a < 0 || a >= nd) throw py::value_error("Channel axis out of range: " + std::to_string(axis));
+  BnDims d;
+  for (int i = 0; i < a; ++i) d.outer *= s[i];
+  d.channels = s[a];
+  for (int i = a + 1; i < nd; ++i) d.inner *= s[i];
+  return d;
+}
+
+ops::BatchNormParam bn_param(double eps, float momentum, bool fix_gamma, bool use_global_stats) {
+  ops::BatchNormParam p;
+  p.eps = eps;
+  p.momentum = momentum;
+  p.fix_gamma = fix_gamma;
+  p.use_global_stats = use_global_stats;
+  return p;
+}
+
+void op_batch_norm(double eps, float momentum, bool fix_gamma, bool use_global_stats,
+                   bool is_train, int axis, const py::object& x, const py::object& gamma,
+                   const py::object& beta, const py::object& moving_mean,
+                   const py::object& moving_var, const py::object& out, const py::object& mean,
+                   const py::object& var) {
+  Floats f;
+  Arr a = f.in(x, "x");
+  const BnDims d = bn_dims(a.shape, axis);
+  const Shape c{d.channels};
+  Arr g = fix_gamma ? f.out(gamma, "gamma", c) : f.in(gamma, "gamma");  // fix_gamma writes 1
+  expect_shape(g, c);
+  Arr b = f.in(beta, "beta"), mm = f.in(moving_mean, "moving_mean"), mv = f.in(moving_var, "moving_var");
+  expect_shape(b, c);
+  expect_shape(mm, c);
+  expect_shape(mv, c);
+  Arr o = f.out(out, "out", a.shape), me = f.out(mean, "mean", c), va = f.out(var, "var", c);
+  check_overlap({&o, &me, &va}, {&a, &g, &b, &mm, &mv}, false);
+  const auto p = bn_param(eps, momentum, fix_gamma, use_global_stats);
+  with_float(f.type(), [&](auto tag) {
+    using T = decltype(tag);
+    run([&] {
+      ops::batch_norm_forward<T>(p, is_train, a.data<T>(), g.data<T>(), b.data<T>(), mm.data<T>(),
+                                 mv.data<T>(), o.data<T>(), me.data<T>(), va.data<T>(), d.outer,
+                                 d.channels, d.inner);
+    });
+  });
+}
+
+void op_batch_norm_backward(double eps, float momentum, bool fix_gamma, bool use_global_stats,
+                            bool is_train, int axis, const py::object& ograd, const py::object& x,
+                            const py::object& gamma, const py::object& mean, const py::object& var,
+                            const py::object& moving_mean, const py::object& moving_var,
+                            const py::object& gx, int req_x, const py::object& ggamma, int req_g,
+                            const py::object& gbeta, int req_b) {
+  const Req rx = parse_req(req_x, "req_x"), rg = parse_req(req_g, "req_gamma"),
+            rb = parse_req(req_b, "req_beta");
+  Floats f;
+  Arr a = f.in(x, "x");
+  const BnDims d = bn_dims(a.shape, axis);
+  const Shape c{d.channels};
+  Arr og = f.in(ograd, "ograd"), g = f.in(gamma, "gamma"), me = f.in(mean, "mean"),
+      va = f.in(var, "var");
+  expect_shape(og, a.shape);
+  expect_shape(g, c);
+  expect_shape(me, c);
+  expect_shape(va, c);
+  Arr mm = f.out(moving_mean, "moving_mean", c), mv = f.out(moving_var, "moving_var", c);
+  auto gxa = f.grad(gx, "gx", rx, a.shape);
+  auto gga = f.grad(ggamma, "ggamma", rg, c);
+  auto gba = f.grad(gbeta, "gbeta", rb, c);
+  check_overlap({&mm, &mv, opt_ptr(gxa), opt_ptr(gga), opt_ptr(gba)}, {&a, &og, &g, &me, &va}, false);
+  const auto p = bn_param(eps, momentum, fix_gamma, use_global_stats);
+  with_float(f.type(), [&](auto tag) {
+    using T = decltype(tag);
+    run([&] {
+      ops::batch_norm_backward<T>(p, is_train, og.data<T>(), a.data<T>(), g.data<T>(), me.data<T>(),
+                                  va.data<T>(), mm.data<T>(), mv.data<T>(), ptr_or_null<T>(gxa), rx,
+                                  ptr_or_null<T>(gga), rg, ptr_or_null<T>(gba), rb, d.outer,
+                                  d.channels, d.inner);
+    });
+  });
+}
+
 }  // namespace
 
 void register_ops(py::module_& m) {
@@ -1163,6 +1272,18 @@ void register_ops(py::module_& m) {
         arg("req"), arg("grad_scale") = 1.0f, arg("ignore_label") = -1.0f, arg("multi_output") = false,
         arg("use_ignore") = false, arg("preserve_shape") = false, arg("normalization") = "null",
         arg("smooth_alpha") = 0.0f, "SoftmaxOutput backward (from its output and the label).");
+  m.def("gemm_isa", &ops::gemm_isa, "Instruction set of the FullyConnected GEMM kernels in use.");
+  m.def("op_copy", &op_copy, arg("src"), arg("dst"), arg("req"),
+        "dst = src (req 1) or dst += src (req 3): identity operators and head gradients.");
+  m.def("op_batch_norm", &op_batch_norm, arg("eps"), arg("momentum"), arg("fix_gamma"),
+        arg("use_global_stats"), arg("is_train"), arg("axis"), arg("x"), arg("gamma"), arg("beta"),
+        arg("moving_mean"), arg("moving_var"), arg("out"), arg("mean"), arg("var"),
+        "BatchNorm forward (var receives the inverse std; fix_gamma writes 1 into gamma).");
+  m.def("op_batch_norm_backward", &op_batch_norm_backward, arg("eps"), arg("momentum"),
+        arg("fix_gamma"), arg("use_global_stats"), arg("is_train"), arg("axis"), arg("ograd"),
+        arg("x"), arg("gamma"), arg("mean"), arg("var"), arg("moving_mean"), arg("moving_var"),
+        arg("gx"), arg("req_x"), arg("ggamma"), arg("req_gamma"), arg("gbeta"), arg("req_beta"),
+        "BatchNorm backward; in training it also updates the moving statistics (MXNet 1.9.1).");
   m.def("op_regression", &op_regression, arg("type"), arg("x"), arg("out"),
         "Linear/Logistic/MAE RegressionOutput forward (type: linear, logistic, mae).");
   m.def("op_regression_backward", &op_regression_backward, arg("type"), arg("out"), arg("label"),

@@ -22,7 +22,6 @@ PYBIND11_MODULE(_core, m) {
   mxopt::bindings::register_lr_scheduler(m);
   mxopt::bindings::register_optimizers(m);
   mxopt::bindings::register_io(m);
-  mxopt::bindings::register_nn(m);
   mxopt::bindings::register_random(m);
   mxopt::bindings::register_initializers(m);
   mxopt::bindings::register_ops(m);

@@ -14,7 +14,7 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
     ) from exc
 
 from . import (base, callback, context, executor, io, lr_scheduler, metric, model, monitor,
-               ndarray, operator, optimizer, symbol)
+               name, ndarray, operator, optimizer, symbol)
 from . import monitor as mon
 from . import ndarray as nd
 from . import optimizer as opt
@@ -27,6 +27,6 @@ from . import module as mod
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
 
 __all__ = ["base", "lr_scheduler", "ndarray", "nd", "optimizer", "opt", "symbol", "sym",
-           "executor", "io", "metric", "callback", "model", "module", "mod", "monitor", "mon", "operator",
+           "executor", "io", "metric", "callback", "model", "module", "mod", "monitor", "mon", "operator", "name",
            "random", "initializer", "init", "context", "Context", "cpu", "cpu_pinned", "gpu",
            "num_gpus", "current_context", "__version__"]

@@ -485,7 +485,7 @@ class Executor:
             heads.append(np.ascontiguousarray(buf, dtype=self._dtype))
         for h, buf, req in zip(heads, self._head_grads, self._head_grad_reqs):
             if h is not None:
-                _core.nn_assign(h, buf, req)
+                _core.op_copy(h, buf, req)
         self._run_backward()
 
     def _run_backward(self) -> None:

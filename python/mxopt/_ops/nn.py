@@ -1,5 +1,5 @@
 """Neural-network layers: FullyConnected, Activation, Dropout, Flatten, SoftmaxOutput and the
-regression outputs (kernels: ``_core.nn_*``, cpp/src/ops)."""
+regression outputs and BatchNorm (kernels: ``_core.op_*``, cpp/src/ops)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from .. import _core
 from ..base import MXNetError
 from .registry import OpDef, Param, Shape, ShapeError, assign_shape, fmt_shape, known, prod, register
 
-_ACT_CODES = {"relu": 0, "sigmoid": 1, "tanh": 2, "softrelu": 3, "softsign": 4}
-_NORM_CODES = {"null": 0, "batch": 1, "valid": 2}
+_ACT_TYPES = ("relu", "sigmoid", "softrelu", "softsign", "tanh")
 
 
 def same_shape_infer(p: Dict[str, Any], ins: List[Shape], outs: List[Shape]) -> None:
@@ -44,13 +43,13 @@ def _fc_infer(p: Dict[str, Any], ins: List[Shape], outs: List[Shape]) -> None:
 
 
 def _fc_forward(p, ins, outs, aux, is_train, st):  # type: ignore[no-untyped-def]
-    _core.nn_fully_connected(ins[0], ins[1], None if p["no_bias"] else ins[2], outs[0],
+    _core.op_fully_connected(ins[0], ins[1], None if p["no_bias"] else ins[2], outs[0],
                              p["flatten"])
 
 
 def _fc_backward(p, og, ins, outs, aux, ig, reqs, st):  # type: ignore[no-untyped-def]
     nb = p["no_bias"]
-    _core.nn_fully_connected_backward(og[0], ins[0], ins[1], ig[0], reqs[0], ig[1], reqs[1],
+    _core.op_fully_connected_backward(og[0], ins[0], ins[1], ig[0], reqs[0], ig[1], reqs[1],
                                       None if nb else ig[2], 0 if nb else reqs[2], p["flatten"])
 
 
@@ -63,16 +62,16 @@ register(OpDef(
 
 # ---- Activation ----------------------------------------------------------------------------------
 def _act_forward(p, ins, outs, aux, is_train, st):  # type: ignore[no-untyped-def]
-    _core.nn_activation(_ACT_CODES[p["act_type"]], ins[0], outs[0])
+    _core.op_activation(p["act_type"], ins[0], outs[0])
 
 
 def _act_backward(p, og, ins, outs, aux, ig, reqs, st):  # type: ignore[no-untyped-def]
-    _core.nn_activation_backward(_ACT_CODES[p["act_type"]], og[0], ins[0], outs[0], ig[0], reqs[0])
+    _core.op_activation_backward(p["act_type"], og[0], ins[0], outs[0], ig[0], reqs[0])
 
 
 register(OpDef(
     "Activation",
-    [Param("act_type", "enum", required=True, choices=tuple(_ACT_CODES))],
+    [Param("act_type", "enum", required=True, choices=_ACT_TYPES)],
     ["data"], same_shape_infer, forward=_act_forward, backward=_act_backward))
 
 
@@ -101,14 +100,14 @@ def _dropout_state(p: Dict[str, Any], ctx: Any) -> _DropoutState:
 def _dropout_forward(p, ins, outs, aux, is_train, st):  # type: ignore[no-untyped-def]
     x, y, mask = ins[0], outs[0], outs[1]
     if (is_train or p["mode"] == "always") and p["p"] > 0:
-        _core.nn_dropout(p["p"], st.uniform(x.size), x, y, mask)
+        _core.op_dropout(p["p"], st.uniform(x.size), x, y, mask)
     else:
         mask.fill(1)
         np.copyto(y, x)
 
 
 def _dropout_backward(p, og, ins, outs, aux, ig, reqs, st):  # type: ignore[no-untyped-def]
-    _core.nn_dropout_backward(og[0], outs[1], ig[0], reqs[0])
+    _core.op_dropout_backward(og[0], outs[1], ig[0], reqs[0])
 
 
 register(OpDef(
@@ -128,11 +127,11 @@ def _flatten_infer(p: Dict[str, Any], ins: List[Shape], outs: List[Shape]) -> No
 
 
 def _copy_forward(p, ins, outs, aux, is_train, st):  # type: ignore[no-untyped-def]
-    _core.nn_assign(ins[0], outs[0], 1)
+    _core.op_copy(ins[0], outs[0], 1)
 
 
 def _copy_backward(p, og, ins, outs, aux, ig, reqs, st):  # type: ignore[no-untyped-def]
-    _core.nn_assign(og[0], ig[0], reqs[0])
+    _core.op_copy(og[0], ig[0], reqs[0])
 
 
 register(OpDef("Flatten", [], ["data"], _flatten_infer, forward=_copy_forward,
@@ -168,8 +167,8 @@ def _softmax_param(p: Dict[str, Any]) -> Dict[str, Any]:
                          "gradient)")
     return {"grad_scale": p["grad_scale"], "ignore_label": p["ignore_label"],
             "multi_output": p["multi_output"], "use_ignore": p["use_ignore"],
-            "preserve_shape": p["preserve_shape"],
-            "normalization": _NORM_CODES[p["normalization"]], "smooth_alpha": p["smooth_alpha"]}
+            "preserve_shape": p["preserve_shape"], "normalization": p["normalization"],
+            "smooth_alpha": p["smooth_alpha"]}
 
 
 def _softmax_output_state(p: Dict[str, Any], ctx: Any) -> Dict[str, Any]:
@@ -177,11 +176,11 @@ def _softmax_output_state(p: Dict[str, Any], ctx: Any) -> Dict[str, Any]:
 
 
 def _softmax_output_forward(p, ins, outs, aux, is_train, st):  # type: ignore[no-untyped-def]
-    _core.nn_softmax_output(st, ins[0], outs[0])
+    _core.op_softmax_output(ins[0], outs[0], **st)
 
 
 def _softmax_output_backward(p, og, ins, outs, aux, ig, reqs, st):  # type: ignore[no-untyped-def]
-    _core.nn_softmax_output_backward(st, outs[0], ins[1], ig[0], reqs[0])
+    _core.op_softmax_output_backward(outs[0], ins[1], ig[0], reqs[0], **st)
 
 
 register(OpDef(
@@ -210,21 +209,21 @@ def _regression_infer(p: Dict[str, Any], ins: List[Shape], outs: List[Shape]) ->
     assign_shape(outs, 0, d)
 
 
-def _regression(name: str, code: int) -> None:
+def _regression(name: str, kind: str) -> None:
     def forward(p, ins, outs, aux, is_train, st):  # type: ignore[no-untyped-def]
-        _core.nn_regression(code, ins[0], outs[0])
+        _core.op_regression(kind, ins[0], outs[0])
 
     def backward(p, og, ins, outs, aux, ig, reqs, st):  # type: ignore[no-untyped-def]
-        _core.nn_regression_backward(code, p["grad_scale"], outs[0], ins[1], ig[0], reqs[0])
+        _core.op_regression_backward(kind, outs[0], ins[1], ig[0], reqs[0], p["grad_scale"])
 
     register(OpDef(name, [Param("grad_scale", "float", 1.0)], ["data", "label"],
                    _regression_infer, forward=forward, backward=backward, is_loss=True,
                    no_grad=(1,)))
 
 
-_regression("LinearRegressionOutput", 0)
-_regression("LogisticRegressionOutput", 1)
-_regression("MAERegressionOutput", 2)
+_regression("LinearRegressionOutput", "linear")
+_regression("LogisticRegressionOutput", "logistic")
+_regression("MAERegressionOutput", "mae")
 
 
 # ---- BatchNorm -----------------------------------------------------------------------------------
@@ -248,13 +247,13 @@ def _bn_args(p: Dict[str, Any]) -> tuple:
 
 
 def _bn_forward(p, ins, outs, aux, is_train, st):  # type: ignore[no-untyped-def]
-    _core.nn_batch_norm(*_bn_args(p), bool(is_train), p["axis"], ins[0], ins[1], ins[2], aux[0],
+    _core.op_batch_norm(*_bn_args(p), bool(is_train), p["axis"], ins[0], ins[1], ins[2], aux[0],
                         aux[1], outs[0], outs[1], outs[2])
 
 
 def _bn_backward(p, og, ins, outs, aux, ig, reqs, st):  # type: ignore[no-untyped-def]
     # MXNet's backward runs in training mode: the moving statistics are updated here.
-    _core.nn_batch_norm_backward(*_bn_args(p), True, p["axis"], og[0], ins[0], ins[1], outs[1],
+    _core.op_batch_norm_backward(*_bn_args(p), True, p["axis"], og[0], ins[0], ins[1], outs[1],
                                  outs[2], aux[0], aux[1], ig[0], reqs[0], ig[1], reqs[1], ig[2],
                                  reqs[2])
 

@@ -164,10 +164,7 @@ def _dot_backward(p, og, ins, outs, aux, ig, reqs, st):  # type: ignore[no-untyp
                     rows, values = _core.op_csr_t_dot_rsp(*parts, g)
                     rsp_assign(grad, rows, values, reqs[1])
             else:
-                tmp = np.empty(grad.shape, dtype=grad.dtype) if reqs[1] == 3 else grad
-                _core.op_csr_dot(*parts, g, tmp, not ta)
-                if tmp is not grad:
-                    grad += tmp
+                _core.op_csr_dot(*parts, g, grad, not ta, reqs[1])
         if reqs[0]:  # gradient of the csr data itself: dense, as MXNet's dns.T x ograd
             b = _dense_value(rhs, "rhs")
             value = (g @ b.T) if not ta else (b @ g.T)

@@ -321,11 +321,11 @@ def _reshape_infer(p: Dict[str, Any], ins: List[Shape], outs: List[Shape]) -> No
 
 
 def _copy_forward(p, ins, outs, aux, is_train, st):  # type: ignore[no-untyped-def]
-    _core.nn_assign(ins[0], outs[0], 1)
+    _core.op_copy(ins[0], outs[0], 1)
 
 
 def _copy_backward(p, og, ins, outs, aux, ig, reqs, st):  # type: ignore[no-untyped-def]
-    _core.nn_assign(og[0], ig[0], reqs[0])
+    _core.op_copy(og[0], ig[0], reqs[0])
 
 
 register(OpDef("Reshape",
@@ -378,7 +378,7 @@ def _ones_backward(p, og, ins, outs, aux, ig, reqs, st):  # type: ignore[no-unty
 
 
 register(OpDef("make_loss", [], ["data"], same_shape_infer, forward=_copy_forward,
-               backward=_ones_backward, is_loss=True))
+               backward=_ones_backward, is_loss=True, outputs=("loss",)))
 
 
 # ---- Concat ----------------------------------------------------------------------------------------------
@@ -485,7 +485,7 @@ def _embedding_backward(p, og, ins, outs, aux, ig, reqs, st):  # type: ignore[no
         return
     if getattr(g, "stype", "default") == "row_sparse":
         from .sparse import rsp_assign
-        rows, values = _core.op_embedding_backward_rsp(ins[0], og[0])
+        rows, values = _core.op_embedding_backward_rsp(ins[0], og[0], p["input_dim"])
         rsp_assign(g, rows, values, reqs[1])
     else:
         _core.op_embedding_backward(ins[0], og[0], g, reqs[1])
@@ -533,10 +533,11 @@ def _leaky_forward(p, ins, outs, aux, is_train, st):  # type: ignore[no-untyped-
 def _leaky_backward(p, og, ins, outs, aux, ig, reqs, st):  # type: ignore[no-untyped-def]
     act = p["act_type"]
     prelu = act == "prelu"
-    _core.op_leaky_relu_backward(act, og[0], ins[0], ins[1] if prelu else None, outs[0],
-                                 outs[1] if act == "rrelu" else None, ig[0], reqs[0],
-                                 ig[1] if prelu else None, reqs[1] if prelu else 0,
-                                 p["slope"], p["lower_bound"], p["upper_bound"])
+    _core.op_leaky_relu_backward(act, og[0], ins[0], outs[0], ig[0], reqs[0],
+                                 gamma=ins[1] if prelu else None,
+                                 ggamma=ig[1] if prelu else None, greq=reqs[1] if prelu else 0,
+                                 mask=outs[1] if act == "rrelu" else None, slope=p["slope"],
+                                 lower_bound=p["lower_bound"], upper_bound=p["upper_bound"])
 
 
 register(OpDef("LeakyReLU",

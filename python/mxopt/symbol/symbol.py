@@ -27,6 +27,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..base import MXNetError, atomic_write
+from .. import name as _name
 from .._ops.registry import OPS, OpDef, Shape, ShapeError, known, lookup, merge_shape
 
 __all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json"]
@@ -84,23 +85,6 @@ def _visible_attrs(attrs: Dict[str, str]) -> Dict[str, str]:
         if k.startswith("__") and k.endswith("__") and k[2:-2] in _HIDDEN_KEYS:
             out[k[2:-2]] = v
     return out
-
-
-class _NameManager:
-    """Automatic names ``<op hint><k>``; ``k`` counts per hint and only advances when used."""
-
-    def __init__(self) -> None:
-        self._counter: Dict[str, int] = {}
-
-    def get(self, name: Optional[str], hint: str) -> str:
-        if name:
-            return name
-        k = self._counter.get(hint, 0)
-        self._counter[hint] = k + 1
-        return f"{hint}{k}"
-
-
-_NAMES = _NameManager()
 
 
 def _topo(heads: Sequence[Entry]) -> List[_Node]:
@@ -719,7 +703,7 @@ def _creator(op: OpDef, func_name: str):  # type: ignore[no-untyped-def]
             args = args[:n_sym]
         if op.variadic and op.variadic not in attrs:
             attrs[op.variadic] = str(len(args))
-        name = _NAMES.get(name, op.hint if func_name == op.name else func_name.lower())
+        name = _name.current().get(name, op.hint if func_name == op.name else func_name.lower())
         for key, value in (attr or {}).items():
             attrs[_hidden(key)] = value
         params = op.parse_params(attrs, name)
