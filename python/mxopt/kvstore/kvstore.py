@@ -44,6 +44,9 @@ from .base import KVStoreBase
 __all__ = ["KVStore"]
 
 _VALUE_TYPES = (NDArray, RowSparseNDArray)
+# Optimizers whose list update is, tensor by tensor, their one-tensor update (see
+# KVStore._one_updater_call).
+_BATCHABLE = (opt.SGD, opt.NAG, opt.Adam, opt.AdamW, opt.RMSProp, opt.AdaGrad)
 
 
 def _stype(value: Any) -> str:
@@ -112,7 +115,7 @@ class KVStore(KVStoreBase):
         self._device_sum = "device" in name  # MXNet picks CommDevice for these names
         self._lock = threading.RLock()
         self._values: Dict[int, Any] = {}     # internal id -> stored NDArray / RowSparseNDArray
-        self._merge: Dict[int, np.ndarray] = {}  # internal id -> sum buffer (2+ values)
+        self._merge: Dict[int, NDArray] = {}  # internal id -> sum buffer (2+ values)
         self._meta: Dict[int, Tuple[Tuple[int, ...], np.dtype]] = {}  # id -> init shape, dtype
         self._str_ids: Dict[str, int] = {}
         self._str_keys: Dict[int, str] = {}
@@ -403,9 +406,10 @@ class KVStore(KVStoreBase):
             return vals[0].copy() if len(vals) == 1 else _rsp_sum(vals, dtype)
         if len(vals) == 1:
             return vals[0]
-        buf = self._merge.get(i)
-        if buf is None:  # one buffer per key, of the key's initial shape and dtype (MXNet)
-            buf = self._merge[i] = np.empty(shape, dtype=dtype)
+        merged = self._merge.get(i)
+        if merged is None:  # one buffer per key, of the key's initial shape and dtype (MXNet)
+            merged = self._merge[i] = NDArray(np.empty(shape, dtype=dtype))
+        buf = merged._data
         srcs = [v._data for v in vals]
         np.copyto(buf, srcs[0], casting="unsafe")
         if self._device_sum:  # CommDevice / ElementwiseSum: left to right
@@ -424,7 +428,7 @@ class KVStore(KVStoreBase):
                 for src in group[2:]:
                     np.add(tmp, src, out=tmp, casting="unsafe")
                 np.add(buf, tmp, out=buf)
-        return NDArray(buf)
+        return merged
 
     def _update(self, i: int, merged: Any) -> None:
         stored = self._values[i]
@@ -433,14 +437,43 @@ class KVStore(KVStoreBase):
         self._updater(key, merged, weight)
 
     def _push_groups(self, groups: List[Tuple[int, List[Any]]]) -> None:
+        updates = []
         for i, vals in groups:
             merged = self._reduce(i, vals)
             if self._updater is not None:
-                self._update(i, merged)
+                updates.append((i, merged))
                 continue
             if _stype(merged) != _stype(self._values[i]):
                 merged = merged.copy()
             self._values[i] = merged  # no copy: the store now refers to the pushed array
+        if len(updates) > 1 and self._one_updater_call(updates):
+            return
+        for i, merged in updates:
+            self._update(i, merged)
+
+    def _one_updater_call(self, updates: List[Tuple[int, Any]]) -> bool:
+        """Apply an mxopt ``Updater`` to several keys in one (multi-tensor) call when that is
+        the same arithmetic as MXNet's one call per key: an element-wise optimizer, dense
+        values, and equal update counts (so every key sees the same ``num_update``)."""
+        updater = self._updater
+        if type(updater) is not opt.Updater or type(updater.optimizer) not in _BATCHABLE:
+            return False
+        counts = updater.optimizer._all_index_update_counts.get(0, {})
+        keys, grads, weights = [], [], []
+        seen = set()
+        for i, merged in updates:
+            stored = self._values[i]
+            if type(merged) is not NDArray or type(stored) is not NDArray:
+                return False
+            key = self._str_keys[i] if self._key_type == "str" else i
+            seen.add(counts.get(key))
+            keys.append(key)
+            grads.append(merged)
+            weights.append(stored)
+        if len(seen) != 1:
+            return False
+        updater(keys, grads, weights)
+        return True
 
     def _check_pull(self, groups: List[Tuple[int, List[Any]]], ignore_sparse: bool) -> List[Any]:
         """``[(stored, out)]`` copies a pull makes; raises before any copy if one is wrong."""

@@ -27,6 +27,10 @@ from ..ndarray import NDArray
 
 __all__ = ["DataParallelExecutorGroup"]
 
+# 0 + w is exact (it only turns -0.0 into +0.0) in every float dtype; a numpy scalar keeps
+# the array's dtype and costs nothing per call
+_ZERO = np.float32(0)
+
 
 class _OnContext(NDArray):
     """An NDArray view that reports a context other than cpu(0) (a parameter's copy on
@@ -310,11 +314,11 @@ class DataParallelExecutorGroup:
                 first = block[0]._data
                 if len(block) == 1:
                     if target is None:
-                        dest[name] = NDArray(first + first.dtype.type(0))
+                        dest[name] = NDArray(first + _ZERO)
                     else:  # 0 + w (-0.0 becomes +0.0, as in MXNet), cast into the target
-                        np.add(first, first.dtype.type(0), out=target._data, casting="unsafe")
+                        np.add(first, _ZERO, out=target._data, casting="unsafe")
                     continue
-                total = first + first.dtype.type(0)
+                total = first + _ZERO
                 for w in block[1:]:
                     np.add(total, w._data, out=total)
                 np.divide(total, total.dtype.type(len(block)), out=total)
@@ -325,16 +329,17 @@ class DataParallelExecutorGroup:
 
     # ---- computation --------------------------------------------------------------------------
     def _load(self, batch: Any, targets: Any, layouts: List[int], field: str) -> None:
+        names = self.data_names if field == "data" else self.label_names
         if isinstance(batch, list):  # one pre-sliced batch per context
             for j, per_dev in enumerate(targets):
-                name = (self.data_names if field == "data" else self.label_names)[j]
                 for k, (_, dst) in enumerate(per_dev):
-                    _copy(_buffer_of(getattr(batch[k], field)[j], name), dst, name)
+                    _copy(_buffer_of(getattr(batch[k], field)[j], names[j]), dst, names[j])
             return
-        arrays = getattr(batch, field)
-        names = self.data_names if field == "data" else self.label_names
-        for src, per_dev, axis, name in zip(arrays, targets, layouts, names):
-            buf = _buffer_of(src, name)
+        for src, per_dev, axis, name in zip(getattr(batch, field), targets, layouts, names):
+            buf = src._data if isinstance(src, NDArray) else _buffer_of(src, name)
+            if len(per_dev) == 1:  # one context: the whole batch
+                _copy(buf, per_dev[0][1], name)
+                continue
             for sl, dst in per_dev:
                 if axis >= 0 and (sl.start != 0 or buf.shape[axis] != sl.stop):
                     _copy(_take(buf, sl, axis), dst, name)
@@ -350,11 +355,11 @@ class DataParallelExecutorGroup:
             first = data_batch[0] if isinstance(data_batch, list) else data_batch
             if first is not None and first.label:
                 self._load(data_batch, self.label_arrays, self.label_layouts, "label")
-        collect = getattr(self._monitor, "_collect_outputs", None)
+        monitor = self._monitor
         for exe in self.execs:
             exe.forward(is_train=is_train)
-            if collect is not None:
-                collect(exe)
+            if monitor is not None and hasattr(monitor, "_collect_outputs"):
+                monitor._collect_outputs(exe)
 
     def backward(self, out_grads: Any = None) -> None:
         """Back-propagate; ``out_grads`` (for non-loss heads) are sliced like the outputs."""
@@ -442,13 +447,13 @@ class DataParallelExecutorGroup:
             if pre_sliced:
                 labels_slice = labels[k]
             else:
-                labels_slice = []
-                for label, axis in zip(labels, self.label_layouts):
-                    if axis >= 0 and (islice.start != 0 or label.shape[axis] != islice.stop):
-                        buf = _buffer_of(label, "label")
-                        labels_slice.append(NDArray(_take(buf, islice, axis)))
-                    else:
-                        labels_slice.append(label)
+                labels_slice = labels
+                start, stop = islice.start, islice.stop
+                for j, (label, axis) in enumerate(zip(labels, self.label_layouts)):
+                    if axis >= 0 and (start != 0 or label.shape[axis] != stop):
+                        if labels_slice is labels:
+                            labels_slice = list(labels)
+                        labels_slice[j] = NDArray(_take(_buffer_of(label, "label"), islice, axis))
             eval_metric.update_dict(OrderedDict(zip(self.label_names, labels_slice)),
                                     OrderedDict(zip(self.output_names, exe.outputs)))
 

@@ -583,36 +583,60 @@ class Module(BaseModule):
 
         One context, no store: one updater call over all parameters. Otherwise MXNet's
         ``_update_params_on_kvstore`` (the store sums and runs the optimizer) or
-        ``_update_params`` (the store sums, each context runs the updater).
+        ``_update_params`` (the store sums, then one updater call per context with parameter
+        ``i`` of context ``k`` at index ``i * num_contexts + k``); with mxopt's own KVStore
+        the keys of a step go to the store in one call, which is the same arithmetic.
         """
         assert self.binded and self.params_initialized and self.optimizer_initialized, \
             "call bind, init_params and init_optimizer before update"
         self._params_dirty = True
         group = self._exec_group
-        if self._update_on_kvstore:
+        plan = self._update_plan
+        if plan is None or plan[0] is not group.execs or plan[1] is not self._kvstore:
+            plan = self._update_plan = self._build_update_plan()
+        kind = plan[2]
+        if kind == "one":  # one context, no store
+            if plan[3]:
+                self._updater(list(plan[3]), list(plan[4]), list(plan[5]))
+        elif kind == "store":  # mxopt's KVStore: all keys in one call
+            names, grads, weights, per_device = plan[3:]
+            if names:
+                self._kvstore.pushpull(names, grads, out=weights)
+            for indices, dev_grads, dev_weights in per_device:
+                self._updater(list(indices), list(dev_grads), list(dev_weights))
+        elif self._update_on_kvstore:
             _update_params_on_kvstore(group.param_arrays, group.grad_arrays, self._kvstore,
                                       group.param_names)
-            return
-        if self._kvstore is not None or len(group.execs) != 1:
+        else:
             _update_params(group.param_arrays, group.grad_arrays, updater=self._updater,
                            num_device=len(self._context), kvstore=self._kvstore,
                            param_names=group.param_names)
-            return
-        plan = self._update_plan
-        exe = group.execs[0]
-        if plan is None or plan[0] is not exe:
-            indices, grads, weights = [], [], []
-            arg_dict, grad_dict = exe.arg_dict, exe.grad_dict
-            for i, name in enumerate(self._param_names):
-                grad = grad_dict.get(name)
-                if grad is None:  # fixed parameter: no gradient, no update
-                    continue
-                indices.append(i)
-                grads.append(grad)
-                weights.append(arg_dict[name])
-            plan = self._update_plan = (exe, indices, grads, weights)
-        if plan[1]:
-            self._updater(list(plan[1]), list(plan[2]), list(plan[3]))
+
+    def _build_update_plan(self) -> Tuple[Any, ...]:
+        """What ``update`` does with these executors and this store (cached until either
+        changes)."""
+        from ..kvstore import KVStore
+        group = self._exec_group
+        kv = self._kvstore
+        valid = [(i, name, args, grads) for i, (name, args, grads) in
+                 enumerate(zip(group.param_names, group.param_arrays, group.grad_arrays))
+                 if grads[0] is not None]
+        head = (group.execs, kv)
+        if kv is None and len(group.execs) == 1:
+            return head + ("one", [i for i, _, _, _ in valid], [g[0] for _, _, _, g in valid],
+                           [a[0] for _, _, a, _ in valid])
+        dense = all(getattr(x, "stype", "default") == "default"
+                    for _, _, args, grads in valid for x in (args[0], grads[0]))
+        if kv is not None and (type(kv) is not KVStore or not dense):
+            return head + ("mxnet",)
+        names = [name for _, name, _, _ in valid] if kv is not None else []
+        grads = [g for _, _, _, g in valid]
+        if self._update_on_kvstore:
+            return head + ("store", names, grads, [a for _, _, a, _ in valid], [])
+        num = len(group.execs)
+        per_device = [([i * num + k for i, _, _, _ in valid], [g[k] for _, _, _, g in valid],
+                       [a[k] for _, _, a, _ in valid]) for k in range(num)]
+        return head + ("store", names, grads, None, [d for d in per_device if d[0]])
 
     def get_outputs(self, merge_multi_context: bool = True) -> List[Any]:
         """The outputs of the last forward: merged along the batch axis (one context: the
