@@ -167,7 +167,7 @@ def test_get_params_averages_the_copies_as_mxnet_does():
     for mx, ndev in ((mxnet, 3), (mxopt, 3), (mxnet, 1), (mxopt, 1)):
         mod = mx.mod.Module(mlp(mx), context=contexts(mx, ndev))
         mod.bind([("data", (6, 12))], [("softmax_label", (6,))])
-        mod.init_params()
+        mod.init_params(arg_params={k: mx.nd.array(v) for k, v in init_params().items()})
         for k in range(ndev):
             mod._exec_group.param_arrays[0][k][:] = mx.nd.array(vals[k])
             mod._exec_group.param_arrays[1][k][:] = mx.nd.array(np.full(16, 0.1, np.float32))
