@@ -306,26 +306,31 @@ class DataParallelExecutorGroup:
 
     def get_params(self, arg_params: Dict[str, NDArray], aux_params: Dict[str, NDArray]) -> None:
         """Write each parameter's value into ``arg_params`` / ``aux_params`` (the same objects):
-        MXNet's ``(0 + copy_0 + copy_1 + ...) / num_contexts`` in the parameter's dtype."""
-        for names, blocks, dest in ((self.param_names, self.param_arrays, arg_params),
-                                    (self.aux_names, self.aux_arrays, aux_params)):
-            for name, block in zip(names, blocks):
-                target = dest.get(name)
-                first = block[0]._data
-                if len(block) == 1:
-                    if target is None:
-                        dest[name] = NDArray(first + _ZERO)
-                    else:  # 0 + w (-0.0 becomes +0.0, as in MXNet), cast into the target
-                        np.add(first, _ZERO, out=target._data, casting="unsafe")
-                    continue
-                total = first + _ZERO
-                for w in block[1:]:
-                    np.add(total, w._data, out=total)
-                np.divide(total, total.dtype.type(len(block)), out=total)
+        MXNet's ``(0 + copy_0 + copy_1 + ...) / num_contexts`` in the parameter's dtype (with
+        one context ``0 + w``: -0.0 becomes +0.0, as in MXNet)."""
+        self._average(self.param_names, self.param_arrays, arg_params)
+        if self.aux_names:
+            self._average(self.aux_names, self.aux_arrays, aux_params)
+
+    @staticmethod
+    def _average(names: List[str], blocks: List[List[NDArray]], dest: Dict[str, NDArray]) -> None:
+        for name, block in zip(names, blocks):
+            target = dest.get(name)
+            first = block[0]._data
+            if len(block) == 1:
                 if target is None:
-                    dest[name] = NDArray(total)
+                    dest[name] = NDArray(first + _ZERO)
                 else:
-                    np.copyto(target._data, total, casting="unsafe")
+                    np.add(first, _ZERO, out=target._data, casting="unsafe")
+                continue
+            total = first + _ZERO
+            for w in block[1:]:
+                np.add(total, w._data, out=total)
+            np.divide(total, total.dtype.type(len(block)), out=total)
+            if target is None:
+                dest[name] = NDArray(total)
+            else:
+                np.copyto(target._data, total, casting="unsafe")
 
     # ---- computation --------------------------------------------------------------------------
     def _load(self, batch: Any, targets: Any, layouts: List[int], field: str) -> None:
@@ -348,13 +353,23 @@ class DataParallelExecutorGroup:
 
     def forward(self, data_batch: Any, is_train: Optional[bool] = None) -> None:
         """Copy the batch (or its slices) into the executors and run them."""
-        self._load(data_batch, self.data_arrays, self.data_layouts, "data")
+        if len(self.execs) == 1 and not isinstance(data_batch, list):  # the common case
+            for src, desc, per_dev in zip(data_batch.data, self.data_shapes, self.data_arrays):
+                _copy(src._data if isinstance(src, NDArray) else _buffer_of(src, desc.name),
+                      per_dev[0][1], desc.name)
+            label = data_batch.label
+            if self.label_arrays is not None and label:
+                for src, desc, per_dev in zip(label, self.label_shapes, self.label_arrays):
+                    _copy(src._data if isinstance(src, NDArray) else _buffer_of(src, desc.name),
+                          per_dev[0][1], desc.name)
+        else:
+            self._load(data_batch, self.data_arrays, self.data_layouts, "data")
+            if self.label_arrays is not None:
+                first = data_batch[0] if isinstance(data_batch, list) else data_batch
+                if first is not None and first.label:
+                    self._load(data_batch, self.label_arrays, self.label_layouts, "label")
         if is_train is None:
             is_train = self.for_training
-        if self.label_arrays is not None:
-            first = data_batch[0] if isinstance(data_batch, list) else data_batch
-            if first is not None and first.label:
-                self._load(data_batch, self.label_arrays, self.label_layouts, "label")
         monitor = self._monitor
         for exe in self.execs:
             exe.forward(is_train=is_train)
@@ -443,6 +458,15 @@ class DataParallelExecutorGroup:
     def update_metric(self, eval_metric: Any, labels: Any, pre_sliced: bool = False) -> None:
         """Update ``eval_metric`` context by context with its outputs and label slice."""
         labels = labels or []
+        if len(self.execs) == 1 and not pre_sliced:  # the common case: no slicing to do
+            stop = self.slices[0].stop
+            for label, axis in zip(labels, self.label_layouts):
+                if axis >= 0 and label.shape[axis] != stop:
+                    break
+            else:
+                eval_metric.update_dict(OrderedDict(zip(self.label_names, labels)),
+                                        OrderedDict(zip(self.output_names, self.execs[0].outputs)))
+                return
         for k, (exe, islice) in enumerate(zip(self.execs, self.slices)):
             if pre_sliced:
                 labels_slice = labels[k]

@@ -547,14 +547,21 @@ class Module(BaseModule):
                         "All data batches in a list need to have the same shape"
                 new_shapes.append((len(data_batch) * shape[0],) + tuple(shape[1:]))
             label = data_batch[0].label
+            changed = any(s != tuple(desc.shape) for s, desc in zip(new_shapes, cur))
         else:
             data = data_batch.data
             if len(data) != len(cur):
                 raise ValueError(f"forward: the batch has {len(data)} data arrays, the module "
                                  f"takes {len(cur)} ({self._data_names})")
-            new_shapes = [tuple(d.shape) for d in data]
+            changed = False
+            for d, desc in zip(data, cur):
+                if tuple(d.shape) != tuple(desc.shape):
+                    changed = True
+                    break
             label = data_batch.label
-        if any(tuple(s) != tuple(desc.shape) for s, desc in zip(new_shapes, cur)):
+            if changed:
+                new_shapes = [tuple(d.shape) for d in data]
+        if changed:
             provide_data = getattr(data_batch, "provide_data", None)
             if provide_data:
                 new_dshape = provide_data
