@@ -29,6 +29,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from typing import Any, Dict, List, Optional, Tuple
@@ -122,7 +123,8 @@ class KVStore(KVStoreBase):
         self._key_type: Optional[str] = None
         self._warned_sparse: set = set()
         self._updater: Any = None
-        self._is_p3 = False
+        # MXNet's stores report no optimizer capability under the P3 parameter-server van
+        self._is_p3 = os.getenv("DMLC_PS_VAN_TYPE", "") == "p3"
 
     # ---- properties -------------------------------------------------------------------------
     @property
