@@ -526,3 +526,39 @@ def test_python_loss_module_matches_mxnet():
     assert repr(a["facts"]) == repr(b["facts"]) and a["grad"] == b["grad"]
     for k in a["params"]:
         np.testing.assert_allclose(b["params"][k], a["params"][k], rtol=RTOL, atol=ATOL)
+
+
+def test_state_inputs_on_two_contexts():
+    got = []
+    for mx in (mxnet, mxopt):
+        net = mx.sym.FullyConnected(mx.sym.var("data"), weight=mx.sym.var("state"),
+                                    no_bias=True, num_hidden=3, name="fc")
+        net = mx.sym.LinearRegressionOutput(net, name="lro")
+        mod = mx.mod.Module(net, label_names=("lro_label",), state_names=["state"],
+                            context=contexts(mx, 2))
+        mod.bind([("data", (4, 5))], [("lro_label", (4, 3))])
+        mod.init_params()
+        with pytest.raises(AssertionError, match="merge_multi_context=True is not supported"):
+            mod.get_states()
+        x = mx.nd.array(np.arange(20, dtype=np.float32).reshape(4, 5) / 10)
+        batch = mx.io.DataBatch([x], [mx.nd.zeros((4, 3))])
+        mod.set_states(value=0.5)
+        mod.forward(batch, is_train=False)
+        first = mod.get_outputs()[0].asnumpy()
+        w0 = mx.nd.array(np.random.RandomState(0).normal(size=(3, 5)).astype(np.float32))
+        w1 = mx.nd.array(np.random.RandomState(1).normal(size=(3, 5)).astype(np.float32))
+        mod.set_states(states=[[w0, w1]])  # one array per context
+        mod.forward(batch, is_train=False)
+        states = mod.get_states(merge_multi_context=False)
+        got.append([first, mod.get_outputs()[0].asnumpy(), [s.asnumpy() for s in states[0]],
+                    mod.get_outputs(merge_multi_context=False)[0][1].shape])
+    a, b = got
+    np.testing.assert_allclose(b[0], a[0], rtol=1e-5, atol=1e-6)
+    # MXNet's MKLDNN FullyConnected on mx.cpu(0) keeps computing with the state it first saw
+    # (its weight cache misses the copy); its second context and every state value agree
+    np.testing.assert_allclose(b[1][2:], a[1][2:], rtol=1e-5, atol=1e-6)
+    x0 = np.arange(10, dtype=np.float32).reshape(2, 5) / 10
+    np.testing.assert_allclose(b[1][:2], x0 @ b[2][0].T, rtol=1e-5, atol=1e-6)
+    for x, y in zip(a[2], b[2]):
+        np.testing.assert_array_equal(y, x)
+    assert a[3] == b[3] == (2, 3)
