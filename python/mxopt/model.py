@@ -101,16 +101,20 @@ def _create_kvstore(kvstore: Any, num_device: int, arg_params: Dict[str, Any]) -
 
 def _initialize_kvstore(kvstore: Any, param_arrays: List[List[Any]], arg_params: Dict[str, Any],
                         param_names: List[str], update_on_kvstore: bool) -> None:
-    """Put every parameter into the store and give every device the store's value.
+    """Put every parameter into the store (and, when it runs the optimizer, give every device
+    the store's value: ``broadcast``), as MXNet does.
 
-    MXNet broadcasts (init + pull into the devices) only when ``update_on_kvstore``; otherwise
-    it only inits, which in one process changes nothing (the devices already hold
-    ``arg_params``) but lets the workers of a distributed store start from different weights.
-    mxopt broadcasts in both modes: one process sees the same numbers as MXNet.
+    MXNet only ``init``s when the store does not run the optimizer: in one process that
+    changes nothing (the devices already hold ``arg_params``), but the workers of a
+    distributed store could start from different weights. mxopt's own stores
+    (``mx.kv.KVStore`` and its subclasses) therefore broadcast in both modes; other stores get
+    exactly MXNet's calls.
     """
+    native = isinstance(kvstore, kvs.KVStore)
     for idx, param_on_devs in enumerate(param_arrays):
         name = param_names[idx]
-        if getattr(arg_params[name], "stype", "default") != "default":
+        if (not update_on_kvstore and not native) or \
+                getattr(arg_params[name], "stype", "default") != "default":
             kvstore.init(name, arg_params[name])
         else:
             kvstore.broadcast(name, arg_params[name], out=param_on_devs)

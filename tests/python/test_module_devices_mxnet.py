@@ -61,13 +61,13 @@ def train(mx, ndev=2, kvstore="local", work_load_list=None, optimizer="sgd",
     for _ in range(epochs):
         it.reset()
         for b in it:
+            if steps is not None and n == steps:
+                break
             mod.forward_backward(b)
             mod.update()
             mod.update_metric(metric, b.label)
             outs.append(mod.get_outputs()[0].asnumpy())
             n += 1
-            if steps is not None and n == steps:
-                break
     arg, _ = mod.get_params()
     return mod, {"params": {k: v.asnumpy() for k, v in arg.items()}, "metric": metric.get(),
                  "outputs": outs}
@@ -562,3 +562,38 @@ def test_state_inputs_on_two_contexts():
     for x, y in zip(a[2], b[2]):
         np.testing.assert_array_equal(y, x)
     assert a[3] == b[3] == (2, 3)
+
+
+def test_a_user_store_without_optimizer_gets_mxnets_calls():
+    # a registered store that can only init and sum: MXNet inits (no broadcast) and pushpulls
+    # the gradients; every device then runs the updater
+    calls, got = {}, []
+    for mx in (mxnet, mxopt):
+        log = calls.setdefault(mx.__name__, [])
+
+        class SumStore(mx.kv.KVStoreBase):
+            def init(self, key, value):
+                log.append(("init", key))
+
+            def pushpull(self, key, value, out=None, priority=0):
+                log.append(("pushpull", key, priority))
+                total = value[0].copy()
+                for v in value[1:]:
+                    total += v
+                for o in (value if out is None else out):
+                    o[:] = total
+
+            def is_capable(self, capability):
+                return False
+
+            @property
+            def type(self):
+                return "sumstore"
+
+            @property
+            def num_workers(self):
+                return 1
+        mod, res = train(mx, 2, SumStore(), steps=4)
+        got.append(res)
+    assert calls["mxnet"] == calls["mxopt"] and len(calls["mxopt"]) == 4 + 4 * 4
+    results_close(*got)
