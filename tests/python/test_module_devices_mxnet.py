@@ -597,3 +597,32 @@ def test_a_user_store_without_optimizer_gets_mxnets_calls():
         got.append(res)
     assert calls["mxnet"] == calls["mxopt"] and len(calls["mxopt"]) == 4 + 4 * 4
     results_close(*got)
+
+
+@pytest.mark.parametrize("update_env", [None, "0"])
+def test_lr_and_wd_multipliers_reach_str_and_int_indices(update_env, env):
+    # on the store the optimizer sees names ('fc1_weight'), off it i * num_contexts + k
+    env(update_env)
+    got = []
+    for mx in (mxnet, mxopt):
+        w = mx.sym.Variable("fc1_weight", lr_mult=0.5, wd_mult=3.0)
+        h = mx.sym.FullyConnected(mx.sym.Variable("data"), weight=w, num_hidden=16, name="fc1")
+        h = mx.sym.Activation(h, act_type="relu", name="relu1")
+        h = mx.sym.FullyConnected(h, num_hidden=5, name="fc2")
+        net = mx.sym.SoftmaxOutput(h, name="softmax")
+        x, y = data(60)
+        it = mx.io.NDArrayIter(x, y, 20)
+        mod = mx.mod.Module(net, context=contexts(mx, 2))
+        mod.bind(it.provide_data, it.provide_label)
+        mod.init_params(arg_params={k: mx.nd.array(v) for k, v in init_params().items()})
+        mod.init_optimizer(kvstore="device", optimizer="sgd",
+                           optimizer_params=(("learning_rate", 0.2), ("wd", 0.05)))
+        for b in it:
+            mod.forward_backward(b)
+            mod.update()
+        got.append({k: v.asnumpy() for k, v in mod.get_params()[0].items()})
+        opt = mod._optimizer
+        got.append((sorted(opt.lr_mult.items()), sorted(opt.wd_mult.items())))
+    assert got[1] == got[3]
+    for k in got[0]:
+        np.testing.assert_allclose(got[2][k], got[0][k], rtol=RTOL, atol=ATOL)
