@@ -530,7 +530,8 @@ def test_a_bad_push_changes_nothing():
     # checks every key of a call before changing any
     kv = mxopt.kv.create("local")
     kv.init(["a", "b"], [mxopt.nd.ones((2,)), mxopt.nd.ones((2,))])
-    with pytest.raises(MXNetError, match=r"push of key b: operands shape mismatch: .*\(2,\).*\(3,\)"):
+    with pytest.raises(MXNetError,
+                       match=r"push of key b: operands shape mismatch: .*\(2,\).*\(3,\)"):
         kv.push(["a", "b"], [mxopt.nd.ones((2,)) * 5, mxopt.nd.ones((3,))])
     out = mxopt.nd.zeros((2,))
     kv.pull("a", out=out)
