@@ -160,6 +160,8 @@ def lr_schedule(args, kv, begin_epoch):
 
 
 def make_initializer(name):
+    """``--initializer``: 'default' is Xavier(gaussian, 'in', magnitude 2), as MXNet's
+    image-classification scripts use for MLPs."""
     if name == "default":
         return mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2)
     return {"xavier": mx.init.Xavier, "msra": mx.init.MSRAPrelu, "normal": mx.init.Normal,
@@ -185,6 +187,7 @@ def eval_metrics(args, net):
 
 
 def main(argv=None):
+    """Parse ``argv``, train, and return the fitted Module."""
     args = build_parser().parse_args(argv)
     kv = mx.kvstore.create(args.kv_store)
     logging.basicConfig(level=logging.DEBUG,
