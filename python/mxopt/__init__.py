@@ -22,11 +22,14 @@ from . import symbol as sym
 from . import random
 from . import initializer
 from . import initializer as init
+from . import kvstore
+from . import kvstore as kv
 from . import module  # after optimizer/initializer: Module uses both
 from . import module as mod
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
 
 __all__ = ["base", "lr_scheduler", "ndarray", "nd", "optimizer", "opt", "symbol", "sym",
-           "executor", "io", "metric", "callback", "model", "module", "mod", "monitor", "mon", "operator", "name",
+           "executor", "io", "metric", "callback", "model", "module", "mod", "kvstore", "kv",
+           "monitor", "mon", "operator", "name",
            "random", "initializer", "init", "context", "Context", "cpu", "cpu_pinned", "gpu",
            "num_gpus", "current_context", "__version__"]

@@ -7,17 +7,75 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from .. import metric
 from ..initializer import Uniform
-from ..io import DataBatch, DataIter
+from ..io import DataBatch, DataDesc, DataIter
 from ..model import BatchEndParam
 from ..ndarray import NDArray, array
+from ..ndarray import load as nd_load
+from ..ndarray import save as nd_save
 
 __all__ = ["BaseModule"]
+
+
+def _check_input_names(symbol: Any, names: List[str], typename: str, throw: bool) -> None:
+    """Every name must be an argument of the symbol (ValueError, or a warning for labels)."""
+    args = symbol.list_arguments()
+    for name in names:
+        if name in args:
+            continue
+        candidates = [arg for arg in args if not arg.endswith("_weight") and
+                      not arg.endswith("_bias") and not arg.endswith("_gamma") and
+                      not arg.endswith("_beta")]
+        msg = ("\033[91mYou created Module with Module(..., %s_names=%s) but input with name "
+               "'%s' is not found in symbol.list_arguments(). Did you mean one of:\n\t%s\033[0m"
+               % (typename, str(names), name, "\n\t".join(candidates)))
+        if throw:
+            raise ValueError(msg)
+        warnings.warn(msg)
+
+
+def _check_names_match(data_names: List[str], data_shapes: List[DataDesc], name: str,
+                       throw: bool) -> None:
+    actual = [x[0] for x in data_shapes]
+    if sorted(data_names) != sorted(actual):
+        msg = "Data provided by %s_shapes don't match names specified by %s_names (%s vs. %s)" % (
+            name, name, str(data_shapes), str(data_names))
+        if throw:
+            raise ValueError(msg)
+        warnings.warn(msg)
+
+
+def _desc(x: Any, what: str) -> DataDesc:
+    if isinstance(x, DataDesc):
+        return x
+    if not isinstance(x, (tuple, list)) or len(x) != 2 or not isinstance(x[0], str):
+        raise TypeError(f"{what} must be a list of (name, shape) pairs or DataDesc, got {x!r}")
+    try:
+        if isinstance(x[1], str):
+            raise TypeError
+        shape = tuple(int(d) for d in x[1])
+    except (TypeError, ValueError):
+        raise TypeError(f"{what}: the shape of {x[0]!r} must be a tuple of ints, got {x[1]!r}") from None
+    return DataDesc(x[0], shape)
+
+
+def _parse_data_desc(data_names: List[str], label_names: List[str], data_shapes: Any,
+                     label_shapes: Any) -> Tuple[List[DataDesc], Optional[List[DataDesc]]]:
+    if data_shapes is None or isinstance(data_shapes, (str, DataDesc)):
+        raise TypeError("data_shapes must be a list of (name, shape) pairs or DataDesc")
+    data_shapes = [_desc(x, "data_shapes") for x in data_shapes]
+    _check_names_match(data_names, data_shapes, "data", True)
+    if label_shapes is not None:
+        label_shapes = [_desc(x, "label_shapes") for x in label_shapes]
+        _check_names_match(label_names, label_shapes, "label", False)
+    else:
+        _check_names_match(label_names, [], "label", False)
+    return data_shapes, label_shapes
 
 
 def _as_list(obj: Any) -> List[Any]:
@@ -65,7 +123,10 @@ class BaseModule:
                 break
             self.prepare(eval_batch, sparse_row_id_fn=sparse_row_id_fn)
             self.forward(eval_batch, is_train=False)
-            self.update_metric(eval_metric, eval_batch.label)
+            if isinstance(eval_batch, list):
+                self.update_metric(eval_metric, [eb.label for eb in eval_batch], pre_sliced=True)
+            else:
+                self.update_metric(eval_metric, eval_batch.label)
             if batch_end_callback is not None:
                 params = BatchEndParam(epoch=epoch, nbatch=nbatch, eval_metric=eval_metric,
                                        locals=locals())
@@ -179,7 +240,11 @@ class BaseModule:
                     monitor.tic()
                 self.forward_backward(data_batch)
                 self.update()
-                self.update_metric(eval_metric, data_batch.label)
+                if isinstance(data_batch, list):
+                    self.update_metric(eval_metric, [db.label for db in data_batch],
+                                       pre_sliced=True)
+                else:
+                    self.update_metric(eval_metric, data_batch.label)
                 try:
                     next_data_batch = next(data_iter)
                     self.prepare(next_data_batch, sparse_row_id_fn=sparse_row_id_fn)
@@ -219,23 +284,97 @@ class BaseModule:
     # ---- properties and the interface subclasses implement -------------------------------------
     @property
     def symbol(self) -> Any:
+        """The module's symbol (None for modules without one)."""
         return self._symbol
 
+    @property
+    def data_names(self) -> List[str]:
+        raise NotImplementedError()
+
+    @property
+    def output_names(self) -> List[str]:
+        raise NotImplementedError()
+
+    @property
+    def data_shapes(self) -> List[DataDesc]:
+        raise NotImplementedError()
+
+    @property
+    def label_shapes(self) -> Optional[List[DataDesc]]:
+        raise NotImplementedError()
+
+    @property
+    def output_shapes(self) -> List[Tuple[str, Tuple[int, ...]]]:
+        raise NotImplementedError()
+
+    def get_params(self) -> Tuple[Any, Any]:
+        raise NotImplementedError()
+
+    def init_params(self, initializer: Any = Uniform(0.01), arg_params: Any = None,
+                    aux_params: Any = None, allow_missing: bool = False, force_init: bool = False,
+                    allow_extra: bool = False) -> None:
+        raise NotImplementedError()
+
+    def set_params(self, arg_params: Any, aux_params: Any, allow_missing: bool = False,
+                   force_init: bool = True, allow_extra: bool = False) -> None:
+        """Assign parameter values: ``init_params`` with no initializer."""
+        self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
+                         allow_missing=allow_missing, force_init=force_init,
+                         allow_extra=allow_extra)
+
+    def save_params(self, fname: str) -> None:
+        """Save ``get_params()`` as an ``arg:NAME`` / ``aux:NAME`` dict file."""
+        arg_params, aux_params = self.get_params()
+        save_dict = {("arg:%s" % k): v for k, v in arg_params.items()}
+        save_dict.update({("aux:%s" % k): v for k, v in aux_params.items()})
+        nd_save(fname, save_dict)
+
+    def load_params(self, fname: str) -> None:
+        """Load an ``arg:``/``aux:`` dict file (``save_params``'s) and ``set_params`` it."""
+        save_dict = nd_load(fname)
+        if isinstance(save_dict, list):
+            if save_dict:
+                raise ValueError("Invalid param file " + fname)
+            save_dict = {}
+        arg_params: Dict[str, Any] = {}
+        aux_params: Dict[str, Any] = {}
+        for k, value in save_dict.items():
+            arg_type, name = k.split(":", 1) if ":" in k else (k, "")
+            if arg_type == "arg":
+                arg_params[name] = value
+            elif arg_type == "aux":
+                aux_params[name] = value
+            else:
+                raise ValueError("Invalid param file " + fname)
+        self.set_params(arg_params, aux_params)
+
+    def get_states(self, merge_multi_context: bool = True) -> List[Any]:
+        """States of the module (none by default)."""
+        assert self.binded and self.params_initialized
+        assert not merge_multi_context
+        return []
+
+    def set_states(self, states: Any = None, value: Any = None) -> None:
+        """Set the states (a module without states accepts nothing)."""
+        assert self.binded and self.params_initialized
+        assert not states and not value
+
     def prepare(self, data_batch: Any, sparse_row_id_fn: Any = None) -> None:
-        """No-op on a single CPU context (sparse pulls from a kvstore do not exist here)."""
+        """Prepare for a batch (nothing to do here); warns when ``sparse_row_id_fn`` is given."""
         if sparse_row_id_fn is not None:
             warnings.warn(UserWarning("sparse_row_id_fn is not invoked for BaseModule."))
 
     def install_monitor(self, mon: Any) -> None:
         raise NotImplementedError()
 
-    def bind(self, *args: Any, **kwargs: Any) -> None:
+    def bind(self, data_shapes: Any, label_shapes: Any = None, for_training: bool = True,
+             inputs_need_grad: bool = False, force_rebind: bool = False,
+             shared_module: Any = None, grad_req: Any = "write") -> None:
         raise NotImplementedError()
 
-    def init_params(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError()
-
-    def init_optimizer(self, *args: Any, **kwargs: Any) -> None:
+    def init_optimizer(self, kvstore: Any = "local", optimizer: Any = "sgd",
+                       optimizer_params: Any = (("learning_rate", 0.01),),
+                       force_init: bool = False) -> None:
         raise NotImplementedError()
 
     def forward(self, data_batch: Any, is_train: Optional[bool] = None) -> None:
@@ -250,11 +389,8 @@ class BaseModule:
     def update_metric(self, eval_metric: Any, labels: Any, pre_sliced: bool = False) -> None:
         raise NotImplementedError()
 
-    def get_outputs(self, merge_multi_context: bool = True) -> List[NDArray]:
+    def get_outputs(self, merge_multi_context: bool = True) -> List[Any]:
         raise NotImplementedError()
 
-    def get_params(self) -> Tuple[Any, Any]:
-        raise NotImplementedError()
-
-    def set_params(self, *args: Any, **kwargs: Any) -> None:
+    def get_input_grads(self, merge_multi_context: bool = True) -> List[Any]:
         raise NotImplementedError()

@@ -1,5 +1,10 @@
-"""``mx.mod.Module``: a symbol bound to one CPU executor, with parameters, an optimizer and
-MXNet 1.9.1's API and call-order rules.
+"""``mx.mod.Module``: a symbol bound to one executor per context, with parameters, an
+optimizer, an optional key-value store and MXNet 1.9.1's API and call-order rules.
+
+With several contexts (``context=[mx.cpu(0), mx.cpu(1)]``) each batch is sliced across the
+executors in proportion to ``work_load_list``; gradients are summed through a key-value store
+(``kvstore='local'`` / ``'device'`` or a KVStore object) and either the store runs the
+optimizer (``update_on_kvstore``) or every context runs it on the summed gradient.
 
 Example (the acceptance program)::
 
@@ -15,83 +20,27 @@ Example (the acceptance program)::
 from __future__ import annotations
 
 import logging
-import os
 import warnings
-from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .. import optimizer as opt
 from ..base import MXNetError, atomic_write
-from ..context import Context, cpu
+from ..context import cpu
 from ..executor import Executor
 from ..initializer import InitDesc, Uniform
 from ..io import DataDesc
-from ..model import load_checkpoint
-from ..ndarray import NDArray, load as nd_load, save as nd_save, zeros
+from ..model import (_create_kvstore, _initialize_kvstore, _update_params,
+                     _update_params_on_kvstore, load_checkpoint)
+from ..ndarray import NDArray, zeros
 from ..ndarray.ndarray import APART_MIN_BYTES, zeros_apart
-from .base_module import BaseModule
+from .base_module import BaseModule, _check_input_names, _parse_data_desc
+from .executor_group import DataParallelExecutorGroup, _check_contexts
 
 __all__ = ["Module"]
 
 _FLOATS = (np.float32, np.float64)
-
-
-def _check_input_names(symbol: Any, names: List[str], typename: str, throw: bool) -> None:
-    """Every name must be an argument of the symbol (ValueError, or a warning for labels)."""
-    args = symbol.list_arguments()
-    for name in names:
-        if name in args:
-            continue
-        candidates = [arg for arg in args if not arg.endswith("_weight") and
-                      not arg.endswith("_bias") and not arg.endswith("_gamma") and
-                      not arg.endswith("_beta")]
-        msg = ("\033[91mYou created Module with Module(..., %s_names=%s) but input with name "
-               "'%s' is not found in symbol.list_arguments(). Did you mean one of:\n\t%s\033[0m"
-               % (typename, str(names), name, "\n\t".join(candidates)))
-        if throw:
-            raise ValueError(msg)
-        warnings.warn(msg)
-
-
-def _check_names_match(data_names: List[str], data_shapes: List[DataDesc], name: str,
-                       throw: bool) -> None:
-    actual = [x[0] for x in data_shapes]
-    if sorted(data_names) != sorted(actual):
-        msg = "Data provided by %s_shapes don't match names specified by %s_names (%s vs. %s)" % (
-            name, name, str(data_shapes), str(data_names))
-        if throw:
-            raise ValueError(msg)
-        warnings.warn(msg)
-
-
-def _desc(x: Any, what: str) -> DataDesc:
-    if isinstance(x, DataDesc):
-        return x
-    if not isinstance(x, (tuple, list)) or len(x) != 2 or not isinstance(x[0], str):
-        raise TypeError(f"{what} must be a list of (name, shape) pairs or DataDesc, got {x!r}")
-    try:
-        if isinstance(x[1], str):
-            raise TypeError
-        shape = tuple(int(d) for d in x[1])
-    except (TypeError, ValueError):
-        raise TypeError(f"{what}: the shape of {x[0]!r} must be a tuple of ints, got {x[1]!r}") from None
-    return DataDesc(x[0], shape)
-
-
-def _parse_data_desc(data_names: List[str], label_names: List[str], data_shapes: Any,
-                     label_shapes: Any) -> Tuple[List[DataDesc], Optional[List[DataDesc]]]:
-    if data_shapes is None or isinstance(data_shapes, (str, DataDesc)):
-        raise TypeError("data_shapes must be a list of (name, shape) pairs or DataDesc")
-    data_shapes = [_desc(x, "data_shapes") for x in data_shapes]
-    _check_names_match(data_names, data_shapes, "data", True)
-    if label_shapes is not None:
-        label_shapes = [_desc(x, "label_shapes") for x in label_shapes]
-        _check_names_match(label_names, label_shapes, "label", False)
-    else:
-        _check_names_match(label_names, [], "label", False)
-    return data_shapes, label_shapes
 
 
 def _copy_into(src: Any, dst: NDArray, name: str) -> None:
@@ -103,18 +52,28 @@ def _copy_into(src: Any, dst: NDArray, name: str) -> None:
     np.copyto(dst._data, data, casting="unsafe")
 
 
+
 class Module(BaseModule):
-    """A module of one symbol on the CPU.
+    """A module of one symbol on one or several CPU contexts.
 
     Args:
         symbol: the network (its loss heads give the outputs).
         data_names: names of the data inputs (must be arguments of ``symbol``).
         label_names: names of the label inputs (a missing one only warns).
         logger: where ``info``/``warning`` messages go (default: the ``logging`` module).
-        context: ``mx.cpu()`` (or a list of one); mxopt runs on the CPU only.
+        context: ``mx.cpu(i)`` or a list of them: one executor per context, each computing
+            its slice of every batch.
+        work_load_list: relative share of the batch of each context (default: equal).
         fixed_param_names: parameters that are not updated (no gradient).
         state_names: inputs that are states (neither data, label nor parameter).
-        work_load_list, group2ctxs, compression_params: accepted for MXNet compatibility.
+        group2ctxs: accepted for MXNet compatibility (mxopt places no operator groups).
+        compression_params: gradient compression of the store (``kvstore.
+            set_gradient_compression``).
+
+    Example::
+
+        >>> mod = mx.mod.Module(net, context=[mx.cpu(0), mx.cpu(1)], work_load_list=[1, 3])
+        >>> mod.fit(train_iter, num_epoch=2, kvstore='device')
     """
 
     def __init__(self, symbol: Any, data_names: Optional[Sequence[str]] = ("data",),
@@ -127,14 +86,13 @@ class Module(BaseModule):
         from ..symbol import Symbol
         if not isinstance(symbol, Symbol):
             raise TypeError(f"symbol must be an mx.sym.Symbol, got {type(symbol).__name__}")
-        if context is None:
-            context = cpu()
-        contexts = context if isinstance(context, (list, tuple)) else [context]
-        if len(contexts) != 1 or not isinstance(contexts[0], Context):
-            raise ValueError(f"mxopt runs on one CPU context; got context={context!r} "
-                             "(use mx.cpu())")
-        self._context = [contexts[0]]
-        self._work_load_list = [1]
+        self._context = _check_contexts(cpu() if context is None else context)
+        if work_load_list is None:
+            work_load_list = [1] * len(self._context)
+        assert len(work_load_list) == len(self._context), (
+            "work_load_list has %d entries for %d contexts" % (len(work_load_list),
+                                                                len(self._context)))
+        self._work_load_list = list(work_load_list)
         self._group2ctxs = group2ctxs
         self._symbol = symbol
 
@@ -163,15 +121,17 @@ class Module(BaseModule):
         self._compression_params = compression_params
         self._optimizer: Any = None
         self._kvstore: Any = None
-        self._update_on_kvstore = False
+        self._update_on_kvstore: Optional[bool] = None
         self._updater: Any = None
         self._preload_opt_states: Optional[str] = None
         self._grad_req: Any = None
-        self._exec: Optional[Executor] = None
+        self._grad_req_map: Dict[str, str] = {}
+        self._exec_group: Optional[DataParallelExecutorGroup] = None
         self._data_shapes: Optional[List[DataDesc]] = None
         self._label_shapes: Optional[List[DataDesc]] = None
         self._monitor: Any = None
-        self._update_plan: Any = None  # (executor, indices, grads, weights) of update()
+        # (executor, indices, grads, weights): update()'s one updater call on one context
+        self._update_plan: Any = None
 
     # ---- loading / saving ----------------------------------------------------------------------
     @staticmethod
@@ -207,32 +167,6 @@ class Module(BaseModule):
             self.save_optimizer_states(state_name)
             logging.info('Saved optimizer state to "%s"', state_name)
 
-    def save_params(self, fname: str) -> None:
-        """Save the parameters as an ``arg:``/``aux:`` dict file."""
-        arg_params, aux_params = self.get_params()
-        save_dict = {("arg:%s" % k): v for k, v in arg_params.items()}
-        save_dict.update({("aux:%s" % k): v for k, v in aux_params.items()})
-        nd_save(fname, save_dict)
-
-    def load_params(self, fname: str) -> None:
-        """Load an ``arg:``/``aux:`` dict file and ``set_params`` it."""
-        save_dict = nd_load(fname)
-        if isinstance(save_dict, list):
-            if save_dict:
-                raise ValueError("Invalid param file " + fname)
-            save_dict = {}
-        arg_params: Dict[str, NDArray] = {}
-        aux_params: Dict[str, NDArray] = {}
-        for k, value in save_dict.items():
-            arg_type, name = k.split(":", 1)
-            if arg_type == "arg":
-                arg_params[name] = value
-            elif arg_type == "aux":
-                aux_params[name] = value
-            else:
-                raise ValueError("Invalid param file " + fname)
-        self.set_params(arg_params, aux_params)
-
     # ---- properties ----------------------------------------------------------------------------
     @property
     def data_names(self) -> List[str]:
@@ -259,12 +193,18 @@ class Module(BaseModule):
     @property
     def output_shapes(self) -> List[Tuple[str, Tuple[int, ...]]]:
         assert self.binded
-        return [(name, out.shape) for name, out in zip(self._output_names, self._exec.outputs)]
+        return self._exec_group.get_output_shapes()
+
+    @property
+    def _exec(self) -> Optional[Executor]:
+        """The first context's executor (the only one with a single context)."""
+        return self._exec_group.execs[0] if self._exec_group is not None else None
 
     # ---- parameters ----------------------------------------------------------------------------
     def get_params(self) -> Tuple[Dict[str, NDArray], Dict[str, NDArray]]:
         """``(arg_params, aux_params)``: the module's own dicts, refreshed in place from the
-        executor when an ``update()`` happened since the last call."""
+        executors when an ``update()`` happened since the last call (with several contexts:
+        the mean of the copies, computed as MXNet does)."""
         assert self.params_initialized, "call init_params (or set_params) first"
         if self._params_dirty:
             self._sync_params_from_devices()
@@ -273,16 +213,26 @@ class Module(BaseModule):
     def init_params(self, initializer: Any = Uniform(0.01), arg_params: Optional[Dict[str, Any]] = None,
                     aux_params: Optional[Dict[str, Any]] = None, allow_missing: bool = False,
                     force_init: bool = False, allow_extra: bool = False) -> None:
-        """Initialize the parameters, in sorted-name order (so random draws match MXNet's).
+        """Initialize the parameters, in sorted-name order (so random draws match MXNet's),
+        then copy them to every context.
 
         A name found in ``arg_params``/``aux_params`` is copied; a missing one raises
-        RuntimeError unless ``allow_missing`` (then ``initializer`` fills it).
+        RuntimeError unless ``allow_missing`` (then ``initializer`` fills it). Shapes are
+        checked before anything is copied.
         """
         if self.params_initialized and not force_init:
             warnings.warn("Parameters already initialized and force_init=False. "
                           "init_params call ignored.", stacklevel=2)
             return
         assert self.binded, "call bind before initializing the parameters"
+        for own, given in ((self._arg_params, arg_params), (self._aux_params, aux_params)):
+            for name, arr in (given or {}).items():
+                dst = own.get(name)
+                if dst is not None and dst is not arr:
+                    src = arr._data if isinstance(arr, NDArray) else np.asarray(arr)
+                    if tuple(src.shape) != tuple(dst.shape):
+                        raise ValueError(f"parameter {name!r}: shape {tuple(src.shape)} does not "
+                                         f"match the bound shape {tuple(dst.shape)}")
 
         def _impl(name: Any, arr: NDArray, cache: Optional[Dict[str, Any]]) -> None:
             if cache is not None:
@@ -305,7 +255,7 @@ class Module(BaseModule):
             _impl(InitDesc(name, attrs.get(name, None)), arr, aux_params)
         self.params_initialized = True
         self._params_dirty = False
-        self._exec_set_params(self._arg_params, self._aux_params)
+        self._exec_group.set_params(self._arg_params, self._aux_params, allow_extra=allow_extra)
 
     def set_params(self, arg_params: Dict[str, Any], aux_params: Optional[Dict[str, Any]],
                    allow_missing: bool = False, force_init: bool = True,
@@ -321,43 +271,28 @@ class Module(BaseModule):
                           "set_params call ignored.", stacklevel=2)
             return
         assert self.binded, "call bind before setting the parameters"
-        self._exec_set_params(arg_params, aux_params or {}, allow_extra=allow_extra)
+        self._exec_group.set_params(arg_params, aux_params or {}, allow_extra=allow_extra)
         self._params_dirty = True
         self.params_initialized = True
 
-    def _exec_set_params(self, arg_params: Dict[str, Any], aux_params: Dict[str, Any],
-                         allow_extra: bool = False) -> None:
-        arg_dict = self._exec.arg_dict
-        for name, value in arg_params.items():
-            if name in self._param_names:
-                _copy_into(value, arg_dict[name], name)
-        if aux_params and not allow_extra:
-            extra = [k for k in aux_params if k not in self._aux_names]
-            if extra:
-                raise ValueError(f"Find name {extra[0]} that is not in the auxiliary states")
-
     def _sync_params_from_devices(self) -> None:
-        """Copy the executor's parameter values into the module's dicts (same objects)."""
-        arg_dict = self._exec.arg_dict
-        for name in self._param_names:
-            src = arg_dict[name]._data
-            if name in self._arg_params:
-                np.copyto(self._arg_params[name]._data, src, casting="unsafe")
-            else:
-                self._arg_params[name] = NDArray(src.copy())
+        """Write the executors' parameter values into the module's dicts (same objects)."""
+        self._exec_group.get_params(self._arg_params, self._aux_params)
         self._params_dirty = False
 
     # ---- binding -------------------------------------------------------------------------------
     def _reset_bind(self) -> None:
         self.binded = False
-        self._exec = None
+        self._exec_group = None
         self._data_shapes = None
         self._label_shapes = None
+        self._update_plan = None
 
     def _grad_reqs(self, for_training: bool, inputs_need_grad: bool, grad_req: Any) -> Dict[str, str]:
         arg_names = self._symbol.list_arguments()
         if not for_training:
             return {k: "null" for k in arg_names}
+
         def default(k: str, req: str) -> str:
             if k in self._param_names:
                 return "null" if k in self._fixed_param_names else req
@@ -383,18 +318,8 @@ class Module(BaseModule):
 
     def _make_executor(self, data_shapes: List[DataDesc], label_shapes: Optional[List[DataDesc]],
                        shared: Optional[Executor]) -> Executor:
-        # Batch size: the 'N' axis of each input; all inputs must agree.
-        batch_size = None
-        for desc in list(data_shapes) + list(label_shapes or []):
-            axis = DataDesc.get_batch_axis(getattr(desc, "layout", "NCHW"))
-            if axis < 0 or axis >= len(desc.shape):
-                continue
-            if batch_size is None:
-                batch_size = desc.shape[axis]
-            elif desc.shape[axis] != batch_size:
-                raise ValueError("all data must have the same batch size: batch_size = %d, but %s "
-                                 "has shape %s" % (batch_size, desc.name, desc.shape))
-        self._batch_size = batch_size or 1
+        """The one place executors are created: one context's executor for these (sliced)
+        input shapes; parameters of ``shared`` (same shapes) are shared, not copied."""
         dtype = np.float32
         for desc in data_shapes:
             t = np.dtype(getattr(desc, "dtype", np.float32)).type
@@ -440,7 +365,7 @@ class Module(BaseModule):
     def bind(self, data_shapes: Any, label_shapes: Any = None, for_training: bool = True,
              inputs_need_grad: bool = False, force_rebind: bool = False,
              shared_module: Optional["Module"] = None, grad_req: Any = "write") -> None:
-        """Allocate the executor for the given input shapes.
+        """Allocate one executor per context for the given (whole-batch) input shapes.
 
         Args:
             data_shapes: ``[(name, shape)]`` or DataDescs (e.g. ``iter.provide_data``).
@@ -456,65 +381,78 @@ class Module(BaseModule):
         if self.binded:
             self.logger.warning("Already bound, ignoring bind()")
             return
-        self.for_training = for_training
-        self.inputs_need_grad = inputs_need_grad
-        self._grad_req = grad_req
         if not for_training:
             assert not inputs_need_grad
         data_shapes, label_shapes = _parse_data_desc(self._data_names, self._label_names,
                                                      data_shapes, label_shapes)
-        self._grad_req_map = self._grad_reqs(for_training, inputs_need_grad, grad_req)
-        shared = None
+        grad_req_map = self._grad_reqs(for_training, inputs_need_grad, grad_req)
+        shared_group = None
         if shared_module is not None:
             assert isinstance(shared_module, Module) and shared_module.binded and \
                 shared_module.params_initialized
-            shared = shared_module._exec
-        self._exec = self._make_executor(data_shapes, label_shapes, shared)
+            shared_group = shared_module._exec_group
+            assert len(shared_group.execs) >= len(self._context), \
+                "the shared module has fewer contexts than this one"
+        self._grad_req_map = grad_req_map
+        group = DataParallelExecutorGroup(
+            self._symbol, self._context, self._work_load_list, data_shapes, label_shapes,
+            self._param_names, for_training, inputs_need_grad, shared_group, logger=self.logger,
+            fixed_param_names=self._fixed_param_names, grad_req=grad_req_map,
+            state_names=self._state_names, group2ctxs=self._group2ctxs,
+            make_executor=self._make_executor)
+        if shared_module is None and self.params_initialized:
+            group.set_params(self._arg_params, self._aux_params or {})
+        self.for_training = for_training
+        self.inputs_need_grad = inputs_need_grad
+        self._grad_req = grad_req
+        self._exec_group = group
+        self._update_plan = None
         self._data_shapes, self._label_shapes = data_shapes, label_shapes
-        self.binded = True
         if shared_module is not None:
             self.params_initialized = True
             self._arg_params = shared_module._arg_params
             self._aux_params = shared_module._aux_params
-        elif self.params_initialized:
-            self._exec_set_params(self._arg_params, self._aux_params or {}, allow_extra=True)
-        else:
+        elif not self.params_initialized:
             assert self._arg_params is None and self._aux_params is None
-            arg_dict = self._exec.arg_dict
-            self._arg_params = {name: zeros(arg_dict[name].shape, dtype=arg_dict[name].dtype)
-                                for name in self._param_names}
-            self._aux_params = {}
+            self._arg_params = {name: zeros(block[0].shape, dtype=block[0].dtype)
+                                for name, block in zip(self._param_names, group.param_arrays)}
+            self._aux_params = {name: zeros(block[0].shape, dtype=block[0].dtype)
+                                for name, block in zip(self._aux_names, group.aux_arrays)}
+        if self._monitor is not None:
+            group.install_monitor(self._monitor)
         if shared_module is not None and shared_module.optimizer_initialized:
             self.borrow_optimizer(shared_module)
+        self.binded = True
 
     def reshape(self, data_shapes: Any, label_shapes: Any = None) -> None:
         """Re-bind for new input shapes, keeping (sharing) the parameters and gradients."""
         assert self.binded
         data_shapes, label_shapes = _parse_data_desc(self._data_names, self._label_names,
                                                      data_shapes, label_shapes)
-        self._exec = self._make_executor(data_shapes, label_shapes, self._exec)
+        self._exec_group.reshape(data_shapes, label_shapes)
         self._data_shapes, self._label_shapes = data_shapes, label_shapes
-        if self._monitor is not None:
-            self._monitor.install(self._exec)
 
     def borrow_optimizer(self, shared_module: "Module") -> None:
-        """Use ``shared_module``'s optimizer and updater."""
+        """Use ``shared_module``'s optimizer, store and updater."""
         assert shared_module.optimizer_initialized
         self._optimizer = shared_module._optimizer
         self._kvstore = shared_module._kvstore
         self._update_on_kvstore = shared_module._update_on_kvstore
         self._updater = shared_module._updater
+        self._update_plan = None
         self.optimizer_initialized = True
 
     # ---- optimizer -----------------------------------------------------------------------------
     def init_optimizer(self, kvstore: Any = "local", optimizer: Any = "sgd",
                        optimizer_params: Any = (("learning_rate", 0.01),),
                        force_init: bool = False) -> None:
-        """Create the optimizer (a name or an ``Optimizer``) and its updater.
+        """Create the optimizer (a name or an ``Optimizer``), the key-value store and updater.
 
-        ``rescale_grad`` defaults to ``1/batch_size``; ``param_idx2name`` and the symbol are
-        passed so per-parameter lr/wd rules apply. ``kvstore`` may be None or a non-``dist``
-        name (``'local'``, ``'device'``): with one CPU no kvstore is used.
+        ``kvstore``: None, a store name or a KVStore object (see ``mx.model._create_kvstore``
+        for when a store is used and when it runs the optimizer). ``rescale_grad`` defaults to
+        ``1/batch_size`` (divided by the workers for ``dist*_sync`` stores); the optimizer gets
+        the symbol and ``param_idx2name`` (index ``i * num_contexts + k`` for parameter ``i``
+        on context ``k`` unless the store runs the optimizer).
         """
         assert self.binded and self.params_initialized, \
             "call bind and init_params before init_optimizer"
@@ -523,15 +461,19 @@ class Module(BaseModule):
             return
         if self._params_dirty:
             self._sync_params_from_devices()
-        if kvstore is not None:
-            if not isinstance(kvstore, str):
-                raise TypeError("kvstore must be KVStore, str or None")
-            if "dist" in kvstore:
-                raise ValueError(f"kvstore={kvstore!r}: mxopt runs on a single CPU; distributed "
-                                 "kvstores are not available (use 'local' or None)")
-        batch_size = self._batch_size
+        kv, update_on_kvstore = _create_kvstore(kvstore, len(self._context), self._arg_params)
+        batch_size = self._exec_group.batch_size
+        if kv and "dist" in kv.type and "_sync" in kv.type:
+            batch_size *= kv.num_workers
         rescale_grad = 1.0 / batch_size
-        idx2name = {i: n for i, n in enumerate(self._param_names)}
+        param_names = self._exec_group.param_names
+        idx2name: Dict[int, str] = {}
+        if update_on_kvstore:
+            idx2name.update(enumerate(param_names))
+        else:
+            num = len(self._context)
+            for k in range(num):
+                idx2name.update({i * num + k: n for i, n in enumerate(param_names)})
         if isinstance(optimizer, str):
             params = dict(optimizer_params)
             if "rescale_grad" not in params:
@@ -548,144 +490,208 @@ class Module(BaseModule):
                               stacklevel=2)
             if not optimizer.idx2name:
                 optimizer.idx2name = idx2name.copy()
+        if kv:
+            if self._compression_params:
+                kv.set_gradient_compression(self._compression_params)
+            if update_on_kvstore:
+                kv.set_optimizer(optimizer)
+            _initialize_kvstore(kvstore=kv, param_arrays=self._exec_group.param_arrays,
+                                arg_params=self._arg_params, param_names=self._param_names,
+                                update_on_kvstore=update_on_kvstore)
         self._optimizer = optimizer
-        self._kvstore = None
-        self._update_on_kvstore = False
-        self._updater = opt.get_updater(optimizer)
+        self._kvstore = kv
+        self._update_on_kvstore = update_on_kvstore
+        self._updater = None if update_on_kvstore else opt.get_updater(optimizer)
+        self._update_plan = None
         self.optimizer_initialized = True
         if self._preload_opt_states is not None:
             self.load_optimizer_states(self._preload_opt_states)
             self._preload_opt_states = None
 
     def save_optimizer_states(self, fname: str) -> None:
-        """Write the updater's states (``updater.get_states()``) to ``fname``."""
+        """Write the optimizer states: the store's when it runs the optimizer, else
+        ``updater.get_states()``."""
         assert self.optimizer_initialized, "call init_optimizer first"
-        data = self._updater.get_states()
-        atomic_write(fname, data)
+        if self._update_on_kvstore:
+            self._kvstore.save_optimizer_states(fname)
+        else:
+            atomic_write(fname, self._updater.get_states())
 
     def load_optimizer_states(self, fname: str) -> None:
-        """Restore updater states saved by ``save_optimizer_states`` (mxopt's or MXNet's)."""
+        """Restore optimizer states saved by ``save_optimizer_states`` (mxopt's or MXNet's)."""
         assert self.optimizer_initialized, "call init_optimizer first"
-        with open(fname, "rb") as f:
-            self._updater.set_states(f.read())
+        if self._update_on_kvstore:
+            self._kvstore.load_optimizer_states(fname)
+        else:
+            with open(fname, "rb") as f:
+                self._updater.set_states(f.read())
 
     # ---- computation ---------------------------------------------------------------------------
     def forward(self, data_batch: Any, is_train: Optional[bool] = None) -> None:
-        """Copy the batch into the executor and compute the outputs.
+        """Copy the batch into the executors (each its slice) and compute the outputs.
 
+        ``data_batch`` is a DataBatch or a list of them (one pre-sliced batch per context).
         ``is_train=None`` means ``for_training``. A batch whose data shapes differ from the
-        bound ones reshapes the executor (parameters are shared).
+        bound ones reshapes the executors (parameters are shared).
         """
         assert self.binded and self.params_initialized, \
             "call bind and init_params before forward"
-        data = data_batch.data
-        if len(data) != len(self._data_shapes):
-            raise ValueError(f"forward: the batch has {len(data)} data arrays, the module takes "
-                             f"{len(self._data_shapes)} ({self._data_names})")
         cur = self._data_shapes
-        if any(tuple(d.shape) != tuple(desc.shape) for d, desc in zip(data, cur)):
+        if isinstance(data_batch, list):
+            assert data_batch, "Encountered empty data batch"
+            new_shapes = []
+            for i in range(len(data_batch[0].data)):
+                shape = data_batch[0].data[i].shape
+                for db in data_batch:
+                    assert shape == db.data[i].shape, \
+                        "All data batches in a list need to have the same shape"
+                new_shapes.append((len(data_batch) * shape[0],) + tuple(shape[1:]))
+            label = data_batch[0].label
+            changed = any(s != tuple(desc.shape) for s, desc in zip(new_shapes, cur))
+        else:
+            data = data_batch.data
+            if len(data) != len(cur):
+                raise ValueError(f"forward: the batch has {len(data)} data arrays, the module "
+                                 f"takes {len(cur)} ({self._data_names})")
+            changed = False
+            for d, desc in zip(data, cur):
+                if tuple(d.shape) != tuple(desc.shape):
+                    changed = True
+                    break
+            label = data_batch.label
+            if changed:
+                new_shapes = [tuple(d.shape) for d in data]
+        if changed:
             provide_data = getattr(data_batch, "provide_data", None)
             if provide_data:
                 new_dshape = provide_data
             else:
-                new_dshape = [DataDesc(i.name, d.shape, i.dtype, i.layout) for i, d in zip(cur, data)]
+                new_dshape = [DataDesc(i.name, s, i.dtype, i.layout)
+                              for i, s in zip(cur, new_shapes)]
             provide_label = getattr(data_batch, "provide_label", None)
             if provide_label:
                 new_lshape = provide_label
-            elif data_batch.label and self._label_shapes:
+            elif label and self._label_shapes:
                 new_lshape = [DataDesc(i.name, j.shape, i.dtype, i.layout)
-                              for i, j in zip(self._label_shapes, data_batch.label)]
+                              for i, j in zip(self._label_shapes, label)]
             else:
                 new_lshape = None
             self.reshape(new_dshape, new_lshape)
-        arg_dict = self._exec.arg_dict
-        for desc, src in zip(self._data_shapes, data):
-            _load(src, arg_dict[desc.name], desc.name)
-        if self._label_shapes is not None and data_batch.label:
-            for desc, src in zip(self._label_shapes, data_batch.label):
-                _load(src, arg_dict[desc.name], desc.name)
-        if is_train is None:
-            is_train = self.for_training
-        self._exec.forward(is_train=is_train)
-        if self._monitor is not None:
-            self._monitor._collect_outputs(self._exec)
+        self._exec_group.forward(data_batch, is_train)
 
     def backward(self, out_grads: Any = None) -> None:
         """Gradients of the last forward; ``out_grads`` are needed for non-loss outputs only."""
         assert self.binded and self.params_initialized, \
             "call bind and init_params before backward"
-        assert self.for_training, "re-bind with for_training=True to run backward"
-        self._exec.backward(out_grads=out_grads)
+        self._exec_group.backward(out_grads=out_grads)
 
     def update(self) -> None:
-        """One optimizer step on every parameter that has a gradient (one updater call)."""
+        """One optimizer step of every parameter that has a gradient.
+
+        One context, no store: one updater call over all parameters. Otherwise MXNet's
+        ``_update_params_on_kvstore`` (the store sums and runs the optimizer) or
+        ``_update_params`` (the store sums, then one updater call per context with parameter
+        ``i`` of context ``k`` at index ``i * num_contexts + k``); with mxopt's own KVStore
+        the keys of a step go to the store in one call, which is the same arithmetic.
+        """
         assert self.binded and self.params_initialized and self.optimizer_initialized, \
             "call bind, init_params and init_optimizer before update"
         self._params_dirty = True
+        group = self._exec_group
         plan = self._update_plan
-        if plan is None or plan[0] is not self._exec:
-            indices, grads, weights = [], [], []
-            arg_dict, grad_dict = self._exec.arg_dict, self._exec.grad_dict
-            for i, name in enumerate(self._param_names):
-                grad = grad_dict.get(name)
-                if grad is None:  # fixed parameter: no gradient, no update
-                    continue
-                indices.append(i)
-                grads.append(grad)
-                weights.append(arg_dict[name])
-            plan = self._update_plan = (self._exec, indices, grads, weights)
-        if plan[1]:
-            self._updater(list(plan[1]), list(plan[2]), list(plan[3]))
+        if plan is None or plan[0] is not group.execs or plan[1] is not self._kvstore:
+            plan = self._update_plan = self._build_update_plan()
+        kind = plan[2]
+        if kind == "one":  # one context, no store
+            if plan[3]:
+                self._updater(list(plan[3]), list(plan[4]), list(plan[5]))
+        elif kind == "store":  # mxopt's KVStore: all keys in one call
+            names, grads, weights, per_device = plan[3:]
+            if names:
+                self._kvstore.pushpull(names, grads, out=weights)
+            for indices, dev_grads, dev_weights in per_device:
+                self._updater(list(indices), list(dev_grads), list(dev_weights))
+        elif self._update_on_kvstore:
+            _update_params_on_kvstore(group.param_arrays, group.grad_arrays, self._kvstore,
+                                      group.param_names)
+        else:
+            _update_params(group.param_arrays, group.grad_arrays, updater=self._updater,
+                           num_device=len(self._context), kvstore=self._kvstore,
+                           param_names=group.param_names)
 
-    def get_outputs(self, merge_multi_context: bool = True) -> List[NDArray]:
-        """The outputs of the last forward (the executor's buffers, overwritten by the next one)."""
+    def _build_update_plan(self) -> Tuple[Any, ...]:
+        """What ``update`` does with these executors and this store (cached until either
+        changes)."""
+        from ..kvstore import KVStore
+        group = self._exec_group
+        kv = self._kvstore
+        valid = [(i, name, args, grads) for i, (name, args, grads) in
+                 enumerate(zip(group.param_names, group.param_arrays, group.grad_arrays))
+                 if grads[0] is not None]
+        head = (group.execs, kv)
+        if kv is None and len(group.execs) == 1:
+            return head + ("one", [i for i, _, _, _ in valid], [g[0] for _, _, _, g in valid],
+                           [a[0] for _, _, a, _ in valid])
+        dense = all(getattr(x, "stype", "default") == "default"
+                    for _, _, args, grads in valid for x in (args[0], grads[0]))
+        if kv is not None and (type(kv) is not KVStore or not dense):
+            return head + ("mxnet",)
+        names = [name for _, name, _, _ in valid] if kv is not None else []
+        grads = [g for _, _, _, g in valid]
+        if self._update_on_kvstore:
+            return head + ("store", names, grads, [a for _, _, a, _ in valid], [])
+        num = len(group.execs)
+        per_device = [([i * num + k for i, _, _, _ in valid], [g[k] for _, _, _, g in valid],
+                       [a[k] for _, _, a, _ in valid]) for k in range(num)]
+        return head + ("store", names, grads, None, [d for d in per_device if d[0]])
+
+    def get_outputs(self, merge_multi_context: bool = True) -> List[Any]:
+        """The outputs of the last forward: merged along the batch axis (one context: the
+        executor's own buffers, overwritten by the next forward), or per output a list over
+        the contexts."""
         assert self.binded and self.params_initialized
-        return list(self._exec.outputs)
+        return self._exec_group.get_outputs(merge_multi_context=merge_multi_context)
 
-    def get_input_grads(self, merge_multi_context: bool = True) -> List[NDArray]:
+    def get_input_grads(self, merge_multi_context: bool = True) -> List[Any]:
         """Gradients w.r.t. the data inputs (bind with ``inputs_need_grad=True``)."""
         assert self.binded and self.params_initialized and self.inputs_need_grad
-        return [self._exec.grad_dict[name] for name in self._data_names]
+        return self._exec_group.get_input_grads(merge_multi_context=merge_multi_context)
 
-    def get_states(self, merge_multi_context: bool = True) -> List[NDArray]:
+    def get_states(self, merge_multi_context: bool = True) -> List[Any]:
+        """The state inputs, per state a list over the contexts (``merge_multi_context=True``
+        is not supported, as in MXNet)."""
         assert self.binded and self.params_initialized
-        return [self._exec.arg_dict[name] for name in self._state_names]
+        return self._exec_group.get_states(merge_multi_context=merge_multi_context)
 
     def set_states(self, states: Any = None, value: Any = None) -> None:
+        """Set the state inputs from arrays or to a scalar ``value``."""
         assert self.binded and self.params_initialized
-        if states is not None:
-            assert value is None, "Only one of states & value can be specified."
-            for name, src in zip(self._state_names, states):
-                _load(src, self._exec.arg_dict[name], name)
-        else:
-            assert value is not None, "At least one of states & value must be specified."
-            for name in self._state_names:
-                self._exec.arg_dict[name]._data[...] = value
+        self._exec_group.set_states(states, value)
 
     def update_metric(self, eval_metric: Any, labels: Any, pre_sliced: bool = False) -> None:
-        """Update ``eval_metric`` with the last forward's outputs and ``labels``."""
-        label_names = [d.name for d in self._label_shapes] if self._label_shapes else []
-        eval_metric.update_dict(OrderedDict(zip(label_names, labels or [])),
-                                OrderedDict(zip(self._output_names, self._exec.outputs)))
+        """Update ``eval_metric`` with the last forward's outputs and ``labels``, context by
+        context (``pre_sliced``: ``labels`` holds one list per context)."""
+        self._exec_group.update_metric(eval_metric, labels, pre_sliced)
 
     def install_monitor(self, mon: Any) -> None:
-        """Attach an ``mx.monitor.Monitor`` to the executor."""
+        """Attach an ``mx.monitor.Monitor`` to every executor."""
         assert self.binded
         self._monitor = mon
-        mon.install(self._exec)
+        self._exec_group.install_monitor(mon)
 
     def prepare(self, data_batch: Any, sparse_row_id_fn: Any = None) -> None:
-        """No-op (kept for MXNet compatibility); warns when ``sparse_row_id_fn`` is given."""
+        """Prepare for a batch: pulls row_sparse parameters from the store (mxopt modules have
+        none, so this only warns when ``sparse_row_id_fn`` is given)."""
         assert self.binded
-        if sparse_row_id_fn is not None:
-            warnings.warn(UserWarning("sparse_row_id_fn is not invoked for BaseModule."))
-
-
-def _load(src: Any, dst: NDArray, name: str) -> None:
-    """Copy one batch array into a bound input buffer (cast to its dtype)."""
-    data = src._data if isinstance(src, NDArray) else np.asarray(src)
-    buf = dst._data
-    if data.shape != buf.shape:
-        raise ValueError(f"input {name!r}: the batch array has shape {data.shape}, the module "
-                         f"is bound with {buf.shape}")
-    np.copyto(buf, data, casting="unsafe")
+        if sparse_row_id_fn is None:
+            return
+        if not self._kvstore or not self._update_on_kvstore:
+            warnings.warn(UserWarning("Parameters are not updated in the KVStore. "
+                                      "No need to call sparse_row_id_fn."))
+            return
+        row_ids = sparse_row_id_fn(data_batch)
+        assert isinstance(row_ids, dict), "Expected dict output from sparse_row_id_fn"
+        for param_name in row_ids:
+            self._exec_group.param_names.index(param_name)  # ValueError for an unknown name
+            warnings.warn(UserWarning("%s.stype is not 'row_sparse'. No need to "
+                                      "perform row_sparse_pull." % param_name))
