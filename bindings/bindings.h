@@ -9,6 +9,7 @@ namespace mxopt::bindings {
 void register_lr_scheduler(pybind11::module_& m);
 void register_optimizers(pybind11::module_& m);
 void register_io(pybind11::module_& m);
+void register_data(pybind11::module_& m);
 void register_random(pybind11::module_& m);
 void register_initializers(pybind11::module_& m);
 void register_ops(pybind11::module_& m);

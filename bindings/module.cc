@@ -22,6 +22,7 @@ PYBIND11_MODULE(_core, m) {
   mxopt::bindings::register_lr_scheduler(m);
   mxopt::bindings::register_optimizers(m);
   mxopt::bindings::register_io(m);
+  mxopt::bindings::register_data(m);
   mxopt::bindings::register_random(m);
   mxopt::bindings::register_initializers(m);
   mxopt::bindings::register_ops(m);

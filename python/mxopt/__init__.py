@@ -27,9 +27,10 @@ from . import kvstore as kv
 from . import module  # after optimizer/initializer: Module uses both
 from . import module as mod
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
+from . import test_utils  # after io (its DummyIter is a DataIter)
 
 __all__ = ["base", "lr_scheduler", "ndarray", "nd", "optimizer", "opt", "symbol", "sym",
            "executor", "io", "metric", "callback", "model", "module", "mod", "kvstore", "kv",
-           "monitor", "mon", "operator", "name",
+           "monitor", "mon", "operator", "name", "test_utils",
            "random", "initializer", "init", "context", "Context", "cpu", "cpu_pinned", "gpu",
            "num_gpus", "current_context", "__version__"]

@@ -1,5 +1,8 @@
-"""Data iterators (``mx.io``): ``DataDesc``, ``DataBatch``, ``DataIter`` and ``NDArrayIter``
-with MXNet 1.9.1's batching, padding, roll-over and (compounding) shuffling behaviour.
+"""Data iterators (``mx.io``): ``DataDesc``, ``DataBatch``, ``DataIter``, ``NDArrayIter`` (dense,
+CSR and scipy.sparse inputs) with MXNet 1.9.1's batching, padding, roll-over and (compounding)
+shuffling behaviour; ``ResizeIter`` and ``PrefetchingIter``; and MXNet's file iterators
+``MNISTIter``, ``CSVIter`` and ``LibSVMIter`` (``MXDataIter`` objects, parsed in C++: see
+``mxopt/_data_iters.py``).
 
 Example::
 
@@ -11,7 +14,9 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 import warnings
 from collections import OrderedDict, namedtuple
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -19,9 +24,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core
+from .base import MXNetError
 from .ndarray import NDArray, array
+from .ndarray.sparse import CSRNDArray
 
-__all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter"]
+__all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter", "MXDataIter", "ResizeIter",
+           "PrefetchingIter", "MNISTIter", "CSVIter", "LibSVMIter"]
 
 
 class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
@@ -124,7 +132,7 @@ def _init_data(data: Any, allow_empty: bool, default_name: str,
         raise AssertionError(f"{default_name}: the data must not be None")
     if data is None:
         data = []
-    if isinstance(data, (np.ndarray, NDArray)):
+    if isinstance(data, (np.ndarray, NDArray, CSRNDArray)):
         data = [data]
     if isinstance(data, list):
         if not allow_empty:
@@ -140,6 +148,8 @@ def _init_data(data: Any, allow_empty: bool, default_name: str,
     for k, v in data.items():
         if isinstance(v, NDArray):
             out[k] = array(v._data) if copy else v  # MXNet's shuffle copy is float32
+        elif isinstance(v, CSRNDArray):
+            out[k] = v  # never written: no copy needed (MXNet's shuffle keeps its dtype)
         else:
             try:
                 out[k] = array(v)
@@ -149,12 +159,34 @@ def _init_data(data: Any, allow_empty: bool, default_name: str,
     return list(sorted(out.items()))
 
 
+def _csr_take(csr: CSRNDArray, rows: np.ndarray) -> CSRNDArray:
+    """Rows ``rows`` of a CSR array, in that order (a new CSRNDArray)."""
+    indptr = csr._indptr
+    starts, lens = indptr[rows], indptr[rows + 1] - indptr[rows]
+    out_ptr = np.zeros(rows.shape[0] + 1, np.int64)
+    np.cumsum(lens, out=out_ptr[1:])
+    nnz = int(out_ptr[-1])
+    src = np.arange(nnz, dtype=np.int64) + np.repeat(starts - out_ptr[:-1], lens)
+    return CSRNDArray(csr._data[src], csr._indices[src], out_ptr, (rows.shape[0], csr.shape[1]))
+
+
+def _csr_dense_rows(csr: CSRNDArray, rows: np.ndarray) -> NDArray:
+    """Rows ``rows`` of a CSR array as a dense NDArray of its dtype."""
+    return NDArray(_csr_take(csr, np.asarray(rows, dtype=np.int64)).asnumpy())
+
+
+def _take_any(v: Any, perm: np.ndarray) -> Any:
+    return _csr_take(v, perm) if isinstance(v, CSRNDArray) else NDArray(v._data[perm])
+
+
 class NDArrayIter(DataIter):
     """Iterate over in-memory arrays in batches.
 
     Args:
         data: an array, a list of arrays (named ``_<i>_<data_name>``) or a dict name -> array.
-            Non-NDArray inputs become float32 NDArrays.
+            Non-NDArray inputs become float32 NDArrays; scipy.sparse matrices inside a list or
+            dict, and CSRNDArrays, are kept as CSR (they need ``last_batch_handle='discard'``,
+            and their batches are dense NDArrays of the CSR dtype, as in MXNet 1.9.1).
         label: same forms as data, or None (no labels).
         batch_size: rows per batch.
         shuffle: shuffle with numpy's global RNG at construction and every ``reset()``
@@ -188,6 +220,10 @@ class NDArrayIter(DataIter):
                                     copy=bool(shuffle))
         self._label_src = _init_data(label, allow_empty=True, default_name=label_name,
                                      copy=bool(shuffle))
+        if (any(isinstance(v, CSRNDArray) for _, v in self._data_src + self._label_src)
+                and last_batch_handle != "discard"):
+            raise NotImplementedError("`NDArrayIter` only supports ``CSRNDArray`` with "
+                                      "`last_batch_handle` set to `discard`.")
         first_name, first = self._data_src[0]
         for kind, items in (("data", self._data_src), ("label", self._label_src)):
             for name, arr in items:
@@ -235,7 +271,7 @@ class NDArrayIter(DataIter):
         if "_data_list" in self.__dict__:
             return self.__dict__["_data_list"]
         perm = self._perm_at_init
-        return [v if perm is None else NDArray(v._data[perm])
+        return [v if perm is None else _take_any(v, perm)
                 for _, v in self._data_src + self._label_src]
 
     @data_list.setter
@@ -250,7 +286,7 @@ class NDArrayIter(DataIter):
         cache = self.__dict__.setdefault("_materialized", {})
         hit = cache.get(which)
         if hit is None or hit[0] is not perm or hit[1] is not src:
-            hit = cache[which] = (perm, src, [(k, NDArray(v._data[perm])) for k, v in src])
+            hit = cache[which] = (perm, src, [(k, _take_any(v, perm)) for k, v in src])
         return hit[2]
 
     def _set_source(self, which: str, value: List[Tuple[str, NDArray]]) -> None:
@@ -309,10 +345,12 @@ class NDArrayIter(DataIter):
         if end is None:
             end = data_source[0][1].shape[0] if data_source else 0
         perm = self._perm
-        if perm is None:  # views, as in MXNet
-            return [x[1][start:end] for x in data_source]
+        if perm is None:  # views, as in MXNet (csr: dense rows, MXNet's slice_axis fallback)
+            return [_csr_dense_rows(x[1], np.arange(start, min(end, x[1].shape[0])))
+                    if isinstance(x[1], CSRNDArray) else x[1][start:end] for x in data_source]
         rows = perm[start:end]
-        return [NDArray(self._take(x[1]._data, rows)) for x in data_source]
+        return [_csr_dense_rows(x[1], rows) if isinstance(x[1], CSRNDArray)
+                else NDArray(self._take(x[1]._data, rows)) for x in data_source]
 
     # Shuffled batches are gathered into buffers this iterator issued earlier and nobody else
     # references any more (CPython's reference count says so: a batch the caller kept, or any
@@ -397,3 +435,302 @@ class NDArrayIter(DataIter):
         np.random.shuffle(self.idx)
         perm = self._perm
         self._perm = self.idx.copy() if perm is None else perm[self.idx]
+
+
+class MXDataIter(DataIter):
+    """A file data iterator (what ``MNISTIter``, ``CSVIter`` and ``LibSVMIter`` return).
+
+    The first batch is read at construction; ``provide_data`` / ``provide_label`` describe it
+    (names ``data_name`` / ``label_name``). ``next()`` returns a ``DataBatch`` whose ``data`` and
+    ``label`` are one-element lists (an ``NDArray``, or a ``CSRNDArray`` for LibSVM data),
+    ``pad`` the number of filler rows at the end and ``index`` the instance numbers (uint64).
+    Every batch owns fresh arrays (MXNet reuses its buffers after a few batches).
+
+    Example::
+
+        >>> it = mx.io.CSVIter(data_csv='data.csv', data_shape=(3,), batch_size=2)
+        >>> isinstance(it, mx.io.MXDataIter), it.batch_size
+        (True, 2)
+    """
+
+    def __init__(self, handle: Any, data_name: str = "data", label_name: str = "softmax_label",
+                 **_: Any) -> None:
+        super().__init__()
+        self.handle = handle
+        self._debug_skip_load = False
+        self._debug_at_begin = True
+        self._current: Optional[tuple] = None
+        self.first_batch: Optional[DataBatch] = None
+        self.first_batch = self.next()
+        data = self.first_batch.data[0]
+        label = self.first_batch.label[0]
+        self.provide_data = [DataDesc(data_name, data.shape, data.dtype)]
+        self.provide_label = [DataDesc(label_name, label.shape, label.dtype)]
+        self.batch_size = data.shape[0]
+
+    def __del__(self) -> None:
+        handle = self.__dict__.get("handle")
+        if handle is not None:
+            try:
+                handle.close()
+            except Exception:  # pragma: no cover - interpreter shutdown
+                pass
+
+    def debug_skip_load(self) -> None:
+        """From now on return the current batch again and again (speed tests without I/O)."""
+        self._debug_skip_load = True
+        logging.info("Set debug_skip_load to be true, will simply return first batch")
+
+    def reset(self) -> None:
+        self._debug_at_begin = True
+        self.first_batch = None
+        self.handle.reset()
+
+    def _advance(self) -> bool:
+        batch = self.handle.next()
+        if batch is None:
+            return False
+        self._current = batch
+        return True
+
+    def next(self) -> DataBatch:
+        if self._debug_skip_load and not self._debug_at_begin:
+            return DataBatch(data=[self.getdata()], label=[self.getlabel()], pad=self.getpad(),
+                             index=self.getindex())
+        if self.first_batch is not None:
+            batch = self.first_batch
+            self.first_batch = None
+            return batch
+        self._debug_at_begin = False
+        if self._advance():
+            return DataBatch(data=[self.getdata()], label=[self.getlabel()], pad=self.getpad(),
+                             index=self.getindex())
+        raise StopIteration
+
+    def iter_next(self) -> bool:
+        # MXNet returns True without consuming the first batch, so a `while it.iter_next()` loop
+        # never ends there; here the first batch counts as consumed (getdata() returns it).
+        if self.first_batch is not None:
+            self.first_batch = None
+            return True
+        return self._advance()
+
+    def _part(self, i: int) -> Any:
+        if self._current is None:
+            raise MXNetError("MXDataIter: there is no current batch")
+        return self._current[i]
+
+    def getdata(self) -> Any:
+        return batch_array(self._part(0))
+
+    def getlabel(self) -> Any:
+        return batch_array(self._part(1))
+
+    def getindex(self) -> Optional[np.ndarray]:
+        index = self._part(3)
+        return index.copy() if index.size else None
+
+    def getpad(self) -> int:
+        return int(self._part(2))
+
+
+class ResizeIter(DataIter):
+    """Give ``size`` batches per epoch from ``data_iter``, restarting it whenever it runs out.
+
+    Args:
+        data_iter: the iterator to resize.
+        size: batches per epoch.
+        reset_internal: reset ``data_iter`` too on ``reset()`` (else the next epoch continues
+            where this one stopped).
+
+    Example::
+
+        >>> it = mx.io.ResizeIter(mx.io.NDArrayIter(np.ones((100, 10)), batch_size=25), 6)
+        >>> len(list(it))
+        6
+    """
+
+    def __init__(self, data_iter: DataIter, size: int, reset_internal: bool = True) -> None:
+        super().__init__()
+        self.data_iter = data_iter
+        self.size = size
+        self.reset_internal = reset_internal
+        self.cur = 0
+        self.current_batch: Optional[DataBatch] = None
+        self.provide_data = data_iter.provide_data
+        self.provide_label = data_iter.provide_label
+        self.batch_size = data_iter.batch_size
+        if hasattr(data_iter, "default_bucket_key"):
+            self.default_bucket_key = data_iter.default_bucket_key
+
+    def reset(self) -> None:
+        self.cur = 0
+        if self.reset_internal:
+            self.data_iter.reset()
+
+    def iter_next(self) -> bool:
+        if self.cur == self.size:
+            return False
+        try:
+            self.current_batch = self.data_iter.next()
+        except StopIteration:
+            self.data_iter.reset()
+            self.current_batch = self.data_iter.next()
+        self.cur += 1
+        return True
+
+    def getdata(self) -> Any:
+        return self.current_batch.data
+
+    def getlabel(self) -> Any:
+        return self.current_batch.label
+
+    def getindex(self) -> Any:
+        return self.current_batch.index
+
+    def getpad(self) -> Any:
+        return self.current_batch.pad
+
+
+class PrefetchingIter(DataIter):
+    """Read the next batch of one or more iterators in background threads (one per iterator)
+    while the current one is used; the batches of all iterators are concatenated.
+
+    Args:
+        iters: a DataIter or a list of them (equal batch counts and pads).
+        rename_data: None or, per iterator, a dict mapping its data names to new names.
+        rename_label: the same for labels.
+
+    Example::
+
+        >>> a = mx.io.NDArrayIter({'data': np.ones((100, 10))}, batch_size=25)
+        >>> b = mx.io.NDArrayIter({'data': np.ones((100, 10))}, batch_size=25)
+        >>> it = mx.io.PrefetchingIter([a, b], rename_data=[{'data': 'a'}, {'data': 'b'}])
+        >>> [d.name for d in it.provide_data]
+        ['a', 'b']
+    """
+
+    def __init__(self, iters: Any, rename_data: Optional[List[Dict[str, str]]] = None,
+                 rename_label: Optional[List[Dict[str, str]]] = None) -> None:
+        super().__init__()
+        if not isinstance(iters, list):
+            iters = [iters]
+        self.n_iter = len(iters)
+        assert self.n_iter > 0
+        self.iters = iters
+        self.rename_data = rename_data
+        self.rename_label = rename_label
+        self.batch_size = self.provide_data[0][1][0]
+        self.data_ready = [threading.Event() for _ in range(self.n_iter)]
+        self.data_taken = [threading.Event() for _ in range(self.n_iter)]
+        for e in self.data_taken:
+            e.set()
+        self.started = True
+        self.current_batch: Optional[DataBatch] = None
+        self.next_batch: List[Any] = [None for _ in range(self.n_iter)]
+        self._errors: List[Optional[BaseException]] = [None for _ in range(self.n_iter)]
+
+        def prefetch_func(self: "PrefetchingIter", i: int) -> None:
+            while True:
+                self.data_taken[i].wait()
+                if not self.started:
+                    break
+                try:
+                    self.next_batch[i] = self.iters[i].next()
+                    self._errors[i] = None
+                except StopIteration:
+                    self.next_batch[i] = None
+                except BaseException as exc:  # re-raised in the consumer's thread
+                    self.next_batch[i] = None
+                    self._errors[i] = exc
+                self.data_taken[i].clear()
+                self.data_ready[i].set()
+        self.prefetch_threads = [threading.Thread(target=prefetch_func, args=[self, i],
+                                                  daemon=True) for i in range(self.n_iter)]
+        for thread in self.prefetch_threads:
+            thread.start()
+
+    def __del__(self) -> None:
+        self.started = False
+        for e in self.__dict__.get("data_taken", []):
+            e.set()
+        for thread in self.__dict__.get("prefetch_threads", []):
+            if thread is not threading.current_thread():
+                thread.join()
+
+    @property
+    def provide_data(self) -> List[DataDesc]:
+        if self.rename_data is None:
+            return sum([i.provide_data for i in self.iters], [])
+        return sum([[DataDesc(r[x.name], x.shape, x.dtype) if isinstance(x, DataDesc)
+                     else DataDesc(*x) for x in i.provide_data]
+                    for r, i in zip(self.rename_data, self.iters)], [])
+
+    @property
+    def provide_label(self) -> List[DataDesc]:
+        if self.rename_label is None:
+            return sum([i.provide_label for i in self.iters], [])
+        return sum([[DataDesc(r[x.name], x.shape, x.dtype) if isinstance(x, DataDesc)
+                     else DataDesc(*x) for x in i.provide_label]
+                    for r, i in zip(self.rename_label, self.iters)], [])
+
+    def reset(self) -> None:
+        for e in self.data_ready:
+            e.wait()
+        for i in self.iters:
+            i.reset()
+        for e in self.data_ready:
+            e.clear()
+        for e in self.data_taken:
+            e.set()
+
+    def _raise_pending(self) -> None:
+        for i, exc in enumerate(self._errors):
+            if exc is not None:
+                self._errors[i] = None
+                # the failed slot counts as consumed: the next call fetches again
+                self.data_ready[i].clear()
+                self.data_taken[i].set()
+                raise exc
+
+    def iter_next(self) -> bool:
+        for e in self.data_ready:
+            e.wait()
+        self._raise_pending()
+        if self.next_batch[0] is None:
+            for b in self.next_batch:
+                assert b is None, "Number of entry mismatches between iterators"
+            return False
+        for batch in self.next_batch:
+            assert batch.pad == self.next_batch[0].pad, \
+                "Number of entry mismatches between iterators"
+        self.current_batch = DataBatch(sum([b.data for b in self.next_batch], []),
+                                       sum([b.label for b in self.next_batch], []),
+                                       self.next_batch[0].pad, self.next_batch[0].index,
+                                       provide_data=self.provide_data,
+                                       provide_label=self.provide_label)
+        for e in self.data_ready:
+            e.clear()
+        for e in self.data_taken:
+            e.set()
+        return True
+
+    def next(self) -> DataBatch:
+        if self.iter_next():
+            return self.current_batch
+        raise StopIteration
+
+    def getdata(self) -> Any:
+        return self.current_batch.data
+
+    def getlabel(self) -> Any:
+        return self.current_batch.label
+
+    def getindex(self) -> Any:
+        return self.current_batch.index
+
+    def getpad(self) -> Any:
+        return self.current_batch.pad
+
+
+from ._data_iters import CSVIter, LibSVMIter, MNISTIter, batch_array  # noqa: E402

@@ -60,6 +60,10 @@ def nd_load(data: bytes) -> None:
         if arr.stype == "row_sparse":  # may be huge logically: compare what is stored
             np.testing.assert_array_equal(arr.indices.asnumpy(), other.indices.asnumpy())
             np.testing.assert_array_equal(arr.data.asnumpy(), other.data.asnumpy())
+        elif arr.stype == "csr":
+            for attr in ("data", "indices", "indptr"):
+                np.testing.assert_array_equal(getattr(arr, attr).asnumpy(),
+                                              getattr(other, attr).asnumpy())
         else:
             _assert_same(arr._data, other._data)
 

@@ -82,11 +82,13 @@ def test_row_sparse_both_ways(tmp_path):
     np.testing.assert_array_equal(b.asnumpy(), a.asnumpy())
 
 
-def test_csr_from_mxnet_loads_densely(tmp_path):
+def test_csr_from_mxnet_loads_as_csr(tmp_path):
     dense = np.array([[0, 1, 0, 2], [0, 0, 0, 0], [3, 0, 0, 4]], np.float32)
     f = str(tmp_path / "csr.params")
     mxnet.nd.save(f, [mxnet.nd.sparse.csr_matrix(dense)])
-    np.testing.assert_array_equal(mx.nd.load(f)[0].asnumpy(), dense)
+    loaded = mx.nd.load(f)[0]
+    assert loaded.stype == "csr" and isinstance(loaded, mx.nd.sparse.CSRNDArray)
+    np.testing.assert_array_equal(loaded.asnumpy(), dense)
 
 
 def test_mxnet_checkpoint_params_read(tmp_path):

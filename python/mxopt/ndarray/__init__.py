@@ -1,4 +1,4 @@
-"""``mx.nd``: CPU NDArrays backed by numpy buffers, plus row-sparse arrays (``mx.nd.sparse``)."""
+"""``mx.nd``: CPU NDArrays backed by numpy buffers, plus row-sparse and CSR arrays (``mx.nd.sparse``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 from . import sparse
 from .ndarray import (NDArray, _as_nd, _buffer, arange, array, clip, concat, empty, full, ones,
                       waitall, zeros)
-from .sparse import RowSparseNDArray
+from .sparse import CSRNDArray, RowSparseNDArray
 from .utils import load, load_frombuffer, save
 
-__all__ = ["NDArray", "RowSparseNDArray", "array", "zeros", "ones", "empty", "full", "arange",
+__all__ = ["NDArray", "RowSparseNDArray", "CSRNDArray", "array", "zeros", "ones", "empty", "full", "arange",
            "concat", "clip", "waitall", "sparse", "sqrt", "square", "abs", "sign", "exp", "log",
            "maximum", "minimum", "dot", "sum", "mean", "norm", "zeros_like", "ones_like",
            "argmax", "save", "load", "load_frombuffer"]

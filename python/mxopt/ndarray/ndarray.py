@@ -127,6 +127,9 @@ class NDArray:
         if stype == "row_sparse":
             from .sparse import _dense_to_row_sparse
             return _dense_to_row_sparse(self._data)
+        if stype == "csr":
+            from .sparse import _dense_to_csr
+            return _dense_to_csr(self._data)
         raise ValueError(f"tostype: unknown storage type {stype!r}")
 
     def reshape(self, *shape: Any, **kwargs: Any) -> "NDArray":
@@ -326,7 +329,8 @@ def _dtype(dtype: Any, fn: str) -> np.dtype:
 def array(source_array: Any, ctx: Optional[Context] = None, dtype: Any = None) -> NDArray:
     """A new NDArray holding a copy of ``source_array`` (dtype float32 unless given or
     the source is an NDArray)."""
-    if hasattr(source_array, "stype") and getattr(source_array, "stype") == "row_sparse":
+    if getattr(source_array, "stype", "default") in ("row_sparse", "csr") or \
+            type(source_array).__module__.startswith("scipy.sparse"):
         from .sparse import array as sparse_array
         return sparse_array(source_array, ctx=ctx, dtype=dtype)
     if isinstance(source_array, NDArray):
@@ -343,15 +347,19 @@ def array(source_array: Any, ctx: Optional[Context] = None, dtype: Any = None) -
     return NDArray(arr)
 
 
-def empty(shape: ShapeLike, ctx: Optional[Context] = None, dtype: Any = None) -> NDArray:
+def empty(shape: ShapeLike, ctx: Optional[Context] = None, dtype: Any = None,
+          stype: Optional[str] = None) -> Any:
+    if stype is not None and stype != "default":
+        from .sparse import empty as sparse_empty
+        return sparse_empty(stype, shape, ctx=ctx, dtype=dtype)
     return NDArray(np.empty(_shape(shape), dtype=_dtype(dtype, "empty")))
 
 
 def zeros(shape: ShapeLike, ctx: Optional[Context] = None, dtype: Any = None,
           stype: Optional[str] = None, **kwargs: Any) -> Any:
-    if stype == "row_sparse":
+    if stype is not None and stype != "default":
         from .sparse import zeros as sparse_zeros
-        return sparse_zeros("row_sparse", shape, ctx=ctx, dtype=dtype)
+        return sparse_zeros(stype, shape, ctx=ctx, dtype=dtype)
     return NDArray(np.zeros(_shape(shape), dtype=_dtype(dtype, "zeros")))
 
 

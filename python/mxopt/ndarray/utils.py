@@ -22,7 +22,7 @@ import numpy as np
 from .. import _core
 from ..base import MXNetError
 from .ndarray import NDArray
-from .sparse import RowSparseNDArray
+from .sparse import CSRNDArray, RowSparseNDArray
 
 __all__ = ["save", "load", "load_frombuffer"]
 
@@ -31,11 +31,11 @@ _SAVE_TYPE_ERROR = "save only accept dict str->NDArray or list of NDArray"
 _SAVE_VALUE_ERROR = ("data needs to either be a NDArray, dict of str, NDArray pairs "
                      "or a list of NDarrays.")
 
-Loaded = Union[NDArray, RowSparseNDArray]
+Loaded = Union[NDArray, RowSparseNDArray, CSRNDArray]
 
 
 def _is_array(x: Any) -> bool:
-    return isinstance(x, (NDArray, RowSparseNDArray, np.ndarray))
+    return isinstance(x, (NDArray, RowSparseNDArray, CSRNDArray, np.ndarray))
 
 
 def _record(x: Any) -> Any:
@@ -44,6 +44,10 @@ def _record(x: Any) -> Any:
         values = np.ascontiguousarray(x._data)
         indices = np.ascontiguousarray(x._indices, dtype=np.int64)
         return (_ROW_SPARSE, tuple(x.shape), values, [indices])
+    if isinstance(x, CSRNDArray):
+        return (_CSR, tuple(x.shape), np.ascontiguousarray(x._data),
+                [np.ascontiguousarray(x._indptr, dtype=np.int64),
+                 np.ascontiguousarray(x._indices, dtype=np.int64)])
     arr = x._data if isinstance(x, NDArray) else x
     if arr.ndim == 0:  # mxopt's 0-d convention: stored as shape (1,)
         arr = arr.reshape(1)
@@ -99,11 +103,6 @@ def save(fname: str, data: Any) -> None:
     _core.params_save(fname, arrays, names)
 
 
-# CSR records become dense NDArrays; refuse shapes whose dense form is absurd (>= 1 GiB of
-# float32) instead of attempting the allocation.
-_MAX_DENSE_CSR = 1 << 28
-
-
 def _from_core(obj: Any) -> Loaded:
     if obj is None:  # MXNet's empty "none" array
         return NDArray(np.empty((0,), dtype=np.float32))
@@ -112,16 +111,10 @@ def _from_core(obj: Any) -> Loaded:
     stype, shape, values, aux = obj
     if stype == _ROW_SPARSE:
         return RowSparseNDArray(values, aux[0].astype(np.int64, copy=False), tuple(shape))
-    # csr: mxopt has no CSR array type; the record is materialised densely.
-    # The C++ reader has validated indptr (0 .. nnz, non-decreasing) and the column indices.
+    # csr: the C++ reader has validated indptr (0 .. nnz, non-decreasing, rows + 1 entries) and
+    # the column indices (in [0, cols)); like MXNet's loader it does not require sorted rows.
     indptr, indices = (a.astype(np.int64, copy=False) for a in aux)
-    if int(shape[0]) * int(shape[1]) > _MAX_DENSE_CSR:
-        raise MXNetError(f"csr array of shape {tuple(shape)} is too large to materialise densely "
-                         "(mxopt has no CSR array type)")
-    dense = np.zeros(tuple(shape), dtype=values.dtype)
-    rows = np.repeat(np.arange(shape[0]), np.diff(indptr))
-    dense[rows, indices] = values
-    return NDArray(dense)
+    return CSRNDArray(values, indices, indptr, tuple(shape))
 
 
 def _assemble(arrays: List[Any], names: Optional[List[bytes]]) -> Union[List[Loaded], Dict[str, Loaded]]:
@@ -143,7 +136,7 @@ def load(fname: str) -> Union[List[Loaded], Dict[str, Loaded]]:
 
     Returns a ``list`` for a list-form file (and for an empty dict, as MXNet does) or a
     ``dict`` name -> NDArray in file order. Arrays keep their dtype and land on ``cpu(0)``;
-    row_sparse records load as ``RowSparseNDArray``, csr records as dense NDArrays.
+    row_sparse records load as ``RowSparseNDArray``, csr records as ``CSRNDArray``.
 
     Raises:
         TypeError: ``fname`` is not a string.
