@@ -31,6 +31,7 @@ import numpy as np
 from . import _core
 from . import random
 from .ndarray import NDArray, _buffer
+from .ndarray.sparse import RowSparseNDArray
 
 __all__ = ["InitDesc", "Initializer", "register", "alias", "create", "Load", "Mixed", "Zero",
            "One", "Constant", "Uniform", "Normal", "Orthogonal", "Xavier", "MSRAPrelu",
@@ -62,7 +63,14 @@ class InitDesc(str):
 
 # ---- array helpers ------------------------------------------------------------------------------
 def _array(arr: Any) -> np.ndarray:
-    """The numpy buffer behind arr (NDArray or numpy array), writeable."""
+    """The numpy buffer behind arr (NDArray or numpy array), writeable. A row_sparse array is
+    initialised whole, as MXNet does: it first comes to store every row."""
+    if isinstance(arr, RowSparseNDArray):
+        rows = arr.shape[0]
+        if arr._indices.size != rows or not np.array_equal(arr._indices, np.arange(rows)):
+            arr._data = arr.asnumpy()
+            arr._indices = np.arange(rows, dtype=np.int64)
+        return arr._data
     try:
         buf = _buffer(arr)
     except TypeError:

@@ -23,7 +23,9 @@ import numpy as np
 
 from ..context import Context
 from ..io import DataDesc
+from ..executor import _copy_value
 from ..ndarray import NDArray
+from ..ndarray.sparse import CSRNDArray, RowSparseNDArray, csr_matrix
 
 __all__ = ["DataParallelExecutorGroup"]
 
@@ -79,21 +81,59 @@ def _take(arr: np.ndarray, sl: slice, axis: int) -> np.ndarray:
     return arr[tuple(index)]
 
 
-def _buffer_of(src: Any, name: str) -> np.ndarray:
+def _buffer_of(src: Any, name: str) -> Any:
+    """The numpy buffer of a dense batch array, or the sparse array itself."""
     if isinstance(src, NDArray):
         return src._data
-    if isinstance(src, np.ndarray):
+    if isinstance(src, np.ndarray) or isinstance(src, (CSRNDArray, RowSparseNDArray)):
         return src
-    raise TypeError(f"input {name!r}: expected an NDArray or numpy array, got "
-                    f"{type(src).__name__}")
+    raise TypeError(f"input {name!r}: expected an NDArray, a numpy array or a sparse array, "
+                    f"got {type(src).__name__}")
 
 
-def _copy(src: np.ndarray, dst: NDArray, name: str) -> None:
-    buf = dst._data
-    if src.shape != buf.shape:
-        raise ValueError(f"input {name!r}: the batch array has shape {src.shape}, the module is "
-                         f"bound with {buf.shape}")
-    np.copyto(buf, src, casting="unsafe")
+def _copy(src: Any, dst: Any, name: str) -> None:
+    """Load one batch array into a bound input: dense values are copied (cast to the input's
+    dtype); a csr batch is referenced by the bound csr input (no copy)."""
+    if tuple(src.shape) != tuple(dst.shape):
+        raise ValueError(f"input {name!r}: the batch array has shape {tuple(src.shape)}, the "
+                         f"module is bound with {tuple(dst.shape)}")
+    if isinstance(dst, NDArray):
+        np.copyto(dst._data, src if isinstance(src, np.ndarray) else src.asnumpy(),
+                  casting="unsafe")
+    elif isinstance(dst, CSRNDArray):
+        if not isinstance(src, CSRNDArray):
+            src = csr_matrix(src if isinstance(src, np.ndarray) else src.asnumpy())
+        data = src._data
+        if data.dtype != dst._data.dtype:
+            data = data.astype(dst._data.dtype)
+        dst._data, dst._indices, dst._indptr = data, src._indices, src._indptr
+    else:
+        _copy_value(src, dst, name)
+
+
+def _rows(src: Any, sl: slice, axis: int) -> Any:
+    """Rows ``sl`` (along ``axis``) of a batch array: a view of a dense one, a csr slice."""
+    if isinstance(src, CSRNDArray):
+        if axis != 0:
+            raise ValueError("a csr batch can only be split along its first axis")
+        return src[sl]
+    return _take(src, sl, axis)
+
+
+def _param_view(value: Any, name: str) -> np.ndarray:
+    """A parameter value as a dense buffer (row_sparse values that store every row as their
+    buffer, others densified)."""
+    if isinstance(value, NDArray):
+        return value._data
+    if isinstance(value, RowSparseNDArray):
+        rows = value.shape[0]
+        idx = value._indices
+        if idx.size == rows and (rows == 0 or (idx[0] == 0 and idx[-1] == rows - 1)):
+            return value._data
+        return value.asnumpy()
+    if isinstance(value, CSRNDArray):
+        return value.asnumpy()
+    return np.asarray(value)
 
 
 def _merge_multi_context(outputs: List[List[NDArray]], major_axis: List[int]) -> List[NDArray]:
@@ -291,18 +331,23 @@ class DataParallelExecutorGroup:
                 if allow_extra:
                     continue
                 raise ValueError('Find name "%s" that is not in the arguments' % name)
-            src = value._data if isinstance(value, NDArray) else np.asarray(value)
+            src = _param_view(value, name)
             for exe in self.execs:
-                dst = exe.arg_dict[name]
-                if tuple(src.shape) != tuple(dst.shape):
-                    raise ValueError(f"parameter {name!r}: shape {tuple(src.shape)} does not "
-                                     f"match the bound shape {tuple(dst.shape)}")
-                copies.append((src, dst))
-        for name in (aux_params or {}):
-            if name not in self.aux_names and not allow_extra:
+                copies.append((src, exe.arg_dict[name], name))
+        for name, value in (aux_params or {}).items():
+            if name not in self.aux_names:
+                if allow_extra:
+                    continue
                 raise ValueError("Find name %s that is not in the auxiliary states" % name)
-        for src, dst in copies:
-            np.copyto(dst._data, src, casting="unsafe")
+            src = _param_view(value, name)
+            for exe in self.execs:
+                copies.append((src, exe.aux_dict[name], name))
+        for src, dst, name in copies:
+            if tuple(src.shape) != tuple(dst.shape):
+                raise ValueError(f"parameter {name!r}: shape {tuple(src.shape)} does not "
+                                 f"match the bound shape {tuple(dst.shape)}")
+        for src, dst, _ in copies:
+            np.copyto(_param_view(dst, ""), src, casting="unsafe")
 
     def get_params(self, arg_params: Dict[str, NDArray], aux_params: Dict[str, NDArray]) -> None:
         """Write each parameter's value into ``arg_params`` / ``aux_params`` (the same objects):
@@ -347,7 +392,7 @@ class DataParallelExecutorGroup:
                 continue
             for sl, dst in per_dev:
                 if axis >= 0 and (sl.start != 0 or buf.shape[axis] != sl.stop):
-                    _copy(_take(buf, sl, axis), dst, name)
+                    _copy(_rows(buf, sl, axis), dst, name)
                 else:
                     _copy(buf, dst, name)
 
@@ -355,7 +400,7 @@ class DataParallelExecutorGroup:
         """Copy the batch (or its slices) into the executors and run them."""
         if len(self.execs) == 1 and not isinstance(data_batch, list):  # the common case
             for src, desc, per_dev in zip(data_batch.data, self.data_shapes, self.data_arrays):
-                _copy(src._data if isinstance(src, NDArray) else _buffer_of(src, desc.name),
+                _copy(src._data if type(src) is NDArray else _buffer_of(src, desc.name),
                       per_dev[0][1], desc.name)
             label = data_batch.label
             if self.label_arrays is not None and label:

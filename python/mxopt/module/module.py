@@ -33,23 +33,34 @@ from ..initializer import InitDesc, Uniform
 from ..io import DataDesc
 from ..model import (_create_kvstore, _initialize_kvstore, _update_params,
                      _update_params_on_kvstore, load_checkpoint)
-from ..ndarray import NDArray, zeros
+from ..ndarray import NDArray, arange, zeros
 from ..ndarray.ndarray import APART_MIN_BYTES, zeros_apart
+from ..ndarray.sparse import RowSparseNDArray
 from .base_module import BaseModule, _check_input_names, _parse_data_desc
-from .executor_group import DataParallelExecutorGroup, _check_contexts
+from .executor_group import DataParallelExecutorGroup, _check_contexts, _param_view
 
 __all__ = ["Module"]
 
 _FLOATS = (np.float32, np.float64)
 
 
-def _copy_into(src: Any, dst: NDArray, name: str) -> None:
-    """Copy a parameter value (NDArray or numpy) into ``dst``, casting its dtype."""
-    data = src._data if isinstance(src, NDArray) else np.asarray(src)
+def _copy_into(src: Any, dst: Any, name: str) -> None:
+    """Copy a parameter value (NDArray, numpy or row_sparse) into ``dst`` (a dense parameter or
+    a row_sparse one that stores every row), casting its dtype."""
+    data = _param_view(src, name)
     if tuple(data.shape) != tuple(dst.shape):
         raise ValueError(f"parameter {name!r}: shape {tuple(data.shape)} does not match the "
                          f"bound shape {tuple(dst.shape)}")
-    np.copyto(dst._data, data, casting="unsafe")
+    np.copyto(_param_view(dst, name), data, casting="unsafe")
+
+
+def _param_zeros(like: Any) -> Any:
+    """A module-level parameter of the kind of the bound one: row_sparse parameters store every
+    row, as MXNet's initialised row_sparse weights do."""
+    if isinstance(like, RowSparseNDArray):
+        return RowSparseNDArray(np.zeros(like.shape, like._data.dtype),
+                                np.arange(like.shape[0], dtype=np.int64), like.shape)
+    return zeros(like.shape, dtype=like.dtype)
 
 
 
@@ -276,9 +287,27 @@ class Module(BaseModule):
         self.params_initialized = True
 
     def _sync_params_from_devices(self) -> None:
-        """Write the executors' parameter values into the module's dicts (same objects)."""
+        """Write the executors' parameter values into the module's dicts (same objects); with
+        the optimizer on a store, row_sparse parameters come from the store (every row), as in
+        MXNet (the executors only hold the rows the last batches pulled)."""
         self._exec_group.get_params(self._arg_params, self._aux_params)
+        if self._kvstore and self._update_on_kvstore:
+            for name, value in sorted(self._arg_params.items()):
+                if isinstance(value, RowSparseNDArray):
+                    self._pull_rows(name, arange(0, value.shape[0], dtype="int64"), [value])
         self._params_dirty = False
+
+    def _pull_rows(self, name: str, row_ids: Any, targets: List[Any]) -> None:
+        """Rows ``row_ids`` of parameter ``name`` from the store into ``targets`` (row_sparse
+        arrays that store every row: only the pulled rows change)."""
+        pulled = RowSparseNDArray(np.zeros((0,) + tuple(targets[0].shape[1:]),
+                                           targets[0]._data.dtype),
+                                  np.zeros((0,), np.int64), targets[0].shape)
+        self._kvstore.row_sparse_pull(name, out=pulled, row_ids=row_ids)
+        for t in targets:
+            full = _param_view(t, name)
+            if pulled._indices.size:
+                full[pulled._indices] = pulled._data
 
     # ---- binding -------------------------------------------------------------------------------
     def _reset_bind(self) -> None:
@@ -330,12 +359,15 @@ class Module(BaseModule):
         if label_shapes:
             shapes.update({d.name: tuple(d.shape) for d in label_shapes})
         arg_names = self._symbol.list_arguments()
-        arg_shapes, _, _ = self._symbol.infer_shape_partial(**shapes)
-        unknown = [f"{n}: {s}" for n, s in zip(arg_names, arg_shapes) if not s or 0 in s]
+        arg_shapes, _, aux_shapes = self._symbol.infer_shape_partial(**shapes)
+        unknown = [f"{n}: {s}" for n, s in zip(arg_names + self._aux_names,
+                                                 arg_shapes + aux_shapes) if not s or 0 in s]
         if unknown:
             raise MXNetError("bind: cannot decide the shapes of " + ", ".join(unknown) +
                              " (Consider providing them as input)")
         reqs = [self._grad_req_map[n] for n in arg_names]
+        stypes = self._symbol._arg_stypes()
+        gstypes = self._symbol._grad_stypes(stypes)
         args, grads = [], []
         if shared is not None:  # reshape / shared module: parameters must keep their shapes
             for name, shape in zip(arg_names, arg_shapes):
@@ -345,22 +377,36 @@ class Module(BaseModule):
                         f"the new input shapes {[(d.name, d.shape) for d in data_shapes]} would "
                         f"change parameter {name} from {old.shape} to {tuple(shape)}; parameters "
                         "cannot change shape")
-        for name, shape, req in zip(arg_names, arg_shapes, reqs):
+        for name, shape, req, st, gst in zip(arg_names, arg_shapes, reqs, stypes, gstypes):
             old = shared.arg_dict.get(name) if shared is not None else None
             if old is not None and old.shape == tuple(shape) and name in self._param_names:
-                args.append(old._data)
+                args.append(old._data if type(old) is NDArray else old)
                 g = shared.grad_dict.get(name)
-                grads.append(g._data if g is not None else None)
+                grads.append(None if g is None else g._data if type(g) is NDArray else g)
+                continue
+            if st != "default":  # csr data, row_sparse weights (every row stored)
+                args.append(Executor._alloc(tuple(shape), dtype, st))
+                grads.append(None if req == "null" else Executor._alloc(
+                    tuple(shape), dtype, "row_sparse_empty" if gst == "row_sparse" else "default"))
                 continue
             arg = np.zeros(shape, dtype=dtype)
             args.append(arg)
             if req == "null":
                 grads.append(None)
+            elif gst == "row_sparse":  # dot(csr, w), Embedding(sparse_grad=True)
+                grads.append(Executor._alloc(tuple(shape), dtype, "row_sparse_empty"))
             elif arg.nbytes >= APART_MIN_BYTES:  # away from the weight and its optimizer states
                 grads.append(zeros_apart(arg.shape, arg.dtype, arg.ctypes.data, 1024))
             else:
                 grads.append(np.zeros(shape, dtype=dtype))
-        return Executor(self._symbol, dtype, args, grads, reqs)
+        aux = []
+        for name, shape in zip(self._aux_names, aux_shapes):
+            old = shared.aux_dict.get(name) if shared is not None else None
+            if old is not None and tuple(old.shape) == tuple(shape):
+                aux.append(old._data)  # auxiliary states are shared like parameters
+            else:
+                aux.append(np.zeros(shape, dtype=dtype))
+        return Executor(self._symbol, dtype, args, grads, reqs, aux)
 
     def bind(self, data_shapes: Any, label_shapes: Any = None, for_training: bool = True,
              inputs_need_grad: bool = False, force_rebind: bool = False,
@@ -414,9 +460,9 @@ class Module(BaseModule):
             self._aux_params = shared_module._aux_params
         elif not self.params_initialized:
             assert self._arg_params is None and self._aux_params is None
-            self._arg_params = {name: zeros(block[0].shape, dtype=block[0].dtype)
+            self._arg_params = {name: _param_zeros(block[0])
                                 for name, block in zip(self._param_names, group.param_arrays)}
-            self._aux_params = {name: zeros(block[0].shape, dtype=block[0].dtype)
+            self._aux_params = {name: _param_zeros(block[0])
                                 for name, block in zip(self._aux_names, group.aux_arrays)}
         if self._monitor is not None:
             group.install_monitor(self._monitor)
@@ -680,8 +726,8 @@ class Module(BaseModule):
         self._exec_group.install_monitor(mon)
 
     def prepare(self, data_batch: Any, sparse_row_id_fn: Any = None) -> None:
-        """Prepare for a batch: pulls row_sparse parameters from the store (mxopt modules have
-        none, so this only warns when ``sparse_row_id_fn`` is given)."""
+        """Prepare for a batch: with the optimizer on a store, pull the rows of row_sparse
+        parameters the batch needs (``sparse_row_id_fn(batch)`` -> ``{name: row ids}``)."""
         assert self.binded
         if sparse_row_id_fn is None:
             return
@@ -691,7 +737,13 @@ class Module(BaseModule):
             return
         row_ids = sparse_row_id_fn(data_batch)
         assert isinstance(row_ids, dict), "Expected dict output from sparse_row_id_fn"
-        for param_name in row_ids:
-            self._exec_group.param_names.index(param_name)  # ValueError for an unknown name
-            warnings.warn(UserWarning("%s.stype is not 'row_sparse'. No need to "
-                                      "perform row_sparse_pull." % param_name))
+        group = self._exec_group
+        for param_name, row_id in row_ids.items():
+            param_idx = group.param_names.index(param_name)  # ValueError for an unknown name
+            param_val = group.param_arrays[param_idx]
+            if not isinstance(param_val[0], RowSparseNDArray):
+                warnings.warn(UserWarning("%s.stype is not 'row_sparse'. No need to "
+                                          "perform row_sparse_pull." % param_name))
+                continue
+            # the executors' weights store every row; the rows the batch needs are refreshed
+            self._pull_rows(param_name, row_id, list(param_val))
