@@ -187,3 +187,59 @@ def test_shape_errors_match_mxnet(build, message):
         build(mxnet)
     with pytest.raises(mxopt.base.MXNetError, match=message):
         build(mxopt)
+
+
+# ---- dot on csr data -------------------------------------------------------------------------------
+def _csr(mx, dense):
+    return mx.nd.sparse.csr_matrix(dense)
+
+
+CSR = (np.random.default_rng(9).uniform(-1, 1, (6, 10)) *
+       (np.random.default_rng(10).uniform(0, 1, (6, 10)) < 0.3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("w_stype", ["default", "row_sparse"])
+def test_csr_dot_forward_backward_match_mxnet(w_stype):
+    """dot(csr data, w) in a graph: the output, and w's gradient (row_sparse: the rows of the
+    columns the batch touches), as MXNet's storage-type dispatch gives them."""
+    w = np.random.default_rng(2).standard_normal((10, 3)).astype(np.float32)
+    head = np.random.default_rng(3).standard_normal((6, 3)).astype(np.float32)
+    res = {}
+    for mx in (mxnet, mxopt):
+        data = mx.sym.var("data", stype="csr")
+        weight = mx.sym.var("w", stype=w_stype)
+        sym = mx.sym.sparse.dot(data, weight)
+        ex = sym.simple_bind(mx.cpu(), data=(6, 10), w=(10, 3),
+                             stype_dict={"data": "csr", "w": w_stype},
+                             grad_req={"data": "null", "w": "write"})
+        ex.arg_dict["data"][:] = _csr(mx, CSR) if mx is mxnet else _csr(mx, CSR)
+        ex.copy_params_from({"w": mx.nd.array(w).tostype(w_stype)})
+        out = ex.forward(is_train=True)[0].asnumpy()
+        ex.backward(mx.nd.array(head))
+        g = ex.grad_dict["w"]
+        res[mx.__name__] = (out, g.stype, g.asnumpy(),
+                            g.indices.asnumpy().tolist() if g.stype == "row_sparse" else None)
+    a, b = res["mxnet"], res["mxopt"]
+    np.testing.assert_allclose(b[0], a[0], rtol=1e-6, atol=1e-7)
+    assert a[1] == b[1]
+    np.testing.assert_allclose(b[2], a[2], rtol=1e-6, atol=1e-7)
+    assert a[3] == b[3]
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(transpose_a=True),
+                                    dict(transpose_a=True, forward_stype="default")])
+def test_imperative_sparse_dot_matches_mxnet(kwargs):
+    rhs = np.random.default_rng(4).standard_normal((6 if kwargs else 10, 4)).astype(np.float32)
+    out = {}
+    for mx in (mxnet, mxopt):
+        r = mx.nd.sparse.dot(_csr(mx, CSR), mx.nd.array(rhs), **kwargs)
+        out[mx.__name__] = (r.stype, r.asnumpy(),
+                            r.indices.asnumpy().tolist() if r.stype == "row_sparse" else None)
+    assert out["mxnet"][0] == out["mxopt"][0]
+    assert out["mxnet"][2] == out["mxopt"][2]
+    np.testing.assert_allclose(out["mxopt"][1], out["mxnet"][1], rtol=1e-6, atol=1e-7)
+    # csr x row_sparse weight (every row stored) gives the dense product
+    w = mxopt.nd.array(rhs).tostype("row_sparse")
+    if not kwargs:
+        np.testing.assert_allclose(mxopt.nd.sparse.dot(_csr(mxopt, CSR), w).asnumpy(),
+                                   CSR @ rhs, rtol=1e-5, atol=1e-6)

@@ -28,8 +28,8 @@ from ..base import MXNetError
 
 Shape = Tuple[int, ...]
 
-__all__ = ["Param", "OpDef", "OPS", "ALIASES", "register", "ShapeError", "merge_shape", "known",
-           "assign_shape", "REQ"]
+__all__ = ["Param", "OpDef", "OPS", "ALIASES", "SPARSE_NAMESPACE", "register", "lookup",
+           "ShapeError", "merge_shape", "known", "assign_shape", "REQ"]
 
 # MXNet's OpReqType codes, as the kernels take them.
 REQ = {"null": 0, "write": 1, "inplace": 1, "add": 3}
@@ -280,6 +280,15 @@ class OpDef:
 
 
 OPS: Dict[str, OpDef] = {}
+# The operators MXNet 1.9.1 also lists in its ``sparse`` namespaces (mx.nd.sparse, mx.sym.sparse):
+# the same operators, taking csr / row_sparse inputs where they have a sparse kernel and the
+# dense form of a sparse input otherwise.
+SPARSE_NAMESPACE = ("Embedding", "FullyConnected", "LinearRegressionOutput",
+                    "LogisticRegressionOutput", "MAERegressionOutput", "abs", "broadcast_add",
+                    "broadcast_div", "broadcast_minus", "broadcast_mul", "broadcast_plus",
+                    "broadcast_sub", "concat", "dot", "elemwise_add", "elemwise_div",
+                    "elemwise_mul", "elemwise_sub", "exp", "log", "make_loss", "mean", "negative",
+                    "rsqrt", "sign", "sqrt", "square", "stop_gradient", "sum")
 # MXNet's alias names -> the operator they create (mx.sym.Softmax makes a SoftmaxOutput node).
 ALIASES: Dict[str, str] = {}
 

@@ -76,7 +76,7 @@ def argmax(data: NDArray, axis: Any = None) -> NDArray:
 def _install_operators() -> None:
     """``mx.nd.<op>`` for every registered operator and alias (these take precedence over the
     numpy-based helpers above of the same name: they are MXNet's operators)."""
-    from .._ops import ALIASES, OPS
+    from .._ops.registry import ALIASES, OPS, SPARSE_NAMESPACE, lookup
     from .op import imperative
     for name, op in sorted(OPS.items()):
         globals()[name] = imperative(op, name)
@@ -84,6 +84,9 @@ def _install_operators() -> None:
     for alias, target in sorted(ALIASES.items()):
         globals()[alias] = imperative(OPS[target], alias)
         __all__.append(alias)
+    for name in SPARSE_NAMESPACE:  # mx.nd.sparse.dot etc.
+        setattr(sparse, name, imperative(lookup(name), name))
+        sparse.__all__.append(name)
 
 
 _install_operators()

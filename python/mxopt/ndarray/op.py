@@ -25,6 +25,7 @@ import numpy as np
 from .._ops.registry import OpDef, ShapeError, known
 from ..base import MXNetError
 from .ndarray import NDArray
+from .sparse import RowSparseNDArray
 
 __all__ = ["imperative"]
 
@@ -127,7 +128,11 @@ def imperative(op: OpDef, func_name: str) -> Callable[..., Any]:
                   and np.dtype(v.dtype).kind == "f"]
         dtype = np.dtype(dtypes[0]) if dtypes else np.dtype(np.float32)
         odt = op.out_dtype(p, dtype) if op.out_dtype else dtype
-        outs = [np.zeros(s, dtype=odt) for s in out_shapes]
+        ost = (op.out_stypes(p, [getattr(v, "stype", "default") for v in ins])
+               if op.out_stypes else ["default"] * len(out_shapes))
+        outs = [np.zeros(s, dtype=odt) if st != "row_sparse" else
+                RowSparseNDArray(np.zeros((0,) + tuple(s[1:]), odt), np.zeros((0,), np.int64), s)
+                for s, st in zip(out_shapes, ost)]
         state = op.create_state(p, _Ctx(func_name, in_shapes, out_shapes, dtype)) \
             if op.create_state else None
         op.forward(p, ins, outs, aux, False, state)
