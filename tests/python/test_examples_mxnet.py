@@ -1,5 +1,5 @@
-"""examples/train_mnist_fit.py run under mxopt and under MXNet 1.9.1 (the same file, the
-backend chosen by MXOPT_EXAMPLE_BACKEND) on small synthetic MNIST files in the real gzip'ed
+"""examples/train_mnist_fit.py run under mxopt and under MXNet 1.9.1 (the same file with only
+its import line switched) on small synthetic MNIST files in the real gzip'ed
 idx format: the same log lines (speed and time masked; metric values to float32 rounding),
 final parameters equal to float32 tolerance, checkpoints loadable by the other side, and a
 resumed run equal to an uninterrupted one."""
@@ -19,56 +19,7 @@ import mxopt
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "train_mnist_fit.py"
-
-# mx.io.ResizeIter is being added to mxopt in another branch; until it is there, the runs
-# under mxopt get this stand-in (MXNet 1.9.1's ResizeIter semantics), installed by the
-# launcher below and only when mxopt.io has no ResizeIter.
-LAUNCHER = r'''
-import os, runpy, sys
-if os.environ.get("MXOPT_EXAMPLE_BACKEND", "mxopt") == "mxopt":
-    import mxopt
-    if not hasattr(mxopt.io, "ResizeIter"):
-        class ResizeIter(mxopt.io.DataIter):
-            def __init__(self, data_iter, size, reset_internal=True):
-                super().__init__()
-                self.data_iter, self.size, self.reset_internal = data_iter, size, reset_internal
-                self.cur, self.current_batch = 0, None
-                self.provide_data = data_iter.provide_data
-                self.provide_label = data_iter.provide_label
-                self.batch_size = data_iter.batch_size
-
-            def reset(self):
-                self.cur = 0
-                if self.reset_internal:
-                    self.data_iter.reset()
-
-            def iter_next(self):
-                if self.cur == self.size:
-                    return False
-                try:
-                    self.current_batch = self.data_iter.next()
-                except StopIteration:
-                    self.data_iter.reset()
-                    self.current_batch = self.data_iter.next()
-                self.cur += 1
-                return True
-
-            def getdata(self):
-                return self.current_batch.data
-
-            def getlabel(self):
-                return self.current_batch.label
-
-            def getindex(self):
-                return self.current_batch.index
-
-            def getpad(self):
-                return self.current_batch.pad
-        mxopt.io.ResizeIter = ResizeIter
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-'''
-
+IMPORT_LINE = "import mxopt as mx\n"  # the one line that differs between the two runs
 
 def write_mnist(directory, n_train=500, n_val=150, seed=0):
     """Synthetic digits: a random prototype per class plus noise, as uint8 idx files."""
@@ -90,15 +41,18 @@ def write_mnist(directory, n_train=500, n_val=150, seed=0):
 def mnist_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("mnist")
     write_mnist(str(d))
-    (d / "launch.py").write_text(LAUNCHER)
+    source = EXAMPLE.read_text()
+    assert source.count(IMPORT_LINE) == 1
+    (d / "fit_mxopt.py").write_text(source)
+    (d / "fit_mxnet.py").write_text(source.replace(IMPORT_LINE, "import mxnet as mx\n"))
     return d
 
 
 def run(backend, mnist_dir, *args, env=None, check=True):
     """Run the example; returns (log lines without the time stamp, stdout, return code)."""
-    environ = dict(os.environ, MXOPT_EXAMPLE_BACKEND=backend)
+    environ = dict(os.environ)
     environ.update(env or {})
-    cmd = [sys.executable, str(mnist_dir / "launch.py"), str(EXAMPLE),
+    cmd = [sys.executable, str(mnist_dir / f"fit_{backend}.py"),
            "--data-dir", str(mnist_dir), "--num-examples", "500", "--batch-size", "50",
            "--disp-batches", "4", "--lr", "0.02", "--seed", "3"] + list(args)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=environ, timeout=600)
