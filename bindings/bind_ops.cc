@@ -9,6 +9,7 @@
 // array may be None and is not touched), 1 = write, 3 = add. An output may be the very same
 // buffer as an input of the same shape only in element-wise kernels; any other overlap between
 // an output and another argument is a ValueError. The C++ work runs without the GIL.
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -832,6 +833,14 @@ void op_csr_dot(const py::object& data, const py::object& indices, const py::obj
   });
 }
 
+// A numpy array owning a C++ vector (no copy).
+template <class V>
+py::array vector_to_numpy(std::unique_ptr<V> v, std::vector<py::ssize_t> shape) {
+  auto* raw = v.release();
+  py::capsule owner(raw, [](void* p) { delete static_cast<V*>(p); });
+  return py::array_t<typename V::value_type>(shape, raw->data(), owner);
+}
+
 py::tuple op_csr_t_dot_rsp(const py::object& data, const py::object& indices, const py::object& indptr,
                            const std::vector<std::int64_t>& csr_shape, const py::object& rhs) {
   Floats f;
@@ -845,16 +854,12 @@ py::tuple op_csr_t_dot_rsp(const py::object& data, const py::object& indices, co
   with_float(f.type(), [&](auto tag) {
     using T = decltype(tag);
     const auto m = csr_view<T>(c);
-    ops::RowGroups groups;
-    run([&] { groups = ops::csr_column_groups<T>(m); });
-    const auto nr = static_cast<py::ssize_t>(groups.rows.size());
-    py::array_t<std::int64_t> rows(nr);
-    std::copy(groups.rows.begin(), groups.rows.end(), rows.mutable_data());
-    py::array_t<T> values({nr, static_cast<py::ssize_t>(k)});
-    T* vp = values.mutable_data();
-    run([&] { ops::csr_t_dot_rsp<T>(m, groups, r.data<T>(), k, vp); });
-    rows_out = rows;
-    values_out = values;
+    auto rows = std::make_unique<std::vector<std::int64_t>>();
+    auto values = std::make_unique<std::vector<T>>();
+    run([&] { ops::csr_t_dot_rsp_direct<T>(m, r.data<T>(), k, rows.get(), values.get()); });
+    const auto nr = static_cast<py::ssize_t>(rows->size());
+    rows_out = vector_to_numpy(std::move(rows), {nr});
+    values_out = vector_to_numpy(std::move(values), {nr, static_cast<py::ssize_t>(k)});
   });
   return py::make_tuple(rows_out, values_out);
 }

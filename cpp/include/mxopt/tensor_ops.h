@@ -188,8 +188,8 @@ void validate_csr(const std::int64_t* indices, const std::int64_t* indptr, std::
 template <class T>
 void csr_dot(const CsrMatrix<T>& a, const T* rhs, std::int64_t k, bool transpose_a, T* out,
              Req req = Req::kWrite);
-// The distinct column indices of A (sorted) with their entries in CSR order: O(nnz log nnz),
-// independent of cols.
+// The distinct column indices of A (sorted) with their entries in CSR order, in O(nnz) (a bitmap
+// of the columns present when cols / 64 is small next to nnz, else a radix sort by column).
 template <class T>
 RowGroups csr_column_groups(const CsrMatrix<T>& a);
 // values (groups.rows.size(), k): row g = sum over the column's entries e of
@@ -197,5 +197,12 @@ RowGroups csr_column_groups(const CsrMatrix<T>& a);
 template <class T>
 void csr_t_dot_rsp(const CsrMatrix<T>& a, const RowGroups& groups, const T* rhs, std::int64_t k,
                    T* values);
+// The same product in one pass over the entries (no grouping): *rows receives the distinct
+// columns (sorted), *values their rows (rows->size() x k), each accumulated in CSR order from 0,
+// so the bits equal csr_t_dot_rsp's. O(nnz * k): this is dot(csr, W)'s weight gradient, whose
+// cost follows the batch's entries, not the number of features.
+template <class T>
+void csr_t_dot_rsp_direct(const CsrMatrix<T>& a, const T* rhs, std::int64_t k,
+                          std::vector<std::int64_t>* rows, std::vector<T>* values);
 
 }  // namespace mxopt::ops

@@ -4,12 +4,15 @@
 // with kAdd), so results match MXNet's kernels bit for bit and do not depend on the partition.
 //
 // Work is proportional to the stored entries: A x rhs walks the rows, A^T x rhs groups the
-// entries by column with a sort of the nnz column indices (MXNet's row_sparse kernel instead
-// flags every one of the `cols` possible rows), so the row_sparse product never touches
-// anything of size cols.
+// entries by column through a bitmap of the columns present (cols / 64 words; MXNet's
+// row_sparse kernel instead flags every one of the `cols` possible rows in a cols-long array).
 #include "tensor_common.h"
 
 namespace mxopt::ops {
+
+namespace {
+constexpr std::int64_t kPrefetch = 16;  // entries ahead whose rhs row is prefetched
+}  // namespace
 
 void validate_csr(const std::int64_t* indices, const std::int64_t* indptr, std::int64_t rows,
                   std::int64_t cols, std::int64_t nnz) {
@@ -47,7 +50,10 @@ void csr_dot(const CsrMatrix<T>& a, const T* rhs, std::int64_t k, bool transpose
         T* dst = out + j * k;
         if (req == Req::kWrite)
           for (std::int64_t l = 0; l < k; ++l) dst[l] = T(0);
-        for (std::int64_t p = a.indptr[j]; p < a.indptr[j + 1]; ++p) {
+        const std::int64_t end = a.indptr[j + 1];
+        for (std::int64_t p = a.indptr[j]; p < end; ++p) {
+          // the rows of rhs are gathered at random: fetch a few entries ahead
+          if (p + kPrefetch < a.nnz) __builtin_prefetch(rhs + a.indices[p + kPrefetch] * k);
           const T val = a.data[p];
           const T* src = rhs + a.indices[p] * k;
           for (std::int64_t l = 0; l < k; ++l) dst[l] += src[l] * val;
@@ -77,16 +83,61 @@ void csr_dot(const CsrMatrix<T>& a, const T* rhs, std::int64_t k, bool transpose
   });
 }
 
+// Groups the entries by column: a bitmap of the columns present (one bit per column), each
+// word's rank prefix, then a counting sort of the entries by their column's rank, which keeps them
+// in CSR order within a column; or, for a feature space much larger than the entries, a radix
+// sort of the entries by column.
+// A bitmap of the columns is worth it while it is small next to the entries; beyond that (a
+// huge feature space, a small batch) the entries are radix-sorted instead: O(nnz) either way.
+inline bool use_bitmap(std::int64_t cols, std::int64_t nnz) {
+  return (cols + 63) / 64 <= 8 * nnz + 4096;
+}
+
 template <class T>
 RowGroups csr_column_groups(const CsrMatrix<T>& a) {
   validate_csr(a.indices, a.indptr, a.rows, a.cols, a.nnz);
-  std::vector<std::int64_t> keys(a.indices, a.indices + a.nnz);
-  RowGroups g = detail::group_by_key(keys);
-  std::vector<std::int64_t> row_of(a.nnz);
+  if (!use_bitmap(a.cols, a.nnz)) {
+    std::vector<std::int64_t> keys(a.indices, a.indices + a.nnz);
+    RowGroups g = detail::group_by_key(keys);
+    std::vector<std::int64_t> row_of(static_cast<std::size_t>(a.nnz));
+    for (std::int64_t r = 0; r < a.rows; ++r)
+      for (std::int64_t p = a.indptr[r]; p < a.indptr[r + 1]; ++p) row_of[p] = r;
+    g.source_rows.resize(g.sources.size());
+    for (std::size_t s = 0; s < g.sources.size(); ++s) g.source_rows[s] = row_of[g.sources[s]];
+    return g;
+  }
+  const std::int64_t words = (a.cols + 63) / 64;
+  std::vector<std::uint64_t> bits(static_cast<std::size_t>(words), 0);
+  for (std::int64_t e = 0; e < a.nnz; ++e)
+    bits[a.indices[e] >> 6] |= std::uint64_t{1} << (a.indices[e] & 63);
+  std::vector<std::int64_t> word_rank(static_cast<std::size_t>(words));
+  std::int64_t unique = 0;
+  for (std::int64_t w = 0; w < words; ++w) {
+    word_rank[w] = unique;
+    unique += __builtin_popcountll(bits[w]);
+  }
+  RowGroups g;
+  g.rows.resize(static_cast<std::size_t>(unique));
+  for (std::int64_t w = 0, pos = 0; w < words; ++w)
+    for (std::uint64_t b = bits[w]; b; b &= b - 1) g.rows[pos++] = w * 64 + __builtin_ctzll(b);
+  std::vector<std::int64_t> rank(static_cast<std::size_t>(a.nnz));
+  g.starts.assign(static_cast<std::size_t>(unique) + 1, 0);
+  for (std::int64_t e = 0; e < a.nnz; ++e) {
+    const std::int64_t c = a.indices[e];
+    const std::uint64_t below = bits[c >> 6] & ((std::uint64_t{1} << (c & 63)) - 1);
+    rank[e] = word_rank[c >> 6] + __builtin_popcountll(below);
+    ++g.starts[rank[e] + 1];
+  }
+  for (std::int64_t r = 0; r < unique; ++r) g.starts[r + 1] += g.starts[r];
+  std::vector<std::int64_t> next(g.starts.begin(), g.starts.end() - 1);
+  g.sources.resize(static_cast<std::size_t>(a.nnz));
+  g.source_rows.resize(static_cast<std::size_t>(a.nnz));
   for (std::int64_t r = 0; r < a.rows; ++r)
-    for (std::int64_t p = a.indptr[r]; p < a.indptr[r + 1]; ++p) row_of[p] = r;
-  g.source_rows.resize(g.sources.size());
-  for (std::size_t s = 0; s < g.sources.size(); ++s) g.source_rows[s] = row_of[g.sources[s]];
+    for (std::int64_t p = a.indptr[r]; p < a.indptr[r + 1]; ++p) {
+      const std::int64_t s = next[rank[p]]++;
+      g.sources[s] = p;
+      g.source_rows[s] = r;
+    }
   return g;
 }
 
@@ -112,11 +163,53 @@ void csr_t_dot_rsp(const CsrMatrix<T>& a, const RowGroups& groups, const T* rhs,
   });
 }
 
+template <class T>
+void csr_t_dot_rsp_direct(const CsrMatrix<T>& a, const T* rhs, std::int64_t k,
+                          std::vector<std::int64_t>* rows, std::vector<T>* values) {
+  validate_csr(a.indices, a.indptr, a.rows, a.cols, a.nnz);
+  if (!use_bitmap(a.cols, a.nnz)) {
+    const RowGroups g = csr_column_groups(a);
+    *rows = g.rows;
+    values->assign(g.rows.size() * static_cast<std::size_t>(k), T(0));
+    csr_t_dot_rsp(a, g, rhs, k, values->data());
+    return;
+  }
+  const std::int64_t words = (a.cols + 63) / 64;
+  std::vector<std::uint64_t> bits(static_cast<std::size_t>(words), 0);
+  for (std::int64_t e = 0; e < a.nnz; ++e)
+    bits[a.indices[e] >> 6] |= std::uint64_t{1} << (a.indices[e] & 63);
+  std::vector<std::int64_t> word_rank(static_cast<std::size_t>(words));
+  std::int64_t unique = 0;
+  for (std::int64_t w = 0; w < words; ++w) {
+    word_rank[w] = unique;
+    unique += __builtin_popcountll(bits[w]);
+  }
+  rows->resize(static_cast<std::size_t>(unique));
+  for (std::int64_t w = 0, pos = 0; w < words; ++w)
+    for (std::uint64_t b = bits[w]; b; b &= b - 1) (*rows)[pos++] = w * 64 + __builtin_ctzll(b);
+  values->assign(static_cast<std::size_t>(unique * k), T(0));
+  T* out = values->data();
+  // Row by row, entry by entry: each output row receives its products in CSR order.
+  for (std::int64_t r = 0; r < a.rows; ++r) {
+    const T* src = rhs + r * k;
+    const std::int64_t end = a.indptr[r + 1];
+    for (std::int64_t p = a.indptr[r]; p < end; ++p) {
+      const std::int64_t c = a.indices[p];
+      const std::uint64_t below = bits[c >> 6] & ((std::uint64_t{1} << (c & 63)) - 1);
+      T* dst = out + (word_rank[c >> 6] + __builtin_popcountll(below)) * k;
+      const T val = a.data[p];
+      for (std::int64_t l = 0; l < k; ++l) dst[l] += src[l] * val;
+    }
+  }
+}
+
 #define MXOPT_INSTANTIATE(T)                                                                     \
   template void csr_dot<T>(const CsrMatrix<T>&, const T*, std::int64_t, bool, T*, Req);          \
   template RowGroups csr_column_groups<T>(const CsrMatrix<T>&);                                 \
   template void csr_t_dot_rsp<T>(const CsrMatrix<T>&, const RowGroups&, const T*, std::int64_t, \
-                                 T*);
+                                 T*);                                                           \
+  template void csr_t_dot_rsp_direct<T>(const CsrMatrix<T>&, const T*, std::int64_t,             \
+                                        std::vector<std::int64_t>*, std::vector<T>*);
 MXOPT_INSTANTIATE(float)
 MXOPT_INSTANTIATE(double)
 #undef MXOPT_INSTANTIATE

@@ -187,7 +187,9 @@ def _reduction(name: str, aliases: Sequence[str] = ()) -> None:
 
     def backward(p, og, ins, outs, aux, ig, reqs, st):  # type: ignore[no-untyped-def]
         axes, ograd = keep_view(p, ins[0], og[0])
-        _core.op_reduce_backward(name, ograd, ins[0], ig[0], list(axes), reqs[0])
+        # MXNet's mean gradient under req 'add' is (gx + ograd) / count: kept, as MXNet has it
+        _core.op_reduce_backward(name, ograd, ins[0], ig[0], list(axes), reqs[0],
+                                 mean_scales_accumulated=name == "mean")
 
     register(OpDef(name, _REDUCE_PARAMS, ["data"], _reduce_infer, forward=forward,
                    backward=backward), *aliases)

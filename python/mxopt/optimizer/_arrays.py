@@ -115,10 +115,12 @@ def full_rows(x: RowSparseNDArray, name: str) -> np.ndarray:
     that for row_sparse weights). A state with no stored rows is filled with zero rows first,
     as MXNet's kernels do."""
     rows = x.shape[0] if x.shape else 0
-    if x._indices.size == 0 and rows:
+    idx = x._indices
+    if idx.size == 0 and rows:
         x._data = np.zeros(x.shape, dtype=x._data.dtype)
         x._indices = np.arange(rows, dtype=np.int64)
-    elif x._indices.size != rows or not np.array_equal(x._indices, np.arange(rows)):
+    elif idx.size != rows or (rows and (idx[0] != 0 or idx[-1] != rows - 1)):
+        # (row indices are sorted and unique: rows of them from 0 to rows - 1 are all rows)
         raise ValueError(f"{name}: a row_sparse {name} must store all {rows} rows "
                          f"(got {x._indices.size})")
     if not x._data.flags.c_contiguous:
