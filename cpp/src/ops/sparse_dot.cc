@@ -12,6 +12,37 @@ namespace mxopt::ops {
 
 namespace {
 constexpr std::int64_t kPrefetch = 16;  // entries ahead whose rhs row is prefetched
+
+// The columns present in a CSR matrix: one bit per column, and per 64-bit word the number of
+// columns present before it, so that a column's rank among them is one popcount away.
+struct ColumnBitmap {
+  std::vector<std::uint64_t> bits;
+  std::vector<std::int64_t> word_rank;
+  std::int64_t unique = 0;
+
+  ColumnBitmap(const std::int64_t* indices, std::int64_t nnz, std::int64_t cols)
+      : bits(static_cast<std::size_t>((cols + 63) / 64), 0), word_rank(bits.size()) {
+    for (std::int64_t e = 0; e < nnz; ++e)
+      bits[indices[e] >> 6] |= std::uint64_t{1} << (indices[e] & 63);
+    for (std::size_t w = 0; w < bits.size(); ++w) {
+      word_rank[w] = unique;
+      unique += __builtin_popcountll(bits[w]);
+    }
+  }
+  // The sorted distinct columns.
+  std::vector<std::int64_t> columns() const {
+    std::vector<std::int64_t> out(static_cast<std::size_t>(unique));
+    std::int64_t pos = 0;
+    for (std::size_t w = 0; w < bits.size(); ++w)
+      for (std::uint64_t b = bits[w]; b; b &= b - 1)
+        out[pos++] = static_cast<std::int64_t>(w) * 64 + __builtin_ctzll(b);
+    return out;
+  }
+  std::int64_t rank(std::int64_t c) const {
+    const std::uint64_t below = bits[c >> 6] & ((std::uint64_t{1} << (c & 63)) - 1);
+    return word_rank[c >> 6] + __builtin_popcountll(below);
+  }
+};
 }  // namespace
 
 void validate_csr(const std::int64_t* indices, const std::int64_t* indptr, std::int64_t rows,
@@ -106,26 +137,14 @@ RowGroups csr_column_groups(const CsrMatrix<T>& a) {
     for (std::size_t s = 0; s < g.sources.size(); ++s) g.source_rows[s] = row_of[g.sources[s]];
     return g;
   }
-  const std::int64_t words = (a.cols + 63) / 64;
-  std::vector<std::uint64_t> bits(static_cast<std::size_t>(words), 0);
-  for (std::int64_t e = 0; e < a.nnz; ++e)
-    bits[a.indices[e] >> 6] |= std::uint64_t{1} << (a.indices[e] & 63);
-  std::vector<std::int64_t> word_rank(static_cast<std::size_t>(words));
-  std::int64_t unique = 0;
-  for (std::int64_t w = 0; w < words; ++w) {
-    word_rank[w] = unique;
-    unique += __builtin_popcountll(bits[w]);
-  }
+  const ColumnBitmap cb(a.indices, a.nnz, a.cols);
+  const std::int64_t unique = cb.unique;
   RowGroups g;
-  g.rows.resize(static_cast<std::size_t>(unique));
-  for (std::int64_t w = 0, pos = 0; w < words; ++w)
-    for (std::uint64_t b = bits[w]; b; b &= b - 1) g.rows[pos++] = w * 64 + __builtin_ctzll(b);
+  g.rows = cb.columns();
   std::vector<std::int64_t> rank(static_cast<std::size_t>(a.nnz));
   g.starts.assign(static_cast<std::size_t>(unique) + 1, 0);
   for (std::int64_t e = 0; e < a.nnz; ++e) {
-    const std::int64_t c = a.indices[e];
-    const std::uint64_t below = bits[c >> 6] & ((std::uint64_t{1} << (c & 63)) - 1);
-    rank[e] = word_rank[c >> 6] + __builtin_popcountll(below);
+    rank[e] = cb.rank(a.indices[e]);
     ++g.starts[rank[e] + 1];
   }
   for (std::int64_t r = 0; r < unique; ++r) g.starts[r + 1] += g.starts[r];
@@ -174,29 +193,16 @@ void csr_t_dot_rsp_direct(const CsrMatrix<T>& a, const T* rhs, std::int64_t k,
     csr_t_dot_rsp(a, g, rhs, k, values->data());
     return;
   }
-  const std::int64_t words = (a.cols + 63) / 64;
-  std::vector<std::uint64_t> bits(static_cast<std::size_t>(words), 0);
-  for (std::int64_t e = 0; e < a.nnz; ++e)
-    bits[a.indices[e] >> 6] |= std::uint64_t{1} << (a.indices[e] & 63);
-  std::vector<std::int64_t> word_rank(static_cast<std::size_t>(words));
-  std::int64_t unique = 0;
-  for (std::int64_t w = 0; w < words; ++w) {
-    word_rank[w] = unique;
-    unique += __builtin_popcountll(bits[w]);
-  }
-  rows->resize(static_cast<std::size_t>(unique));
-  for (std::int64_t w = 0, pos = 0; w < words; ++w)
-    for (std::uint64_t b = bits[w]; b; b &= b - 1) (*rows)[pos++] = w * 64 + __builtin_ctzll(b);
-  values->assign(static_cast<std::size_t>(unique * k), T(0));
+  const ColumnBitmap cb(a.indices, a.nnz, a.cols);
+  *rows = cb.columns();
+  values->assign(static_cast<std::size_t>(cb.unique * k), T(0));
   T* out = values->data();
   // Row by row, entry by entry: each output row receives its products in CSR order.
   for (std::int64_t r = 0; r < a.rows; ++r) {
     const T* src = rhs + r * k;
     const std::int64_t end = a.indptr[r + 1];
     for (std::int64_t p = a.indptr[r]; p < end; ++p) {
-      const std::int64_t c = a.indices[p];
-      const std::uint64_t below = bits[c >> 6] & ((std::uint64_t{1} << (c & 63)) - 1);
-      T* dst = out + (word_rank[c >> 6] + __builtin_popcountll(below)) * k;
+      T* dst = out + cb.rank(a.indices[p]) * k;
       const T val = a.data[p];
       for (std::int64_t l = 0; l < k; ++l) dst[l] += src[l] * val;
     }

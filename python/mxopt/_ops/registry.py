@@ -24,12 +24,15 @@ import math
 import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
+
 from ..base import MXNetError
 
 Shape = Tuple[int, ...]
 
 __all__ = ["Param", "OpDef", "OPS", "ALIASES", "SPARSE_NAMESPACE", "register", "lookup",
-           "ShapeError", "merge_shape", "known", "assign_shape", "REQ"]
+           "attr_str", "split_positional", "ShapeError", "merge_shape", "known", "assign_shape",
+           "REQ"]
 
 # MXNet's OpReqType codes, as the kernels take them.
 REQ = {"null": 0, "write": 1, "inplace": 1, "add": 3}
@@ -303,4 +306,35 @@ def register(op: OpDef, *aliases: str) -> OpDef:
 
 def lookup(name: str) -> Optional[OpDef]:
     return OPS.get(ALIASES.get(name, name))
+
+
+def attr_str(value: Any) -> str:
+    """A parameter value as MXNet's front ends write it into a node's attributes (``str``;
+    dtypes by name)."""
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return np.dtype(value).name
+    if isinstance(value, np.dtype):
+        return value.name
+    return str(value)
+
+
+def split_positional(op: OpDef, args: Sequence[Any], is_input: Callable[[Any], bool],
+                     attrs: Dict[str, str], func_name: str) -> Sequence[Any]:
+    """MXNet's generated signature is the inputs, then the parameters in declared order:
+    trailing non-input positional arguments become parameters (in ``attrs``); returns the
+    inputs. Operators with a variable number of inputs take parameters by keyword only."""
+    n = len(args)
+    while n and not is_input(args[n - 1]) and args[n - 1] is not None:
+        n -= 1
+    if op.variadic or n == len(args):
+        return args
+    names = list(op.params)
+    if len(args) - n > len(names):
+        raise TypeError(f"{func_name}() takes at most {n + len(names)} positional arguments "
+                        f"({len(args)} given)")
+    for key, value in zip(names, args[n:]):
+        if key in attrs:
+            raise TypeError(f"{func_name}() got multiple values for argument {key!r}")
+        attrs[key] = attr_str(value)
+    return args[:n]
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List
 
 import numpy as np
 
-from .._ops.registry import OpDef, ShapeError, known
+from .._ops.registry import OpDef, ShapeError, attr_str, known, split_positional
 from ..base import MXNetError
 from .ndarray import NDArray
 from .sparse import RowSparseNDArray
@@ -46,14 +46,6 @@ def _value(x: Any, sparse_ok: bool) -> Any:
     return x.asnumpy()
 
 
-def _attr_str(value: Any) -> str:
-    if isinstance(value, type) and issubclass(value, np.generic):
-        return np.dtype(value).name
-    if isinstance(value, np.dtype):
-        return value.name
-    return str(value)
-
-
 class _Ctx:
     """``create_state``'s view of an imperative call."""
 
@@ -74,21 +66,8 @@ def imperative(op: OpDef, func_name: str) -> Callable[..., Any]:
             if _is_array(value):
                 given_kw[key] = value
             elif value is not None:
-                attrs[key] = _attr_str(value)
-        n_arr = len(args)
-        while n_arr and not _is_array(args[n_arr - 1]):
-            n_arr -= 1
-        if not op.variadic and n_arr < len(args):
-            # MXNet's generated signature: the inputs, then the parameters in declared order
-            extra = list(op.params)
-            if len(args) - n_arr > len(extra):
-                raise TypeError(f"{func_name}() takes at most {n_arr + len(extra)} positional "
-                                f"arguments ({len(args)} given)")
-            for key, value in zip(extra, args[n_arr:]):
-                if key in attrs:
-                    raise TypeError(f"{func_name}() got multiple values for argument {key!r}")
-                attrs[key] = _attr_str(value)
-            args = args[:n_arr]
+                attrs[key] = attr_str(value)
+        args = split_positional(op, args, _is_array, attrs, func_name)
         if op.variadic and op.variadic not in attrs:
             attrs[op.variadic] = str(len(args))
         p = op.parse_params(attrs)

@@ -28,7 +28,8 @@ import numpy as np
 
 from ..base import MXNetError, atomic_write
 from .. import name as _name
-from .._ops.registry import OPS, OpDef, Shape, ShapeError, known, lookup, merge_shape
+from .._ops.registry import (OPS, OpDef, Shape, ShapeError, attr_str, known, lookup,
+                             merge_shape, split_positional)
 
 __all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json"]
 
@@ -690,17 +691,8 @@ def _creator(op: OpDef, func_name: str):  # type: ignore[no-untyped-def]
             if isinstance(value, Symbol):
                 inputs_kw[key] = value
             elif value is not None or key in op.params:
-                attrs[key] = _attr_str(value)
-        n_sym = len(args)
-        while n_sym and not isinstance(args[n_sym - 1], Symbol) and args[n_sym - 1] is not None:
-            n_sym -= 1
-        if not op.variadic and n_sym < len(args):
-            # MXNet's generated signature: the inputs, then the parameters in declared order
-            for key, value in zip(list(op.params), args[n_sym:]):
-                if key in attrs:
-                    raise TypeError(f"{func_name}() got multiple values for argument {key!r}")
-                attrs[key] = _attr_str(value)
-            args = args[:n_sym]
+                attrs[key] = attr_str(value)
+        args = split_positional(op, args, lambda a: isinstance(a, Symbol), attrs, func_name)
         if op.variadic and op.variadic not in attrs:
             attrs[op.variadic] = str(len(args))
         name = _name.current().get(name, op.hint if func_name == op.name else func_name.lower())
@@ -749,15 +741,6 @@ def _creator(op: OpDef, func_name: str):  # type: ignore[no-untyped-def]
     create.__name__ = func_name
     create.__qualname__ = func_name
     return create
-
-
-def _attr_str(value: Any) -> str:
-    """An operator parameter as MXNet's front end writes it (``str``; dtypes by name)."""
-    if isinstance(value, type) and issubclass(value, np.generic):
-        return np.dtype(value).name
-    if isinstance(value, np.dtype):
-        return value.name
-    return str(value)
 
 
 # ---- loading -------------------------------------------------------------------------------------
