@@ -5,6 +5,11 @@ gives ``provide_data`` / ``provide_label``), ``reset()`` rewinds with MXNet's ru
 carry MXNet's ``pad`` and ``index``. Parsing and batch assembly run in C++ (``mxopt._core``,
 cpp/src/io/) in a prefetching thread that runs up to 16 batches ahead, like MXNet's.
 
+CSV and LibSVM text is parsed in parallel chunks; after a first complete pass the parsed rows are
+kept in memory and later epochs replay them (while the files' sizes and modification times are
+unchanged), up to ``MXOPT_IO_CACHE_MB`` megabytes per file set (default: a quarter of the RAM, at
+most 2048; 0 disables the cache and every epoch parses the files again, as MXNet does).
+
 Parameters are given as keyword arguments and read the way MXNet reads them (each value's
 ``str()``; unknown names are ignored). Malformed files raise :class:`mxopt.base.MXNetError`
 naming the file and the line, at construction or at the batch that needs the malformed line; a

@@ -353,3 +353,59 @@ def test_iterators_in_parallel_threads(tmp_path):
     for t in threads:
         t.join()
     assert len(set(results.values())) == 1 and len(results) == 4
+
+
+# ---- the parsed-rows cache ----------------------------------------------------------------------------
+def _first_column(it):
+    return [float(v) for b in it for v in b.data[0].asnumpy()[:b.data[0].shape[0] - b.pad, 0]]
+
+
+def test_cache_replays_and_notices_changed_files(tmp_path):
+    path = write(tmp_path / "c.csv", "".join("%d,0\n" % (i + 10) for i in range(10)))
+    it = mx.io.CSVIter(data_csv=path, data_shape=(2,), batch_size=5)
+    assert _first_column(it) == list(range(10, 20))
+    it.reset()
+    assert _first_column(it) == list(range(10, 20))  # replayed from memory
+    write(path, "".join("%d,0\n" % (i + 50) for i in range(10)))  # same size, new values
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    it.reset()
+    assert _first_column(it) == [float(i + 50) for i in range(10)]
+
+
+@pytest.mark.parametrize("cache_mb", ["0", "1"])
+def test_cache_disabled_or_too_small_gives_the_same_batches(tmp_path, monkeypatch, cache_mb):
+    rows = "".join("%d %d:%d\n" % (i % 2, i % 9, i) for i in range(60000))
+    path = write(tmp_path / "s.t", rows)
+    ref = None
+    for limit in (None, cache_mb):
+        if limit is None:
+            monkeypatch.delenv("MXOPT_IO_CACHE_MB", raising=False)
+        else:
+            monkeypatch.setenv("MXOPT_IO_CACHE_MB", limit)
+        it = mx.io.LibSVMIter(data_libsvm=path, data_shape=(9,), batch_size=1000,
+                              _chunk_bytes=1 << 18)
+        got = []
+        for _ in range(3):
+            got.append(csr_rows(batches(it)))
+            it.reset()
+        if ref is None:
+            ref = got
+        for a, b in zip(ref, got):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_batch_buffers_are_recycled_safely(tmp_path):
+    # buffers go back to the iterator's pool only when numpy drops them: kept batches stay intact
+    images = np.arange(300 * 16 * 16).reshape(300, 16, 16) % 251
+    img = write(tmp_path / "i", idx_bytes(images))
+    lab = write(tmp_path / "l", idx_bytes(np.arange(300) % 10))
+    it = mx.io.MNISTIter(image=img, label=lab, batch_size=100, shuffle=False, flat=True,
+                         silent=True)
+    kept = [b.data[0] for b in it]
+    for _ in range(5):
+        it.reset()
+        for b in it:
+            b.data[0].asnumpy()
+    expected = (images.reshape(300, -1) / np.float32(256)).astype(np.float32)
+    np.testing.assert_array_equal(np.concatenate([k.asnumpy() for k in kept]), expected)

@@ -7,11 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "../random/simd.h"
 #include "mxopt/data.h"
 
 namespace mxopt::data {
 
-IdxFile parse_idx(const unsigned char* data, std::size_t size, int ndim, const std::string& name) {
+IdxFile parse_idx(const unsigned char* data, std::size_t size, int ndim, const std::string& name,
+                  bool header_only) {
   const std::string what = "idx file '" + name + "'";
   if (size < 4)
     throw DataError(what + " is truncated: " + std::to_string(size) +
@@ -39,6 +41,7 @@ IdxFile parse_idx(const unsigned char* data, std::size_t size, int ndim, const s
     out.dims.push_back(static_cast<std::int64_t>(v));
     total *= v;
   }
+  if (header_only) return out;
   if (total > size - header)
     throw DataError(what + " is truncated: its header announces " + std::to_string(total) +
                     " bytes of data but only " + std::to_string(size - header) +
@@ -54,13 +57,31 @@ IdxFile load_idx(const std::string& path, int ndim) {
     throw FileMissing("cannot open MNIST file '" + path + "': " + std::strerror(err), path);
   }
   std::vector<unsigned char> bytes;
+  if (std::fseek(fp, 0, SEEK_END) == 0) {
+    const long size = std::ftell(fp);
+    if (size > 0) bytes.reserve(static_cast<std::size_t>(size));
+    std::rewind(fp);
+  }
   unsigned char buf[1 << 16];
   std::size_t n;
   while ((n = std::fread(buf, 1, sizeof(buf), fp)) > 0) bytes.insert(bytes.end(), buf, buf + n);
   const bool failed = std::ferror(fp) != 0;
   std::fclose(fp);
   if (failed) throw DataError("cannot read MNIST file '" + path + "'");
-  return parse_idx(bytes.data(), bytes.size(), ndim, path);
+  // validate (parse_idx), then keep the payload in the file's own buffer
+  IdxFile header = parse_idx(bytes.data(), std::min<std::size_t>(bytes.size(), 4 + 4 * ndim),
+                             ndim, path, /*header_only=*/true);
+  std::uint64_t total = 1;
+  for (auto d : header.dims) total *= static_cast<std::uint64_t>(d);
+  const std::size_t head = 4 + 4 * static_cast<std::size_t>(ndim);
+  if (total > bytes.size() - head)
+    throw DataError("idx file '" + path + "' is truncated: its header announces " +
+                    std::to_string(total) + " bytes of data but only " +
+                    std::to_string(bytes.size() - head) + " follow (invalid mnist format)");
+  bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(head));
+  bytes.resize(static_cast<std::size_t>(total));
+  header.bytes = std::move(bytes);
+  return header;
 }
 
 std::vector<std::uint32_t> mxnet_shuffle_order(std::uint32_t n, std::uint32_t seed) {
@@ -84,6 +105,13 @@ std::vector<std::uint32_t> mxnet_shuffle_order(std::uint32_t n, std::uint32_t se
 }
 
 namespace {
+
+// Pixels to floats scaled by 1/256 (exact: a power of two), as MXNet's `img_ *= 1.0f / 256.0f`.
+// Cloned per ISA (picked at load time): this loop is most of an in-memory MNIST epoch.
+MXOPT_SIMD_CLONES
+void scale_pixels(const unsigned char* src, float* dst, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i]) * (1.0f / 256.0f);
+}
 
 class MNISTSource : public BatchSource {
  public:
@@ -131,10 +159,10 @@ class MNISTSource : public BatchSource {
     out->data.csr = false;
     out->data.shape = flat_ ? std::vector<std::int64_t>{batch_, rows_ * cols_}
                             : std::vector<std::int64_t>{batch_, 1, rows_, cols_};
-    out->data.values.resize(n * sizeof(float));
+    out->data.values = buffer(n * sizeof(float));
     float* dst = reinterpret_cast<float*>(out->data.values.data());
     const unsigned char* src = pixels_.data() + static_cast<std::size_t>(loc_) * pixels;
-    for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i]) * (1.0f / 256.0f);
+    scale_pixels(src, dst, n);
     out->label.dtype = kFloat32;
     out->label.csr = false;
     out->label.shape = {batch_};
