@@ -409,3 +409,55 @@ def test_batch_buffers_are_recycled_safely(tmp_path):
             b.data[0].asnumpy()
     expected = (images.reshape(300, -1) / np.float32(256)).astype(np.float32)
     np.testing.assert_array_equal(np.concatenate([k.asnumpy() for k in kept]), expected)
+
+
+# ---- random corruption: a clear error or batches, nothing else ----------------------------------------
+def _drain(make):
+    try:
+        it = make()
+    except (MXNetError, StopIteration):
+        return "rejected"
+    try:
+        for _ in range(2):
+            for b in it:
+                b.data[0].asnumpy()
+                b.label[0].asnumpy()
+            it.reset()
+    except MXNetError:
+        return "rejected"
+    return "accepted"
+
+
+@pytest.mark.parametrize("kind", ["csv", "libsvm", "mnist"])
+def test_randomly_corrupted_files_never_crash(tmp_path, kind):
+    rng = np.random.RandomState({"csv": 1, "libsvm": 2, "mnist": 3}[kind])
+    if kind == "csv":
+        good = "".join("%d,%.3f,%d\n" % (i, i / 7, -i) for i in range(40)).encode()
+    elif kind == "libsvm":
+        good = "".join("%d %d:%.2f %d:1\n" % (i % 2, i % 5, i / 3, 5 + i % 4)
+                       for i in range(40)).encode()
+    else:
+        good = idx_bytes(np.arange(30 * 3 * 3).reshape(30, 3, 3) % 256)
+    outcomes = set()
+    alphabet = np.frombuffer(b"0123456789.,:-+eE \n\r\t#xnai\x00\xff", np.uint8)
+    for trial in range(150):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 6)):
+            op, at = rng.randint(0, 3), rng.randint(0, len(data))
+            if op == 0:
+                data[at] = int(rng.choice(alphabet))
+            elif op == 1:
+                del data[at:at + rng.randint(1, 4)]
+            else:
+                data[at:at] = bytes(rng.choice(alphabet, size=rng.randint(1, 4)))
+        path = write(tmp_path / ("f%d" % trial), bytes(data))
+        if kind == "csv":
+            make = lambda: mx.io.CSVIter(data_csv=path, data_shape=(3,), batch_size=7)
+        elif kind == "libsvm":
+            make = lambda: mx.io.LibSVMIter(data_libsvm=path, data_shape=(9,), batch_size=7,
+                                            _chunk_bytes=64)
+        else:
+            lab = write(tmp_path / "lab", idx_bytes(np.arange(30) % 10))
+            make = lambda: mx.io.MNISTIter(image=path, label=lab, batch_size=7, silent=True)
+        outcomes.add(_drain(make))
+    assert "rejected" in outcomes  # the corruption was noticed at least sometimes

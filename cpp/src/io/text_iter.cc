@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -40,10 +41,23 @@ inline const char* line_end(const char* p, const char* e) {
   return cr ? static_cast<const char*>(cr) : stop;
 }
 
+// At most 40 characters of [b, e) for a message, quoted; bytes that are not printable ASCII are
+// written as \xNN (messages must be valid UTF-8 text).
 std::string excerpt(const char* b, const char* e) {
-  std::string s(b, static_cast<std::size_t>(std::min<std::ptrdiff_t>(e - b, 40)));
+  std::string s = "'";
+  const char* stop = b + std::min<std::ptrdiff_t>(e - b, 40);
+  for (const char* p = b; p < stop; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c >= 0x20 && c < 0x7F) {
+      s += static_cast<char>(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02X", c);
+      s += hex;
+    }
+  }
   if (e - b > 40) s += "...";
-  return "'" + s + "'";
+  return s + "'";
 }
 
 // ---- CSV ------------------------------------------------------------------------------------------
