@@ -220,7 +220,8 @@ def MNISTIter(*args: Any, **kwargs: Any) -> Any:
     """
     _no_positional("MNISTIter", args)
     p = _parse("MNISTIter", kwargs, [
-        ("image", "str", "./train-images-idx3-ubyte"), ("label", "str", "./train-labels-idx1-ubyte"),
+        ("image", "str", "./train-images-idx3-ubyte"),
+        ("label", "str", "./train-labels-idx1-ubyte"),
         ("batch_size", "int", 128), ("shuffle", "bool", True), ("flat", "bool", False),
         ("seed", "int", 0), ("silent", "bool", False), ("num_parts", "int", 1),
         ("part_index", "int", 0)] + _PREFETCH)

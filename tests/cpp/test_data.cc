@@ -255,7 +255,8 @@ float reference_parse(const std::string& text) {
     unsigned expon = 0;
     for (; *s >= '0' && *s <= '9'; ++s) expon = expon * 10u + static_cast<unsigned>(*s - '0');
     if (expon > 38u) expon = 38u;
-    const float max_sig = static_cast<float>(3.402823466), min_sig = static_cast<float>(1.175494351);
+    const float max_sig = static_cast<float>(3.402823466);
+    const float min_sig = static_cast<float>(1.175494351);
     if (expon == 38u && ((!down && value > max_sig) || (down && value < min_sig)))
       value = down ? min_sig : max_sig;
     float scale = 1.0f;

@@ -35,7 +35,7 @@ def csr_rows(batch_list):
     return np.array(out)
 
 
-# ---- LibSVM errors ----------------------------------------------------------------------------------
+# ---- LibSVM errors -------------------------------------------------------------------------------
 GOOD = "1 0:1 3:2\n0 2:0.5\n"
 
 
@@ -137,7 +137,7 @@ def test_libsvm_partitions_cover_every_row_once(tmp_path):
         assert seen == list(range(301)), parts
 
 
-# ---- CSV errors -------------------------------------------------------------------------------------
+# ---- CSV errors ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("bad,message", [
     ("1,2", r"the row has 2 values but data_shape=\(3,\) needs 3"),
     ("1,2,3,4", r"the row has 4 values"),
@@ -192,7 +192,7 @@ def test_csv_regex_and_list_uris(tmp_path):
     assert it.next().data[0].asnumpy()[:, 0].tolist() == [0, 9]
 
 
-# ---- missing and empty files ---------------------------------------------------------------------------
+# ---- missing and empty files ---------------------------------------------------------------------
 @pytest.mark.parametrize("make", [
     lambda p: mx.io.CSVIter(data_csv=p, data_shape=(2,), batch_size=1),
     lambda p: mx.io.LibSVMIter(data_libsvm=p, data_shape=(2,), batch_size=1),
@@ -226,7 +226,7 @@ def test_empty_file_and_empty_directory(tmp_path):
         mx.io.CSVIter(data_csv=blank, data_shape=(2,), batch_size=1)
 
 
-# ---- MNIST errors ----------------------------------------------------------------------------------------
+# ---- MNIST errors --------------------------------------------------------------------------------
 def idx_bytes(arr, magic=None):
     magic = (0x0800 | arr.ndim) if magic is None else magic
     return (struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in arr.shape)
@@ -298,7 +298,7 @@ def test_mnist_bad_arguments(mnist, kw, message):
         mx.io.MNISTIter(image=img, label=lab, silent=True, **kw)
 
 
-# ---- chunked / parallel parsing, threads ------------------------------------------------------------------
+# ---- chunked / parallel parsing, threads ---------------------------------------------------------
 def test_large_files_parse_identically_in_chunks_and_in_parallel(tmp_path):
     rng = np.random.RandomState(0)
     n, cols = 60000, 50
@@ -355,7 +355,7 @@ def test_iterators_in_parallel_threads(tmp_path):
     assert len(set(results.values())) == 1 and len(results) == 4
 
 
-# ---- the parsed-rows cache ----------------------------------------------------------------------------
+# ---- the parsed-rows cache -----------------------------------------------------------------------
 def _first_column(it):
     return [float(v) for b in it for v in b.data[0].asnumpy()[:b.data[0].shape[0] - b.pad, 0]]
 
@@ -411,7 +411,7 @@ def test_batch_buffers_are_recycled_safely(tmp_path):
     np.testing.assert_array_equal(np.concatenate([k.asnumpy() for k in kept]), expected)
 
 
-# ---- random corruption: a clear error or batches, nothing else ----------------------------------------
+# ---- random corruption: a clear error or batches, nothing else -----------------------------------
 def _drain(make):
     try:
         it = make()

@@ -95,13 +95,14 @@ def both(factory, **kwargs):
 
 
 def same_descs(ours, theirs):
-    for a, b in ((ours.provide_data, theirs.provide_data), (ours.provide_label, theirs.provide_label)):
+    for a, b in ((ours.provide_data, theirs.provide_data),
+                 (ours.provide_label, theirs.provide_label)):
         assert [(d.name, tuple(d.shape), d.dtype, d.layout) for d in a] == \
                [(d.name, tuple(d.shape), d.dtype, d.layout) for d in b]
     assert ours.batch_size == theirs.batch_size
 
 
-# ---- MNIST ------------------------------------------------------------------------------------------
+# ---- MNIST ---------------------------------------------------------------------------------------
 MNIST_CASES = [
     dict(batch_size=100, shuffle=False),
     dict(batch_size=128, shuffle=False),          # 1003 % 128 != 0: the tail is dropped
@@ -167,7 +168,7 @@ def test_mnist_too_large_batch_raises_stopiteration_like_mxnet(mnist_files):
         mx.io.MNISTIter(**kw)
 
 
-# ---- CSV --------------------------------------------------------------------------------------------
+# ---- CSV -----------------------------------------------------------------------------------------
 FLOAT_TEXTS = ["0.1", "1.23456789012345678901", "3.4028235e38", "1e-45", "1.17549435e-38",
                "123456789012", "-0", ".5", "5.", "+7", "-2.5e+3", "1E5", "7.0f", "1e39", "-1e-39",
                "0.30000000000000004", "16777217", "2.5e-10", "9.999999e37", "6e38", "  42 ",
@@ -258,7 +259,8 @@ def test_csv_value_syntax_matches_mxnet_bit_for_bit(csv_files, name, shape, kw):
 
 def test_csv_hex_value_in_a_float_file_is_an_error(csv_files):
     # MXNet's float parser reads "0x25" as 0 and drops "x25" silently: mxopt refuses the value.
-    with pytest.raises(mx.base.MXNetError, match=r"ints.csv', line 1: invalid value '0x0' in column 3"):
+    with pytest.raises(mx.base.MXNetError,
+                       match=r"ints.csv', line 1: invalid value '0x0' in column 3"):
         mx.io.CSVIter(data_csv=csv_files["ints"], data_shape=(5,), batch_size=3)
 
 
@@ -278,7 +280,7 @@ def test_csv_reset_timing_follows_mxnets_prefetcher(csv_files):
         assert_same_epochs(*runs)
 
 
-# ---- LibSVM ------------------------------------------------------------------------------------------
+# ---- LibSVM --------------------------------------------------------------------------------------
 def _libsvm_lines(rng, rows, cols, label_values=True):
     lines = []
     for i in range(rows):
@@ -363,7 +365,7 @@ def test_libsvm_empty_part_raises_stopiteration_like_mxnet(tmp_path):
         mx.io.LibSVMIter(**kw)
 
 
-# ---- parameters ----------------------------------------------------------------------------------------
+# ---- parameters ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("kw", [
     dict(batch_size="abc"), dict(batch_size=2.5), dict(batch_size=True), dict(round_batch="yes"),
     dict(data_shape="(3"), dict(dtype="float16"), dict(dtype="float64"), dict(dtype="abc"),
@@ -425,7 +427,7 @@ def test_iter_next_getters_give_the_batches_of_next(csv_files):
             np.testing.assert_array_equal(x, y)
 
 
-# ---- ResizeIter, PrefetchingIter, NDArrayIter over CSR ----------------------------------------------
+# ---- ResizeIter, PrefetchingIter, NDArrayIter over CSR -------------------------------------------
 def _ndarray_iter(m, n=10, batch_size=3, **kw):
     data = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
     return m.io.NDArrayIter(data, np.arange(n, dtype=np.float32), batch_size, **kw)
@@ -585,7 +587,7 @@ def test_ndarray_iter_csr_needs_discard_like_mxnet(handle):
             m.io.NDArrayIter(sp, np.arange(11), 3, last_batch_handle="discard")
 
 
-# ---- end to end: Module.fit on a file iterator -------------------------------------------------------
+# ---- end to end: Module.fit on a file iterator ---------------------------------------------------
 def _fit(m, make_iter, num_hidden):
     it = make_iter(m)
     data = m.sym.Variable("data")

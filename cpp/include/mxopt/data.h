@@ -2,7 +2,7 @@
 // CSV and LibSVM files and batch assembly with MXNet's batch semantics (round_batch wrap-around,
 // pad, instance index, reset rules), behind a prefetching thread like MXNet's.
 //
-// Layers (each usable alone; python/mxopt/_data_iters.py drives them through bindings/bind_data.cc):
+// Layers (each usable alone; python/mxopt/_data_iters.py drives them via bindings/bind_data.cc):
 //   * parse_float / parse_int: the number syntax of MXNet's text parsers (dmlc-core's strtof,
 //     whose rounding differs from a correctly rounded strtof: reproduced bit for bit);
 //   * TextChunks: the lines of a set of text files (a path, a directory, ';'-separated lists),

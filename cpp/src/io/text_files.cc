@@ -292,7 +292,7 @@ std::uint64_t line_number(const std::string& path, std::uint64_t offset) {
   return line;
 }
 
-// ---- partitions and chunks -----------------------------------------------------------------------
+// ---- partitions and chunks ----------------------------------------------------------------------
 namespace {
 
 std::FILE* open_at(const TextFile& f, std::uint64_t pos) {

@@ -60,7 +60,7 @@ std::string excerpt(const char* b, const char* e) {
   return s + "'";
 }
 
-// ---- CSV ------------------------------------------------------------------------------------------
+// ---- CSV ----------------------------------------------------------------------------------------
 // One CSV row per non-blank line: `expected` comma-separated numbers (a trailing comma is
 // allowed, a UTF-8 byte order mark at a line start is skipped, as dmlc-core does).
 template <typename V>
@@ -147,7 +147,7 @@ struct CSVParser {
   }
 };
 
-// ---- LibSVM -----------------------------------------------------------------------------------------
+// ---- LibSVM -------------------------------------------------------------------------------------
 // "label[:weight] [qid:n] index:value ..." per line, '#' starts a comment; blank lines are
 // skipped. Indices are used as given (zero-based), must be < `num_cols` and strictly increasing.
 struct LibSVMParser {
@@ -237,7 +237,8 @@ struct LibSVMParser {
       }
       skip();
       if (q == le || *q != ':') {
-        *problem = "feature " + excerpt(tok, token_end(tok)) + " has no value (expected index:value)";
+        *problem = "feature " + excerpt(tok, token_end(tok)) +
+                   " has no value (expected index:value)";
         return true;
       }
       ++q;
@@ -522,7 +523,7 @@ void squeeze_label(Array* a, std::size_t elem) {
   }
 }
 
-// ---- CSVIter: CSV rows + MXNet's BatchLoader -----------------------------------------------------
+// ---- CSVIter: CSV rows + MXNet's BatchLoader ----------------------------------------------------
 template <typename V>
 class CSVSource : public BatchSource {
  public:
@@ -631,7 +632,7 @@ class CSVSource : public BatchSource {
   int overflow_ = 0;
 };
 
-// ---- LibSVMIter: LibSVM rows + MXNet's SparseBatchLoader (round_batch only) ----------------------
+// ---- LibSVMIter: LibSVM rows + MXNet's SparseBatchLoader (round_batch only) ---------------------
 class LibSVMSource : public BatchSource {
  public:
   explicit LibSVMSource(const LibSVMOptions& o)
@@ -712,7 +713,8 @@ class LibSVMSource : public BatchSource {
 
   static void append_row(const RowBlock<float>& b, std::size_t r, std::vector<float>* values,
                          std::vector<std::int64_t>* indices, std::vector<std::int64_t>* indptr) {
-    const auto lo = static_cast<std::size_t>(b.offset[r]), hi = static_cast<std::size_t>(b.offset[r + 1]);
+    const auto lo = static_cast<std::size_t>(b.offset[r]);
+    const auto hi = static_cast<std::size_t>(b.offset[r + 1]);
     values->insert(values->end(), b.value.begin() + lo, b.value.begin() + hi);
     indices->insert(indices->end(), b.index.begin() + lo, b.index.begin() + hi);
     indptr->push_back(static_cast<std::int64_t>(values->size()));
