@@ -25,9 +25,16 @@ from . import initializer as init
 from . import module  # after optimizer/initializer: Module uses both
 from . import module as mod
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
-from . import test_utils  # after io (its DummyIter is a DataIter)
 
 __all__ = ["base", "lr_scheduler", "ndarray", "nd", "optimizer", "opt", "symbol", "sym",
            "executor", "io", "metric", "callback", "model", "module", "mod", "monitor", "mon",
-           "random", "initializer", "init", "context", "test_utils", "Context", "cpu", "cpu_pinned", "gpu",
-           "num_gpus", "current_context", "__version__"]
+           "random", "initializer", "init", "context", "test_utils", "Context", "cpu",
+           "cpu_pinned", "gpu", "num_gpus", "current_context", "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    # mx.test_utils is imported on first use (numpy.testing alone costs ~20 ms at import)
+    if name == "test_utils":
+        import importlib
+        return importlib.import_module(".test_utils", __name__)
+    raise AttributeError(f"module 'mxopt' has no attribute {name!r}")
