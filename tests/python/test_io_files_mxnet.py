@@ -618,3 +618,15 @@ def test_module_fit_on_csv_and_mnist_iterators_matches_mxnet(tmp_path, mnist_fil
         w_theirs, acc_theirs = _fit(mxnet, make, hidden)
         assert acc_ours == acc_theirs
         np.testing.assert_allclose(w_ours, w_theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("parts", [(1, 0), (2, 0), (2, 1), (3, 1), (3, 2), (4, 3)])
+def test_libsvm_directory_partitions_match_mxnet(tmp_path, parts):
+    rng = np.random.RandomState(9)
+    d = tmp_path / "shards"
+    d.mkdir()
+    for k in range(3):
+        (d / ("part-%d" % k)).write_text("\n".join(_libsvm_lines(rng, 7 + 5 * k, 6)) + "\n")
+    kw = dict(data_libsvm=str(d), data_shape=(6,), batch_size=4, num_parts=parts[0],
+              part_index=parts[1])
+    assert_same_epochs(epochs(mx.io.LibSVMIter(**kw), 2), epochs(mxnet.io.LibSVMIter(**kw), 2))
