@@ -1,7 +1,7 @@
 """MXNet 1.9.1's file data iterators: ``mx.io.MNISTIter``, ``mx.io.CSVIter``, ``mx.io.LibSVMIter``.
 
-They return ``mx.io.MXDataIter`` objects, as MXNet does: the first batch is read at construction (it
-gives ``provide_data`` / ``provide_label``), ``reset()`` rewinds with MXNet's rules and batches
+They return ``mx.io.MXDataIter`` objects, as MXNet does: the first batch is read at construction
+(it gives ``provide_data`` / ``provide_label``), ``reset()`` rewinds with MXNet's rules and batches
 carry MXNet's ``pad`` and ``index``. Parsing and batch assembly run in C++ (``mxopt._core``,
 cpp/src/io/) in a prefetching thread that runs up to 16 batches ahead, like MXNet's.
 
