@@ -461,3 +461,15 @@ def test_randomly_corrupted_files_never_crash(tmp_path, kind):
             make = lambda: mx.io.MNISTIter(image=path, label=lab, batch_size=7, silent=True)
         outcomes.add(_drain(make))
     assert "rejected" in outcomes  # the corruption was noticed at least sometimes
+
+
+def test_mnist_header_whose_size_overflows_64_bits(tmp_path):
+    # 2^30 x 2^30 x 16 bytes = 2^64: a 64-bit product wraps to 0 (found by the corruption test
+    # under ASan, where it aborted on a huge allocation)
+    forged = struct.pack(">IIII", 0x803, 1 << 30, 1 << 30, 16)
+    img = write(tmp_path / "forged", forged)
+    lab = write(tmp_path / "lab", idx_bytes(np.arange(4) % 10))
+    for image_file in (img, write(tmp_path / "forged.gz", gzip.compress(forged))):
+        with pytest.raises(MXNetError,
+                           match="is truncated: its header announces 18446744073709551615"):
+            mx.io.MNISTIter(image=image_file, label=lab, batch_size=2, silent=True)

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <string>
@@ -11,6 +12,22 @@
 #include "mxopt/data.h"
 
 namespace mxopt::data {
+
+namespace {
+
+// Bytes of an idx payload: the product of the dimensions, saturated at 2^64 - 1 (three
+// dimensions of up to 2^31 overflow 64 bits: a forged header must not wrap to a small size).
+std::uint64_t payload_bytes(const std::vector<std::int64_t>& dims) {
+  unsigned __int128 total = 1;
+  for (auto d : dims) {
+    total *= static_cast<std::uint64_t>(d);
+    if (total > std::numeric_limits<std::uint64_t>::max())
+      return std::numeric_limits<std::uint64_t>::max();
+  }
+  return static_cast<std::uint64_t>(total);
+}
+
+}  // namespace
 
 IdxFile parse_idx(const unsigned char* data, std::size_t size, int ndim, const std::string& name,
                   bool header_only) {
@@ -30,7 +47,6 @@ IdxFile parse_idx(const unsigned char* data, std::size_t size, int ndim, const s
     throw DataError(what + " is truncated: " + std::to_string(size) + " bytes, its header needs " +
                     std::to_string(header) + " (invalid mnist format)");
   IdxFile out;
-  std::uint64_t total = 1;
   for (int d = 0; d < ndim; ++d) {
     const unsigned char* p = data + 4 + 4 * d;
     const std::uint32_t v = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
@@ -39,9 +55,9 @@ IdxFile parse_idx(const unsigned char* data, std::size_t size, int ndim, const s
       throw DataError(what + ": dimension " + std::to_string(d) + " is " + std::to_string(v) +
                       ", more than MXNet's int32 sizes allow");
     out.dims.push_back(static_cast<std::int64_t>(v));
-    total *= v;
   }
   if (header_only) return out;
+  const std::uint64_t total = payload_bytes(out.dims);
   if (total > size - header)
     throw DataError(what + " is truncated: its header announces " + std::to_string(total) +
                     " bytes of data but only " + std::to_string(size - header) +
@@ -71,8 +87,7 @@ IdxFile load_idx(const std::string& path, int ndim) {
   // validate (parse_idx), then keep the payload in the file's own buffer
   IdxFile header = parse_idx(bytes.data(), std::min<std::size_t>(bytes.size(), 4 + 4 * ndim),
                              ndim, path, /*header_only=*/true);
-  std::uint64_t total = 1;
-  for (auto d : header.dims) total *= static_cast<std::uint64_t>(d);
+  const std::uint64_t total = payload_bytes(header.dims);
   const std::size_t head = 4 + 4 * static_cast<std::size_t>(ndim);
   if (total > bytes.size() - head)
     throw DataError("idx file '" + path + "' is truncated: its header announces " +
@@ -145,8 +160,9 @@ class MNISTSource : public BatchSource {
                                                static_cast<std::uint32_t>(o.seed));
     for (std::int64_t i = 0; i < count_; ++i) {
       const std::int64_t src = start + (o.shuffle ? order[static_cast<std::size_t>(i)] : i);
-      std::memcpy(pixels_.data() + static_cast<std::size_t>(i) * pixels,
-                  images.bytes.data() + static_cast<std::size_t>(src) * pixels, pixels);
+      if (pixels)  // (images of 0 rows or columns: nothing to copy, and no buffer)
+        std::memcpy(pixels_.data() + static_cast<std::size_t>(i) * pixels,
+                    images.bytes.data() + static_cast<std::size_t>(src) * pixels, pixels);
       labels_[static_cast<std::size_t>(i)] = static_cast<float>(labels.bytes[src]);
     }
   }
