@@ -42,6 +42,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const unsigned mode = data[0] % 6;
   const std::size_t chunk = std::size_t{16} << ((data[0] >> 3) % 8);  // 16 B .. 2 KB
   const std::string path = scratch_file("data", data + 1, size - 1);
+  struct Cleanup {
+    const std::string& path;
+    ~Cleanup() { std::remove(path.c_str()); }
+  } cleanup{path};
   try {
     if (mode < 3) {
       CSVOptions o;
@@ -67,6 +71,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       drain(*make_libsvm_source(o));
     } else {
       IdxFile images = parse_idx(data + 1, size - 1, 3, "fuzz");
+      // a real label file holds one byte per image: images of 0 x 0 pixels may claim billions
+      if (images.dims[0] > 4096) return 0;
       IdxFile labels;
       labels.dims = {images.dims[0]};
       labels.bytes.assign(static_cast<std::size_t>(images.dims[0]), 1);
@@ -77,6 +83,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   } catch (const DataError&) {
   }
-  std::remove(path.c_str());
   return 0;
 }
