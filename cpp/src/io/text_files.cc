@@ -418,10 +418,11 @@ bool TextChunks::next(Chunk* out) {
       }
     }
     if (cut == std::string::npos) continue;  // one long line: read on
-    out->text.assign(carry_, 0, cut);
+    out->text.swap(carry_);                  // the chunk keeps the buffer (no 16 MB copy) ...
+    carry_.assign(out->text, cut, std::string::npos);  // ... and only the unfinished line moves
+    out->text.resize(cut);
     out->file = f;
     out->offset = carry_offset_;
-    carry_.erase(0, cut);
     carry_offset_ += cut;
     return true;
   }
