@@ -38,16 +38,32 @@ py::array own(std::vector<T>&& v, py::dtype dt, std::vector<py::ssize_t> shape) 
   return py::array(dt, std::move(shape), {}, holder->data(), owner);
 }
 
-py::object to_python(data::Array&& a) {
+// A value buffer handed to numpy; it goes back to the iterator's pool when numpy drops it.
+py::array pooled(std::vector<unsigned char>&& v, py::dtype dt, std::vector<py::ssize_t> shape,
+                 const std::shared_ptr<data::BufferPool>& pool) {
+  struct Holder {
+    std::vector<unsigned char> bytes;
+    std::shared_ptr<data::BufferPool> pool;
+  };
+  auto* holder = new Holder{std::move(v), pool};
+  py::capsule owner(holder, [](void* p) {
+    auto* h = static_cast<Holder*>(p);
+    if (h->pool) h->pool->give(std::move(h->bytes));
+    delete h;
+  });
+  return py::array(dt, std::move(shape), {}, holder->bytes.data(), owner);
+}
+
+py::object to_python(data::Array&& a, const std::shared_ptr<data::BufferPool>& pool) {
   if (!a.csr) {
     std::vector<py::ssize_t> shape(a.shape.begin(), a.shape.end());
-    return own(std::move(a.values), dtype_of(a.dtype), std::move(shape));
+    return pooled(std::move(a.values), dtype_of(a.dtype), std::move(shape), pool);
   }
   const auto nnz = static_cast<py::ssize_t>(a.indices.size());
   const auto rows = static_cast<py::ssize_t>(a.indptr.size());
   py::tuple shape(a.shape.size());
   for (std::size_t i = 0; i < a.shape.size(); ++i) shape[i] = py::int_(a.shape[i]);
-  return py::make_tuple(own(std::move(a.values), dtype_of(a.dtype), {nnz}),
+  return py::make_tuple(pooled(std::move(a.values), dtype_of(a.dtype), {nnz}, pool),
                         own(std::move(a.indices), py::dtype("int64"), {nnz}),
                         own(std::move(a.indptr), py::dtype("int64"), {rows}), shape);
 }
@@ -69,8 +85,9 @@ class DataIter {
     if (!ok) return py::none();
     py::array index = own(std::move(batch.index), py::dtype("uint64"),
                           {static_cast<py::ssize_t>(batch.index.size())});
-    return py::make_tuple(to_python(std::move(batch.data)), to_python(std::move(batch.label)),
-                          batch.pad, index);
+    const auto& pool = prefetcher_->pool();
+    return py::make_tuple(to_python(std::move(batch.data), pool),
+                          to_python(std::move(batch.label), pool), batch.pad, index);
   }
 
   void reset() {

@@ -28,4 +28,4 @@ PYTHONPATH="$PKG" LD_PRELOAD="$ASAN_RT" \
     python/test_fuzz_regressions.py python/test_bad_input_audit.py python/test_hardening.py \
     python/test_crash_safe_files.py python/test_optimizer_mxnet.py python/test_ndarray_io_mxnet.py \
     python/test_edge_cases_mxnet.py python/test_module.py python/test_initializer.py \
-    python/test_updater_plan.py
+    python/test_updater_plan.py python/test_io_files.py python/test_sparse_csr_mxnet.py

@@ -27,6 +27,7 @@ run_target() {  # name, corpus, command...
 }
 
 run_target params_cpp params build/sanitize/tests/fuzz/fuzz_params
+run_target text_cpp text build/sanitize/tests/fuzz/fuzz_text
 for t in nd_load:params symbol_json:symbol_json updater_states:updater_states \
     optimizer_update:optimizer_update; do
   run_target "${t%%:*}" "${t##*:}" "$PY" tests/fuzz/fuzz_python.py "${t%%:*}"

@@ -27,10 +27,17 @@ from . import kvstore as kv
 from . import module  # after optimizer/initializer: Module uses both
 from . import module as mod
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
-from . import test_utils  # after io (its DummyIter is a DataIter)
 
 __all__ = ["base", "lr_scheduler", "ndarray", "nd", "optimizer", "opt", "symbol", "sym",
            "executor", "io", "metric", "callback", "model", "module", "mod", "kvstore", "kv",
            "monitor", "mon", "operator", "name", "test_utils",
            "random", "initializer", "init", "context", "Context", "cpu", "cpu_pinned", "gpu",
            "num_gpus", "current_context", "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    # mx.test_utils is imported on first use (numpy.testing alone costs ~20 ms at import)
+    if name == "test_utils":
+        import importlib
+        return importlib.import_module(".test_utils", __name__)
+    raise AttributeError(f"module 'mxopt' has no attribute {name!r}")

@@ -1,9 +1,14 @@
 """MXNet 1.9.1's file data iterators: ``mx.io.MNISTIter``, ``mx.io.CSVIter``, ``mx.io.LibSVMIter``.
 
-They return ``mx.io.MXDataIter`` objects, as MXNet does: the first batch is read at construction (it
-gives ``provide_data`` / ``provide_label``), ``reset()`` rewinds with MXNet's rules and batches
+They return ``mx.io.MXDataIter`` objects, as MXNet does: the first batch is read at construction
+(it gives ``provide_data`` / ``provide_label``), ``reset()`` rewinds with MXNet's rules and batches
 carry MXNet's ``pad`` and ``index``. Parsing and batch assembly run in C++ (``mxopt._core``,
 cpp/src/io/) in a prefetching thread that runs up to 16 batches ahead, like MXNet's.
+
+CSV and LibSVM text is parsed in parallel chunks; after a first complete pass the parsed rows are
+kept in memory and later epochs replay them (while the files' sizes and modification times are
+unchanged), up to ``MXOPT_IO_CACHE_MB`` megabytes per file set (default: a quarter of the RAM, at
+most 2048; 0 disables the cache and every epoch parses the files again, as MXNet does).
 
 Parameters are given as keyword arguments and read the way MXNet reads them (each value's
 ``str()``; unknown names are ignored). Malformed files raise :class:`mxopt.base.MXNetError`
@@ -215,7 +220,8 @@ def MNISTIter(*args: Any, **kwargs: Any) -> Any:
     """
     _no_positional("MNISTIter", args)
     p = _parse("MNISTIter", kwargs, [
-        ("image", "str", "./train-images-idx3-ubyte"), ("label", "str", "./train-labels-idx1-ubyte"),
+        ("image", "str", "./train-images-idx3-ubyte"),
+        ("label", "str", "./train-labels-idx1-ubyte"),
         ("batch_size", "int", 128), ("shuffle", "bool", True), ("flat", "bool", False),
         ("seed", "int", 0), ("silent", "bool", False), ("num_parts", "int", 1),
         ("part_index", "int", 0)] + _PREFETCH)

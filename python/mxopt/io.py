@@ -503,8 +503,9 @@ class MXDataIter(DataIter):
             return batch
         self._debug_at_begin = False
         if self._advance():
-            return DataBatch(data=[self.getdata()], label=[self.getlabel()], pad=self.getpad(),
-                             index=self.getindex())
+            data, label, pad, index = self._current
+            return DataBatch(data=[batch_array(data)], label=[batch_array(label)], pad=pad,
+                             index=index if index.size else None)
         raise StopIteration
 
     def iter_next(self) -> bool:
@@ -733,4 +734,5 @@ class PrefetchingIter(DataIter):
         return self.current_batch.pad
 
 
-from ._data_iters import CSVIter, LibSVMIter, MNISTIter, batch_array  # noqa: E402
+from ._data_iters import (CSVIter, DataFileNotFoundError, LibSVMIter, MNISTIter,  # noqa: E402
+                          batch_array)

@@ -411,8 +411,9 @@ def np_reduce(dat: np.ndarray, axis: Any, keepdims: bool,
     return ret
 
 
-# ---- comparisons ------------------------------------------------------------------------------------
-def _find_max_violation(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> Tuple[tuple, Any]:
+# ---- comparisons ---------------------------------------------------------------------------------
+def _find_max_violation(a: np.ndarray, b: np.ndarray, rtol: float,
+                        atol: float) -> Tuple[tuple, Any]:
     """Index and size of the largest |a - b| / (atol + rtol |b|) (equal infinities count as 0)."""
     with np.errstate(invalid="ignore", over="ignore"):
         absdiff = np.where(np.equal(a, b), 0, np.abs(a - b))
@@ -745,7 +746,7 @@ class DummyIter(mx.io.DataIter):
         return self.the_batch
 
 
-# ---- symbols -----------------------------------------------------------------------------------------
+# ---- symbols -------------------------------------------------------------------------------------
 def simple_forward(sym: Any, ctx: Any = None, is_train: bool = False, **inputs: Any) -> Any:
     """Outputs (numpy; one array if single) of ``sym`` bound to the given numpy inputs."""
     ctx = ctx or default_context()
@@ -900,7 +901,7 @@ def check_symbolic_backward(sym: Any, location: Any, out_grads: Any, expected: A
     return args_grad
 
 
-# ---- optimizers --------------------------------------------------------------------------------------
+# ---- optimizers ----------------------------------------------------------------------------------
 def compare_optimizer(opt1: Any, opt2: Any, shape: Any, dtype: Any, w_stype: str = "default",
                       g_stype: str = "default", rtol: float = 1e-4, atol: float = 1e-5,
                       compare_states: bool = True, ntensors: int = 1) -> None:
@@ -949,7 +950,7 @@ def compare_optimizer(opt1: Any, opt2: Any, shape: Any, dtype: Any, w_stype: str
         compare_ndarray_tuple(w1[i], w2[i], rtol, atol)
 
 
-# ---- downloads -------------------------------------------------------------------------------------
+# ---- downloads -----------------------------------------------------------------------------------
 class DownloadError(OSError):
     """A download failed (unreachable host, HTTP error, interrupted transfer) after every retry."""
 

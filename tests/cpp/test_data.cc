@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -223,4 +224,92 @@ TEST(Prefetcher, RunsAheadAndRethrowsAtTheFailingBatch) {
   ASSERT_TRUE(p.next(&b));
   EXPECT_EQ(b.pad, 0);
   EXPECT_GE(src->produced, 6);
+}
+
+namespace {
+
+// dmlc-core's ParseFloat<float> written out digit by digit with a division (the reference the
+// eight-digits-at-a-time parse and its division-free quotient must equal bit for bit).
+float reference_parse(const std::string& text) {
+  const char* s = text.c_str();
+  bool negative = false;
+  if (*s == '-' || *s == '+') negative = *s++ == '-';
+  std::uint64_t predec = 0;
+  for (; *s >= '0' && *s <= '9'; ++s) predec = predec * 10u + static_cast<unsigned>(*s - '0');
+  float value = static_cast<float>(predec);
+  if (*s == '.') {
+    ++s;
+    std::uint64_t pow10 = 1, frac = 0;
+    for (int count = 0; *s >= '0' && *s <= '9'; ++s, ++count) {
+      if (count < 19) {
+        frac = frac * 10u + static_cast<unsigned>(*s - '0');
+        pow10 *= 10u;
+      }
+    }
+    value += static_cast<float>(static_cast<double>(frac) / static_cast<double>(pow10));
+  }
+  if (*s == 'e' || *s == 'E') {
+    ++s;
+    bool down = false;
+    if (*s == '-' || *s == '+') down = *s++ == '-';
+    unsigned expon = 0;
+    for (; *s >= '0' && *s <= '9'; ++s) expon = expon * 10u + static_cast<unsigned>(*s - '0');
+    if (expon > 38u) expon = 38u;
+    const float max_sig = static_cast<float>(3.402823466);
+    const float min_sig = static_cast<float>(1.175494351);
+    if (expon == 38u && ((!down && value > max_sig) || (down && value < min_sig)))
+      value = down ? min_sig : max_sig;
+    float scale = 1.0f;
+    while (expon >= 8u) {
+      scale *= 1E8f;
+      expon -= 8u;
+    }
+    while (expon > 0u) {
+      scale *= 10.0f;
+      expon -= 1u;
+    }
+    value = down ? value / scale : value * scale;
+  }
+  return negative ? -value : value;
+}
+
+std::uint32_t bits_of(float f) {
+  std::uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+
+}  // namespace
+
+TEST(ParseFloat, EqualsDmlcsDigitByDigitArithmetic) {
+  std::mt19937_64 rng(7);
+  std::vector<std::string> texts = {"0.5", "0.1", "0.3", "1.5", "0.25", "0.125", "0.0625",
+                                    "0.03125", "0.000000000000000000001", "9.9999999999999999999",
+                                    "0.9999999999999999999", "123456789012345678901234.5",
+                                    "0.00000000000000000000000009", "5e-1", "3.4e38", "1.17e-38"};
+  // exact ties of double rounding: frac / 10^k = an odd multiple of 2^-54 .. halfway patterns
+  for (int k = 1; k <= 19; ++k)
+    for (std::uint64_t m : {1ull, 3ull, 5ull, 7ull, 9ull, 11ull, 13ull, 15ull}) {
+      std::string digits = std::to_string(m * 5);
+      if (static_cast<int>(digits.size()) <= k)
+        texts.push_back("0." + std::string(k - digits.size(), '0') + digits);
+    }
+  const char* digits = "0123456789";
+  for (int i = 0; i < 300000; ++i) {
+    std::string t = (rng() & 1) ? "-" : "";
+    const int ip = static_cast<int>(rng() % 8), fp = static_cast<int>(rng() % 24);
+    for (int j = 0; j < ip; ++j) t += digits[rng() % 10];
+    if (fp || ip == 0) {
+      t += '.';
+      for (int j = 0; j < std::max(fp, ip == 0 ? 1 : 0); ++j) t += digits[rng() % 10];
+    }
+    if (rng() % 4 == 0) t += "e" + std::string((rng() & 1) ? "-" : "") + std::to_string(rng() % 45);
+    texts.push_back(t);
+  }
+  for (const auto& t : texts) {
+    std::size_t used = 0;
+    const float ours = parse(t, &used);
+    ASSERT_EQ(used, t.size()) << t;
+    ASSERT_EQ(bits_of(ours), bits_of(reference_parse(t))) << t;
+  }
 }

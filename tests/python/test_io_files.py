@@ -35,7 +35,7 @@ def csr_rows(batch_list):
     return np.array(out)
 
 
-# ---- LibSVM errors ----------------------------------------------------------------------------------
+# ---- LibSVM errors -------------------------------------------------------------------------------
 GOOD = "1 0:1 3:2\n0 2:0.5\n"
 
 
@@ -137,7 +137,7 @@ def test_libsvm_partitions_cover_every_row_once(tmp_path):
         assert seen == list(range(301)), parts
 
 
-# ---- CSV errors -------------------------------------------------------------------------------------
+# ---- CSV errors ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("bad,message", [
     ("1,2", r"the row has 2 values but data_shape=\(3,\) needs 3"),
     ("1,2,3,4", r"the row has 4 values"),
@@ -192,7 +192,7 @@ def test_csv_regex_and_list_uris(tmp_path):
     assert it.next().data[0].asnumpy()[:, 0].tolist() == [0, 9]
 
 
-# ---- missing and empty files ---------------------------------------------------------------------------
+# ---- missing and empty files ---------------------------------------------------------------------
 @pytest.mark.parametrize("make", [
     lambda p: mx.io.CSVIter(data_csv=p, data_shape=(2,), batch_size=1),
     lambda p: mx.io.LibSVMIter(data_libsvm=p, data_shape=(2,), batch_size=1),
@@ -226,7 +226,7 @@ def test_empty_file_and_empty_directory(tmp_path):
         mx.io.CSVIter(data_csv=blank, data_shape=(2,), batch_size=1)
 
 
-# ---- MNIST errors ----------------------------------------------------------------------------------------
+# ---- MNIST errors --------------------------------------------------------------------------------
 def idx_bytes(arr, magic=None):
     magic = (0x0800 | arr.ndim) if magic is None else magic
     return (struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in arr.shape)
@@ -298,7 +298,7 @@ def test_mnist_bad_arguments(mnist, kw, message):
         mx.io.MNISTIter(image=img, label=lab, silent=True, **kw)
 
 
-# ---- chunked / parallel parsing, threads ------------------------------------------------------------------
+# ---- chunked / parallel parsing, threads ---------------------------------------------------------
 def test_large_files_parse_identically_in_chunks_and_in_parallel(tmp_path):
     rng = np.random.RandomState(0)
     n, cols = 60000, 50
@@ -353,3 +353,123 @@ def test_iterators_in_parallel_threads(tmp_path):
     for t in threads:
         t.join()
     assert len(set(results.values())) == 1 and len(results) == 4
+
+
+# ---- the parsed-rows cache -----------------------------------------------------------------------
+def _first_column(it):
+    return [float(v) for b in it for v in b.data[0].asnumpy()[:b.data[0].shape[0] - b.pad, 0]]
+
+
+def test_cache_replays_and_notices_changed_files(tmp_path):
+    path = write(tmp_path / "c.csv", "".join("%d,0\n" % (i + 10) for i in range(10)))
+    it = mx.io.CSVIter(data_csv=path, data_shape=(2,), batch_size=5)
+    assert _first_column(it) == list(range(10, 20))
+    it.reset()
+    assert _first_column(it) == list(range(10, 20))  # replayed from memory
+    write(path, "".join("%d,0\n" % (i + 50) for i in range(10)))  # same size, new values
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    it.reset()
+    assert _first_column(it) == [float(i + 50) for i in range(10)]
+
+
+@pytest.mark.parametrize("cache_mb", ["0", "1"])
+def test_cache_disabled_or_too_small_gives_the_same_batches(tmp_path, monkeypatch, cache_mb):
+    rows = "".join("%d %d:%d\n" % (i % 2, i % 9, i) for i in range(60000))
+    path = write(tmp_path / "s.t", rows)
+    ref = None
+    for limit in (None, cache_mb):
+        if limit is None:
+            monkeypatch.delenv("MXOPT_IO_CACHE_MB", raising=False)
+        else:
+            monkeypatch.setenv("MXOPT_IO_CACHE_MB", limit)
+        it = mx.io.LibSVMIter(data_libsvm=path, data_shape=(9,), batch_size=1000,
+                              _chunk_bytes=1 << 18)
+        got = []
+        for _ in range(3):
+            got.append(csr_rows(batches(it)))
+            it.reset()
+        if ref is None:
+            ref = got
+        for a, b in zip(ref, got):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_batch_buffers_are_recycled_safely(tmp_path):
+    # buffers go back to the iterator's pool only when numpy drops them: kept batches stay intact
+    images = np.arange(300 * 16 * 16).reshape(300, 16, 16) % 251
+    img = write(tmp_path / "i", idx_bytes(images))
+    lab = write(tmp_path / "l", idx_bytes(np.arange(300) % 10))
+    it = mx.io.MNISTIter(image=img, label=lab, batch_size=100, shuffle=False, flat=True,
+                         silent=True)
+    kept = [b.data[0] for b in it]
+    for _ in range(5):
+        it.reset()
+        for b in it:
+            b.data[0].asnumpy()
+    expected = (images.reshape(300, -1) / np.float32(256)).astype(np.float32)
+    np.testing.assert_array_equal(np.concatenate([k.asnumpy() for k in kept]), expected)
+
+
+# ---- random corruption: a clear error or batches, nothing else -----------------------------------
+def _drain(make):
+    try:
+        it = make()
+    except (MXNetError, StopIteration):
+        return "rejected"
+    try:
+        for _ in range(2):
+            for b in it:
+                b.data[0].asnumpy()
+                b.label[0].asnumpy()
+            it.reset()
+    except MXNetError:
+        return "rejected"
+    return "accepted"
+
+
+@pytest.mark.parametrize("kind", ["csv", "libsvm", "mnist"])
+def test_randomly_corrupted_files_never_crash(tmp_path, kind):
+    rng = np.random.RandomState({"csv": 1, "libsvm": 2, "mnist": 3}[kind])
+    if kind == "csv":
+        good = "".join("%d,%.3f,%d\n" % (i, i / 7, -i) for i in range(40)).encode()
+    elif kind == "libsvm":
+        good = "".join("%d %d:%.2f %d:1\n" % (i % 2, i % 5, i / 3, 5 + i % 4)
+                       for i in range(40)).encode()
+    else:
+        good = idx_bytes(np.arange(30 * 3 * 3).reshape(30, 3, 3) % 256)
+    outcomes = set()
+    alphabet = np.frombuffer(b"0123456789.,:-+eE \n\r\t#xnai\x00\xff", np.uint8)
+    for trial in range(150):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 6)):
+            op, at = rng.randint(0, 3), rng.randint(0, len(data))
+            if op == 0:
+                data[at] = int(rng.choice(alphabet))
+            elif op == 1:
+                del data[at:at + rng.randint(1, 4)]
+            else:
+                data[at:at] = bytes(rng.choice(alphabet, size=rng.randint(1, 4)))
+        path = write(tmp_path / ("f%d" % trial), bytes(data))
+        if kind == "csv":
+            make = lambda: mx.io.CSVIter(data_csv=path, data_shape=(3,), batch_size=7)
+        elif kind == "libsvm":
+            make = lambda: mx.io.LibSVMIter(data_libsvm=path, data_shape=(9,), batch_size=7,
+                                            _chunk_bytes=64)
+        else:
+            lab = write(tmp_path / "lab", idx_bytes(np.arange(30) % 10))
+            make = lambda: mx.io.MNISTIter(image=path, label=lab, batch_size=7, silent=True)
+        outcomes.add(_drain(make))
+    assert "rejected" in outcomes  # the corruption was noticed at least sometimes
+
+
+def test_mnist_header_whose_size_overflows_64_bits(tmp_path):
+    # 2^30 x 2^30 x 16 bytes = 2^64: a 64-bit product wraps to 0 (found by the corruption test
+    # under ASan, where it aborted on a huge allocation)
+    forged = struct.pack(">IIII", 0x803, 1 << 30, 1 << 30, 16)
+    img = write(tmp_path / "forged", forged)
+    lab = write(tmp_path / "lab", idx_bytes(np.arange(4) % 10))
+    for image_file in (img, write(tmp_path / "forged.gz", gzip.compress(forged))):
+        with pytest.raises(MXNetError,
+                           match="is truncated: its header announces 18446744073709551615"):
+            mx.io.MNISTIter(image=image_file, label=lab, batch_size=2, silent=True)

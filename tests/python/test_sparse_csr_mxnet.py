@@ -103,7 +103,8 @@ def test_properties_and_conversions_match_mxnet():
     assert str(ours.context) == str(theirs.context) and ours.ctx == ours.context
     assert repr(ours) == repr(theirs) and str(ours) == str(theirs)
     for stype in ("default",):
-        np.testing.assert_array_equal(ours.tostype(stype).asnumpy(), theirs.tostype(stype).asnumpy())
+        np.testing.assert_array_equal(ours.tostype(stype).asnumpy(),
+                                      theirs.tostype(stype).asnumpy())
         assert type(ours.tostype(stype)).__name__ == "NDArray"
     _same_csr(ours.tostype("csr"), theirs.tostype("csr"))
     with pytest.raises(ValueError, match="row_sparse"):
@@ -254,7 +255,7 @@ def test_asscipy_without_scipy_is_a_clear_import_error(monkeypatch):
         mx.nd.sparse.csr_matrix(DENSE).asscipy()
 
 
-# ---- .params files ---------------------------------------------------------------------------------
+# ---- .params files -------------------------------------------------------------------------------
 def _tables(m):
     return {"a": m.nd.sparse.csr_matrix(DENSE),
             "b": m.nd.sparse.csr_matrix(DENSE.astype(np.float64)),

@@ -2,7 +2,7 @@
 // CSV and LibSVM files and batch assembly with MXNet's batch semantics (round_batch wrap-around,
 // pad, instance index, reset rules), behind a prefetching thread like MXNet's.
 //
-// Layers (each usable alone; python/mxopt/_data_iters.py drives them through bindings/bind_data.cc):
+// Layers (each usable alone; python/mxopt/_data_iters.py drives them via bindings/bind_data.cc):
 //   * parse_float / parse_int: the number syntax of MXNet's text parsers (dmlc-core's strtof,
 //     whose rounding differs from a correctly rounded strtof: reproduced bit for bit);
 //   * TextChunks: the lines of a set of text files (a path, a directory, ';'-separated lists),
@@ -112,6 +112,11 @@ class TextChunks {
   std::uint64_t carry_offset_ = 0;  // its offset in its file
 };
 
+// Parsed text is kept in memory after a first complete pass (and replayed by later epochs while
+// the files' sizes and modification times are unchanged) up to this many bytes per text source:
+// MXOPT_IO_CACHE_MB (0 disables), else a quarter of the physical memory, at most 2 GiB.
+std::size_t text_cache_limit();
+
 // ---- Parsed rows -----------------------------------------------------------------------------
 // Rows of one chunk. `offset` has rows + 1 entries into `value` (and `index`, for LibSVM);
 // `label` one entry per row (LibSVM). A chunk with a malformed line keeps the rows before it and
@@ -145,6 +150,22 @@ struct Batch {
   std::vector<std::uint64_t> index;
 };
 
+// Recycles the value buffers of batches (hundreds of KB for MNIST and CSV batches): a fresh
+// buffer per batch costs page faults, as glibc hands large freed blocks back to the kernel. The
+// Python binding gives a buffer back when numpy drops the array that owned it.
+class BufferPool {
+ public:
+  explicit BufferPool(std::size_t max_buffers = 32) : max_(max_buffers) {}
+  // A buffer of exactly `bytes` bytes (contents unspecified).
+  std::vector<unsigned char> take(std::size_t bytes);
+  void give(std::vector<unsigned char>&& buffer);
+
+ private:
+  std::mutex mu_;
+  std::vector<std::vector<unsigned char>> free_;
+  std::size_t max_;
+};
+
 // MXNet's batch loaders: next() gives the next batch of the epoch (false at its end),
 // before_first() rewinds with MXNet's rules (a round_batch epoch that wrapped around continues
 // after the rows it borrowed).
@@ -153,6 +174,14 @@ class BatchSource {
   virtual ~BatchSource() = default;
   virtual bool next(Batch* out) = 0;
   virtual void before_first() = 0;
+  void set_pool(std::shared_ptr<BufferPool> pool) { pool_ = std::move(pool); }
+  // A value buffer for a batch array (from the pool when there is one).
+  std::vector<unsigned char> buffer(std::size_t bytes) {
+    return pool_ ? pool_->take(bytes) : std::vector<unsigned char>(bytes);
+  }
+
+ private:
+  std::shared_ptr<BufferPool> pool_;
 };
 
 struct CSVOptions {
@@ -182,8 +211,10 @@ struct IdxFile {
   std::vector<unsigned char> bytes;
 };
 // Parse an idx file image of `ndim` dimensions (magic 0x0000 08 <ndim>); `name` is used in
-// errors. Raises DataError for a wrong magic, a truncated header or payload.
-IdxFile parse_idx(const unsigned char* data, std::size_t size, int ndim, const std::string& name);
+// errors. Raises DataError for a wrong magic, a truncated header or payload. header_only: check
+// and return the header (dims), no payload.
+IdxFile parse_idx(const unsigned char* data, std::size_t size, int ndim, const std::string& name,
+                  bool header_only = false);
 IdxFile load_idx(const std::string& path, int ndim);
 
 struct MNISTOptions {
@@ -218,10 +249,12 @@ class Prefetcher {
 
   bool next(Batch* out);
   void reset();
+  const std::shared_ptr<BufferPool>& pool() const { return pool_; }
 
  private:
   void run();
 
+  std::shared_ptr<BufferPool> pool_;
   std::unique_ptr<BatchSource> source_;
   std::size_t capacity_;
   std::mutex mu_;

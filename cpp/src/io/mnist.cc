@@ -2,16 +2,35 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "../random/simd.h"
 #include "mxopt/data.h"
 
 namespace mxopt::data {
 
-IdxFile parse_idx(const unsigned char* data, std::size_t size, int ndim, const std::string& name) {
+namespace {
+
+// Bytes of an idx payload: the product of the dimensions, saturated at 2^64 - 1 (three
+// dimensions of up to 2^31 overflow 64 bits: a forged header must not wrap to a small size).
+std::uint64_t payload_bytes(const std::vector<std::int64_t>& dims) {
+  unsigned __int128 total = 1;
+  for (auto d : dims) {
+    total *= static_cast<std::uint64_t>(d);
+    if (total > std::numeric_limits<std::uint64_t>::max())
+      return std::numeric_limits<std::uint64_t>::max();
+  }
+  return static_cast<std::uint64_t>(total);
+}
+
+}  // namespace
+
+IdxFile parse_idx(const unsigned char* data, std::size_t size, int ndim, const std::string& name,
+                  bool header_only) {
   const std::string what = "idx file '" + name + "'";
   if (size < 4)
     throw DataError(what + " is truncated: " + std::to_string(size) +
@@ -28,7 +47,6 @@ IdxFile parse_idx(const unsigned char* data, std::size_t size, int ndim, const s
     throw DataError(what + " is truncated: " + std::to_string(size) + " bytes, its header needs " +
                     std::to_string(header) + " (invalid mnist format)");
   IdxFile out;
-  std::uint64_t total = 1;
   for (int d = 0; d < ndim; ++d) {
     const unsigned char* p = data + 4 + 4 * d;
     const std::uint32_t v = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
@@ -37,8 +55,9 @@ IdxFile parse_idx(const unsigned char* data, std::size_t size, int ndim, const s
       throw DataError(what + ": dimension " + std::to_string(d) + " is " + std::to_string(v) +
                       ", more than MXNet's int32 sizes allow");
     out.dims.push_back(static_cast<std::int64_t>(v));
-    total *= v;
   }
+  if (header_only) return out;
+  const std::uint64_t total = payload_bytes(out.dims);
   if (total > size - header)
     throw DataError(what + " is truncated: its header announces " + std::to_string(total) +
                     " bytes of data but only " + std::to_string(size - header) +
@@ -54,13 +73,30 @@ IdxFile load_idx(const std::string& path, int ndim) {
     throw FileMissing("cannot open MNIST file '" + path + "': " + std::strerror(err), path);
   }
   std::vector<unsigned char> bytes;
+  if (std::fseek(fp, 0, SEEK_END) == 0) {
+    const long size = std::ftell(fp);
+    if (size > 0) bytes.reserve(static_cast<std::size_t>(size));
+    std::rewind(fp);
+  }
   unsigned char buf[1 << 16];
   std::size_t n;
   while ((n = std::fread(buf, 1, sizeof(buf), fp)) > 0) bytes.insert(bytes.end(), buf, buf + n);
   const bool failed = std::ferror(fp) != 0;
   std::fclose(fp);
   if (failed) throw DataError("cannot read MNIST file '" + path + "'");
-  return parse_idx(bytes.data(), bytes.size(), ndim, path);
+  // validate (parse_idx), then keep the payload in the file's own buffer
+  IdxFile header = parse_idx(bytes.data(), std::min<std::size_t>(bytes.size(), 4 + 4 * ndim),
+                             ndim, path, /*header_only=*/true);
+  const std::uint64_t total = payload_bytes(header.dims);
+  const std::size_t head = 4 + 4 * static_cast<std::size_t>(ndim);
+  if (total > bytes.size() - head)
+    throw DataError("idx file '" + path + "' is truncated: its header announces " +
+                    std::to_string(total) + " bytes of data but only " +
+                    std::to_string(bytes.size() - head) + " follow (invalid mnist format)");
+  bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(head));
+  bytes.resize(static_cast<std::size_t>(total));
+  header.bytes = std::move(bytes);
+  return header;
 }
 
 std::vector<std::uint32_t> mxnet_shuffle_order(std::uint32_t n, std::uint32_t seed) {
@@ -84,6 +120,13 @@ std::vector<std::uint32_t> mxnet_shuffle_order(std::uint32_t n, std::uint32_t se
 }
 
 namespace {
+
+// Pixels to floats scaled by 1/256 (exact: a power of two), as MXNet's `img_ *= 1.0f / 256.0f`.
+// Cloned per ISA (picked at load time): this loop is most of an in-memory MNIST epoch.
+MXOPT_SIMD_CLONES
+void scale_pixels(const unsigned char* src, float* dst, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i]) * (1.0f / 256.0f);
+}
 
 class MNISTSource : public BatchSource {
  public:
@@ -117,8 +160,9 @@ class MNISTSource : public BatchSource {
                                                static_cast<std::uint32_t>(o.seed));
     for (std::int64_t i = 0; i < count_; ++i) {
       const std::int64_t src = start + (o.shuffle ? order[static_cast<std::size_t>(i)] : i);
-      std::memcpy(pixels_.data() + static_cast<std::size_t>(i) * pixels,
-                  images.bytes.data() + static_cast<std::size_t>(src) * pixels, pixels);
+      if (pixels)  // (images of 0 rows or columns: nothing to copy, and no buffer)
+        std::memcpy(pixels_.data() + static_cast<std::size_t>(i) * pixels,
+                    images.bytes.data() + static_cast<std::size_t>(src) * pixels, pixels);
       labels_[static_cast<std::size_t>(i)] = static_cast<float>(labels.bytes[src]);
     }
   }
@@ -131,10 +175,10 @@ class MNISTSource : public BatchSource {
     out->data.csr = false;
     out->data.shape = flat_ ? std::vector<std::int64_t>{batch_, rows_ * cols_}
                             : std::vector<std::int64_t>{batch_, 1, rows_, cols_};
-    out->data.values.resize(n * sizeof(float));
+    out->data.values = buffer(n * sizeof(float));
     float* dst = reinterpret_cast<float*>(out->data.values.data());
     const unsigned char* src = pixels_.data() + static_cast<std::size_t>(loc_) * pixels;
-    for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i]) * (1.0f / 256.0f);
+    scale_pixels(src, dst, n);
     out->label.dtype = kFloat32;
     out->label.csr = false;
     out->label.shape = {batch_};

@@ -7,8 +7,39 @@
 
 namespace mxopt::data {
 
+// Buffers below this size come from malloc (cheap there); larger ones are recycled, each reused
+// only for requests of at least half its capacity.
+constexpr std::size_t kPooledBytes = std::size_t{64} << 10;
+
+std::vector<unsigned char> BufferPool::take(std::size_t bytes) {
+  if (bytes >= kPooledBytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (std::size_t i = 0; i < free_.size(); ++i) {
+      const std::size_t cap = free_[i].capacity();
+      if (cap >= bytes && cap / 2 <= bytes) {
+        std::vector<unsigned char> out = std::move(free_[i]);
+        free_[i] = std::move(free_.back());
+        free_.pop_back();
+        out.resize(bytes);  // no fill: a pooled buffer keeps its full size
+        return out;
+      }
+    }
+  }
+  return std::vector<unsigned char>(bytes);
+}
+
+void BufferPool::give(std::vector<unsigned char>&& buffer) {
+  if (buffer.capacity() < kPooledBytes) return;
+  buffer.resize(buffer.capacity());  // a shrunk buffer is filled once, here
+  std::lock_guard<std::mutex> lock(mu_);
+  if (free_.size() < max_) free_.push_back(std::move(buffer));
+}
+
 Prefetcher::Prefetcher(std::unique_ptr<BatchSource> source, std::size_t capacity)
-    : source_(std::move(source)), capacity_(std::max<std::size_t>(capacity, 1)) {
+    : pool_(std::make_shared<BufferPool>(capacity + 16)),
+      source_(std::move(source)),
+      capacity_(std::max<std::size_t>(capacity, 1)) {
+  source_->set_pool(pool_);
   thread_ = std::thread([this] { run(); });
 }
 

@@ -29,17 +29,40 @@ inline bool ci(const char* s, const char* end, int i, char letter) {
   return s + i < end && static_cast<char>(s[i] | 32) == letter;
 }
 
+// The float powers of ten of dmlc's exponent loop (1e8f factors first, then 10.0f ones), each
+// computed once in that order.
+struct Scales {
+  float v[39];
+  Scales() {
+    for (unsigned e = 0; e <= 38; ++e) {
+      float scale = 1.0f;
+      unsigned x = e;
+      while (x >= 8u) {
+        scale *= 1E8f;
+        x -= 8u;
+      }
+      while (x > 0u) {
+        scale *= 10.0f;
+        x -= 1u;
+      }
+      v[e] = scale;
+    }
+  }
+};
+const Scales kScales;
+
 }  // namespace
 
 float parse_float(const char* p, const char* end, const char** stop) {
-  // dmlc-core's ParseFloat<float>: the steps and their float roundings in its order.
+  // dmlc-core's ParseFloat<float>: the same integers and the same float operations in the same
+  // order (powers of ten for the exponent from a table computed with dmlc's loop).
   constexpr float kMaxSignificand = static_cast<float>(3.402823466);  // at exponent +38
   constexpr float kMinSignificand = static_cast<float>(1.175494351);  // at exponent -38
   const char* s = p;
   while (s < end && is_space(*s)) ++s;
   bool negative = false;
   if (s < end && (*s == '-' || *s == '+')) negative = *s++ == '-';
-  {
+  if (s < end && ((*s | 32) == 'i' || (*s | 32) == 'n')) {
     int i = 0;
     while (i < 8 && ci(s, end, i, "infinity"[i])) ++i;
     if (i == 3 || i == 8) {
@@ -62,23 +85,25 @@ float parse_float(const char* p, const char* end, const char** stop) {
       *stop = q;
       return std::numeric_limits<float>::quiet_NaN();  // dmlc ignores the sign of NaN
     }
+    *stop = p;
+    return 0.0f;
   }
   const char* digits = s;
-  std::uint64_t predec = 0;  // wraps like dmlc's for more than 19 digits
-  for (; s < end && is_digit(*s); ++s) predec = predec * 10u + static_cast<std::uint64_t>(*s - '0');
+  std::uint64_t predec = 0;  // wraps (mod 2^64) like dmlc's for more than 19 digits
+  for (; s < end && is_digit(*s); ++s) predec = predec * 10u + static_cast<unsigned>(*s - '0');
   bool any = s > digits;
   float value = static_cast<float>(predec);
   if (s < end && *s == '.') {
     ++s;
     std::uint64_t pow10 = 1, frac = 0;
-    int count = 0;
+    unsigned count = 0;  // dmlc uses the first 19 fraction digits
     for (; s < end && is_digit(*s); ++s, ++count) {
-      if (count < 19) {
-        frac = frac * 10u + static_cast<std::uint64_t>(*s - '0');
+      if (count < 19u) {
+        frac = frac * 10u + static_cast<unsigned>(*s - '0');
         pow10 *= 10u;
       }
-      any = true;
     }
+    any = any || count > 0;
     value += static_cast<float>(static_cast<double>(frac) / static_cast<double>(pow10));
   }
   if (!any) {
@@ -96,15 +121,7 @@ float parse_float(const char* p, const char* end, const char** stop) {
     if (expon > 38u) expon = 38u;
     if (expon == 38u && ((!down && value > kMaxSignificand) || (down && value < kMinSignificand)))
       value = down ? kMinSignificand : kMaxSignificand;
-    float scale = 1.0f;
-    while (expon >= 8u) {
-      scale *= 1E8f;
-      expon -= 8u;
-    }
-    while (expon > 0u) {
-      scale *= 10.0f;
-      expon -= 1u;
-    }
+    const float scale = kScales.v[expon];
     value = down ? value / scale : value * scale;
     s = e;
   }
@@ -275,7 +292,7 @@ std::uint64_t line_number(const std::string& path, std::uint64_t offset) {
   return line;
 }
 
-// ---- partitions and chunks -----------------------------------------------------------------------
+// ---- partitions and chunks ----------------------------------------------------------------------
 namespace {
 
 std::FILE* open_at(const TextFile& f, std::uint64_t pos) {
@@ -401,10 +418,11 @@ bool TextChunks::next(Chunk* out) {
       }
     }
     if (cut == std::string::npos) continue;  // one long line: read on
-    out->text.assign(carry_, 0, cut);
+    out->text.swap(carry_);                  // the chunk keeps the buffer (no 16 MB copy) ...
+    carry_.assign(out->text, cut, std::string::npos);  // ... and only the unfinished line moves
+    out->text.resize(cut);
     out->file = f;
     out->offset = carry_offset_;
-    carry_.erase(0, cut);
     carry_offset_ += cut;
     return true;
   }

@@ -1,7 +1,12 @@
 // MXNet's CSVIter and LibSVMIter: row parsers (parallel over a chunk of lines), the row streams
 // of one text source, and the batch sources with MXNet 1.9.1's BatchLoader / SparseBatchLoader
 // semantics.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -36,13 +41,26 @@ inline const char* line_end(const char* p, const char* e) {
   return cr ? static_cast<const char*>(cr) : stop;
 }
 
+// At most 40 characters of [b, e) for a message, quoted; bytes that are not printable ASCII are
+// written as \xNN (messages must be valid UTF-8 text).
 std::string excerpt(const char* b, const char* e) {
-  std::string s(b, static_cast<std::size_t>(std::min<std::ptrdiff_t>(e - b, 40)));
+  std::string s = "'";
+  const char* stop = b + std::min<std::ptrdiff_t>(e - b, 40);
+  for (const char* p = b; p < stop; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c >= 0x20 && c < 0x7F) {
+      s += static_cast<char>(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02X", c);
+      s += hex;
+    }
+  }
   if (e - b > 40) s += "...";
-  return "'" + s + "'";
+  return s + "'";
 }
 
-// ---- CSV ------------------------------------------------------------------------------------------
+// ---- CSV ----------------------------------------------------------------------------------------
 // One CSV row per non-blank line: `expected` comma-separated numbers (a trailing comma is
 // allowed, a UTF-8 byte order mark at a line start is skipped, as dmlc-core does).
 template <typename V>
@@ -88,29 +106,30 @@ struct CSVParser {
       std::int64_t count = 0;
       std::string problem;
       while (true) {
-        const void* comma = std::memchr(q, ',', static_cast<std::size_t>(le - q));
-        const char* fe = comma ? static_cast<const char*>(comma) : le;
+        // fast path: a number, optional blanks, then ',' or the end of the line
         const char* stop = q;
         V v{};
         std::string why;
-        if (!value(q, fe, &stop, &v, &why)) {
-          const char* s = q;
-          while (s < fe && is_blank(*s)) ++s;
-          if (s == fe && fe == le && count > 0) break;  // a trailing delimiter
-          problem = s == fe ? "empty value in column " + std::to_string(count + 1)
-                            : "invalid value " + excerpt(q, fe) + " in column " +
-                                  std::to_string(count + 1) + (why.empty() ? "" : " (" + why + ")");
-          break;
+        if (value(q, le, &stop, &v, &why)) {
+          while (stop < le && is_blank(*stop)) ++stop;
+          if (stop == le || *stop == ',') {
+            out->value.push_back(v);
+            ++count;
+            if (stop == le) break;
+            q = stop + 1;
+            continue;
+          }
         }
-        while (stop < fe && is_blank(*stop)) ++stop;
-        if (stop != fe) {
-          problem = "invalid value " + excerpt(q, fe) + " in column " + std::to_string(count + 1);
-          break;
-        }
-        out->value.push_back(v);
-        ++count;
-        if (fe == le) break;
-        q = fe + 1;
+        // a field that is not one number: a trailing delimiter, or an error
+        const void* comma = std::memchr(q, ',', static_cast<std::size_t>(le - q));
+        const char* fe = comma ? static_cast<const char*>(comma) : le;
+        const char* t2 = q;
+        while (t2 < fe && is_blank(*t2)) ++t2;
+        if (t2 == fe && fe == le && count > 0) break;  // "1,2,3," ends with a delimiter
+        problem = t2 == fe ? "empty value in column " + std::to_string(count + 1)
+                           : "invalid value " + excerpt(q, fe) + " in column " +
+                                 std::to_string(count + 1) + (why.empty() ? "" : " (" + why + ")");
+        break;
       }
       if (problem.empty() && count != expected)
         problem = "the row has " + std::to_string(count) + " values but " + shape_text +
@@ -128,7 +147,7 @@ struct CSVParser {
   }
 };
 
-// ---- LibSVM -----------------------------------------------------------------------------------------
+// ---- LibSVM -------------------------------------------------------------------------------------
 // "label[:weight] [qid:n] index:value ..." per line, '#' starts a comment; blank lines are
 // skipped. Indices are used as given (zero-based), must be < `num_cols` and strictly increasing.
 struct LibSVMParser {
@@ -218,7 +237,8 @@ struct LibSVMParser {
       }
       skip();
       if (q == le || *q != ':') {
-        *problem = "feature " + excerpt(tok, token_end(tok)) + " has no value (expected index:value)";
+        *problem = "feature " + excerpt(tok, token_end(tok)) +
+                   " has no value (expected index:value)";
         return true;
       }
       ++q;
@@ -252,17 +272,6 @@ struct LibSVMParser {
   }
 };
 
-// Append b to a (rows, values, indices, labels).
-template <typename V>
-void append_block(RowBlock<V>* a, const RowBlock<V>& b) {
-  const std::int64_t base = static_cast<std::int64_t>(a->value.size());
-  a->offset.reserve(a->offset.size() + b.rows());
-  for (std::size_t i = 1; i < b.offset.size(); ++i) a->offset.push_back(base + b.offset[i]);
-  a->value.insert(a->value.end(), b.value.begin(), b.value.end());
-  a->index.insert(a->index.end(), b.index.begin(), b.index.end());
-  a->label.insert(a->label.end(), b.label.begin(), b.label.end());
-}
-
 int max_threads() {
 #ifdef MXOPT_HAVE_OPENMP
   return std::max(1, omp_get_max_threads());
@@ -271,7 +280,40 @@ int max_threads() {
 #endif
 }
 
-// The rows of one text source (a uri, optionally one partition), chunk by chunk.
+// (size, modification time) of a file: a cached parse is replayed only while these are unchanged.
+struct Stamp {
+  std::uint64_t size = 0;
+  std::int64_t sec = 0, nsec = 0;
+  bool operator==(const Stamp& o) const {
+    return size == o.size && sec == o.sec && nsec == o.nsec;
+  }
+};
+
+std::vector<Stamp> stamps_of(const std::vector<TextFile>& files) {
+  std::vector<Stamp> out;
+  for (const auto& f : files) {
+    struct stat st;
+    Stamp s;
+    if (::stat(f.path.c_str(), &st) == 0) {
+      s.size = static_cast<std::uint64_t>(st.st_size);
+      s.sec = static_cast<std::int64_t>(st.st_mtim.tv_sec);
+      s.nsec = static_cast<std::int64_t>(st.st_mtim.tv_nsec);
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
+template <typename V>
+std::size_t block_bytes(const RowBlock<V>& b) {
+  return b.offset.capacity() * sizeof(std::int64_t) + b.value.capacity() * sizeof(V) +
+         b.index.capacity() * sizeof(std::int64_t) + b.label.capacity() * sizeof(float);
+}
+
+// The rows of one text source (a uri, optionally one partition), chunk by chunk. A chunk is
+// parsed in pieces (in parallel when it is large). The first complete pass keeps the parsed
+// blocks (up to text_cache_limit() bytes); later passes replay them while the files are
+// unchanged. Without a cache, the pieces' blocks are reused from chunk to chunk.
 template <typename V>
 class RowStream {
  public:
@@ -280,44 +322,98 @@ class RowStream {
 
   RowStream(const std::string& uri, unsigned part, unsigned nparts, std::size_t chunk_bytes,
             Parser parser)
-      : chunks_(expand_uri(uri), part, nparts, chunk_bytes), parser_(std::move(parser)) {}
+      : chunks_(expand_uri(uri), part, nparts, chunk_bytes),
+        parser_(std::move(parser)),
+        limit_(text_cache_limit()) {
+    start_pass();
+  }
 
-  // The next row (an index into block()), false at the end; raises the DataError of a
-  // malformed line when it is the next row.
-  bool next(std::size_t* row) {
-    while (row_ >= block_.rows()) {
+  // The next row (row `*row` of `*block`, valid until the next call), false at the end; raises
+  // the DataError of a malformed line when it is the next row.
+  bool next(const RowBlock<V>** block, std::size_t* row) {
+    while (true) {
+      if (piece_ < pieces_) {
+        const RowBlock<V>& b = current(piece_);
+        if (row_ < b.rows()) {
+          *block = &b;
+          *row = row_++;
+          return true;
+        }
+        ++piece_;
+        row_ = 0;
+        continue;
+      }
       if (!error_.empty()) throw DataError(error_);
       if (end_) return false;
       refill();
     }
-    *row = row_++;
-    return true;
   }
 
-  const RowBlock<V>& block() const { return block_; }
-
   void before_first() {
-    chunks_.before_first();
-    block_ = RowBlock<V>();
-    row_ = 0;
+    pieces_ = piece_ = row_ = 0;
     end_ = false;
     error_.clear();
+    if (cached_ && stamps_of(chunks_.files()) == stamps_) {
+      replay_ = true;
+      replay_pos_ = 0;
+      return;
+    }
+    start_pass();
   }
 
   const std::string& first_path() const { return chunks_.files().front().path; }
 
  private:
+  void start_pass() {
+    chunks_.before_first();
+    replay_ = cached_ = false;
+    cache_.clear();
+    cache_bytes_ = 0;
+    caching_ = limit_ > 0;
+    if (caching_) stamps_ = stamps_of(chunks_.files());
+  }
+
+  const RowBlock<V>& current(std::size_t piece) const {
+    return serving_cache_ ? cache_[first_ + piece] : blocks_[piece];
+  }
+
+  static void clear(RowBlock<V>* b) {
+    b->offset.assign(1, 0);
+    b->value.clear();
+    b->index.clear();
+    b->label.clear();
+    b->error.clear();
+  }
+
+  void drop_cache() {
+    caching_ = false;
+    cache_.clear();
+    cache_.shrink_to_fit();
+    cache_bytes_ = 0;
+  }
+
   void refill() {
-    Chunk chunk;
-    block_ = RowBlock<V>();
-    row_ = 0;
-    if (!chunks_.next(&chunk)) {
-      end_ = true;
+    pieces_ = piece_ = row_ = 0;
+    if (replay_) {
+      if (replay_pos_ == cache_.size()) {
+        end_ = true;
+        return;
+      }
+      serving_cache_ = true;
+      first_ = replay_pos_++;
+      pieces_ = 1;
       return;
     }
-    const char* base = chunk.text.data();
-    const std::size_t n = chunk.text.size();
-    const int pieces = n >= (1u << 20) ? std::min(max_threads(), 64) : 1;
+    if (!chunks_.next(&chunk_)) {
+      end_ = true;
+      if (caching_) cached_ = true;  // a complete, error-free pass
+      caching_ = false;
+      return;
+    }
+    const char* base = chunk_.text.data();
+    const std::size_t n = chunk_.text.size();
+    const int pieces = n >= (1u << 20) ? std::min(4 * max_threads(), 256) : 1;
+    if (blocks_.size() < static_cast<std::size_t>(pieces)) blocks_.resize(pieces);
     std::vector<std::size_t> cut(static_cast<std::size_t>(pieces) + 1, n);
     cut[0] = 0;
     for (int t = 1; t < pieces; ++t) {
@@ -325,54 +421,74 @@ class RowStream {
       while (pos < n && base[pos] != '\n' && base[pos] != '\r') ++pos;
       cut[t] = std::min(n, pos + (pos < n ? 1 : 0));
     }
-    std::vector<RowBlock<V>> blocks(static_cast<std::size_t>(pieces));
     std::vector<ParseError> errors(static_cast<std::size_t>(pieces));
     std::vector<std::string> failures(static_cast<std::size_t>(pieces));
+    auto run = [&](int t) {
+      try {
+        clear(&blocks_[t]);
+        parser_(base, base + cut[t], base + cut[t + 1], &blocks_[t], &errors[t]);
+        if (caching_) {
+          blocks_[t].offset.shrink_to_fit();
+          blocks_[t].value.shrink_to_fit();
+          blocks_[t].index.shrink_to_fit();
+          blocks_[t].label.shrink_to_fit();
+        }
+      } catch (const std::exception& e) {  // bad_alloc: never let it cross a parallel region
+        failures[t] = e.what();
+      }
+    };
     if (pieces == 1) {
-      parser_(base, base, base + n, &blocks[0], &errors[0]);
+      run(0);
     } else {
 #ifdef MXOPT_HAVE_OPENMP
-#pragma omp parallel for schedule(static, 1) num_threads(pieces)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(std::min(pieces, max_threads()))
 #endif
-      for (int t = 0; t < pieces; ++t) {
-        try {
-          blocks[t].value.reserve((cut[t + 1] - cut[t]) / 4);
-          parser_(base, base + cut[t], base + cut[t + 1], &blocks[t], &errors[t]);
-        } catch (const std::exception& e) {  // bad_alloc: never let it cross the region
-          failures[t] = e.what();
-        }
-      }
-      for (const auto& f : failures)
-        if (!f.empty()) throw DataError("parsing '" + chunks_.files()[chunk.file].path +
-                                        "' failed: " + f);
+      for (int t = 0; t < pieces; ++t) run(t);
     }
-    std::size_t first_error = errors.size();
+    for (const auto& f : failures)
+      if (!f.empty()) throw DataError("parsing '" + chunks_.files()[chunk_.file].path +
+                                      "' failed: " + f);
+    pieces_ = static_cast<std::size_t>(pieces);
     for (std::size_t t = 0; t < errors.size(); ++t) {
       if (errors[t].set) {
-        first_error = t;
+        pieces_ = t + 1;  // the rows before the malformed line, then the error
+        const std::string& path = chunks_.files()[chunk_.file].path;
+        const std::uint64_t line = line_number(path, chunk_.offset + errors[t].at);
+        error_ = "file '" + path + "', line " + std::to_string(line) + ": " + errors[t].what;
         break;
       }
     }
-    if (pieces == 1) {
-      block_ = std::move(blocks[0]);
-    } else {
-      for (std::size_t t = 0; t < blocks.size() && t <= first_error; ++t)
-        append_block(&block_, blocks[t]);
+    serving_cache_ = false;
+    if (!caching_) return;
+    if (!error_.empty()) {  // a malformed file is never cached: each pass raises again
+      drop_cache();
+      return;
     }
-    if (first_error < errors.size()) {
-      const std::string& path = chunks_.files()[chunk.file].path;
-      const std::uint64_t line = line_number(path, chunk.offset + errors[first_error].at);
-      error_ = "file '" + path + "', line " + std::to_string(line) + ": " +
-               errors[first_error].what;
+    std::size_t bytes = 0;
+    for (std::size_t t = 0; t < pieces_; ++t) bytes += block_bytes(blocks_[t]);
+    if (cache_bytes_ + bytes > limit_) {
+      drop_cache();
+      return;
     }
+    cache_bytes_ += bytes;
+    first_ = cache_.size();
+    for (std::size_t t = 0; t < pieces_; ++t) cache_.push_back(std::move(blocks_[t]));
+    serving_cache_ = true;
   }
 
   TextChunks chunks_;
   Parser parser_;
-  RowBlock<V> block_;
-  std::size_t row_ = 0;
+  Chunk chunk_;
+  std::vector<RowBlock<V>> blocks_;
+  std::size_t pieces_ = 0, piece_ = 0, row_ = 0;
   bool end_ = false;
   std::string error_;
+  // the parsed-rows cache
+  std::size_t limit_;
+  std::vector<RowBlock<V>> cache_;
+  std::size_t cache_bytes_ = 0, first_ = 0, replay_pos_ = 0;
+  bool caching_ = false, cached_ = false, replay_ = false, serving_cache_ = false;
+  std::vector<Stamp> stamps_;
 };
 
 std::string shape_text(const char* name, const std::vector<std::int64_t>& shape) {
@@ -389,11 +505,12 @@ std::int64_t product(const std::vector<std::int64_t>& shape) {
 }
 
 template <typename V>
-void put_dense(Array* a, int dtype, std::vector<std::int64_t> shape, const std::vector<V>& values) {
+void put_dense(BatchSource* src, Array* a, int dtype, std::vector<std::int64_t> shape,
+               const std::vector<V>& values) {
   a->dtype = dtype;
   a->csr = false;
   a->shape = std::move(shape);
-  a->values.resize(values.size() * sizeof(V));
+  a->values = src->buffer(values.size() * sizeof(V));
   if (!values.empty()) std::memcpy(a->values.data(), values.data(), a->values.size());
 }
 
@@ -406,7 +523,7 @@ void squeeze_label(Array* a, std::size_t elem) {
   }
 }
 
-// ---- CSVIter: CSV rows + MXNet's BatchLoader -----------------------------------------------------
+// ---- CSVIter: CSV rows + MXNet's BatchLoader ----------------------------------------------------
 template <typename V>
 class CSVSource : public BatchSource {
  public:
@@ -455,8 +572,8 @@ class CSVSource : public BatchSource {
     std::vector<std::int64_t> dshape{batch_}, lshape{batch_};
     dshape.insert(dshape.end(), data_shape_.begin(), data_shape_.end());
     lshape.insert(lshape.end(), label_shape_.begin(), label_shape_.end());
-    put_dense(&out->data, dtype_, dshape, data_buf_);
-    put_dense(&out->label, dtype_, lshape, label_buf_);
+    put_dense(this, &out->data, dtype_, dshape, data_buf_);
+    put_dense(this, &out->label, dtype_, lshape, label_buf_);
     squeeze_label(&out->label, sizeof(V));
     out->pad = pad;
     out->index = index_;
@@ -474,21 +591,22 @@ class CSVSource : public BatchSource {
  private:
   // MXNet's CSVIter::Next, copied into batch slot `top`.
   bool instance(std::int64_t top) {
+    const RowBlock<V>* block;
     std::size_t r;
-    if (!data_.next(&r)) return false;
-    const RowBlock<V>& b = data_.block();
+    if (!data_.next(&block, &r)) return false;
+    const RowBlock<V>& b = *block;
     std::copy_n(b.value.data() + b.offset[r], data_len_,
                 data_buf_.data() + static_cast<std::size_t>(top * data_len_));
     index_[static_cast<std::size_t>(top)] = counter_++;
     V* dst = label_buf_.data() + static_cast<std::size_t>(top * label_len_);
     if (label_) {
+      const RowBlock<V>* lb;
       std::size_t lr;
-      if (!label_->next(&lr))
+      if (!label_->next(&lb, &lr))
         throw DataError("CSVIter: label_csv '" + label_->first_path() +
                         "' has fewer rows than data_csv '" + data_.first_path() +
                         "' (Data CSV's row is smaller than the number of rows in label_csv)");
-      const RowBlock<V>& lb = label_->block();
-      std::copy_n(lb.value.data() + lb.offset[lr], label_len_, dst);
+      std::copy_n(lb->value.data() + lb->offset[lr], label_len_, dst);
     } else {
       *dst = V{};
     }
@@ -514,7 +632,7 @@ class CSVSource : public BatchSource {
   int overflow_ = 0;
 };
 
-// ---- LibSVMIter: LibSVM rows + MXNet's SparseBatchLoader (round_batch only) ----------------------
+// ---- LibSVMIter: LibSVM rows + MXNet's SparseBatchLoader (round_batch only) ---------------------
 class LibSVMSource : public BatchSource {
  public:
   explicit LibSVMSource(const LibSVMOptions& o)
@@ -561,7 +679,7 @@ class LibSVMSource : public BatchSource {
       out->label.indices = lindices_;
       out->label.indptr = lindptr_;
     } else {
-      put_dense(&out->label, kFloat32, {batch_}, dense_label_);
+      put_dense(this, &out->label, kFloat32, {batch_}, dense_label_);
     }
     out->pad = pad;
     out->index = index_;
@@ -577,8 +695,8 @@ class LibSVMSource : public BatchSource {
   }
 
  private:
-  static void put_values(Array* a, const std::vector<float>& v) {
-    a->values.resize(v.size() * sizeof(float));
+  void put_values(Array* a, const std::vector<float>& v) {
+    a->values = buffer(v.size() * sizeof(float));
     if (!v.empty()) std::memcpy(a->values.data(), v.data(), a->values.size());
   }
 
@@ -595,26 +713,29 @@ class LibSVMSource : public BatchSource {
 
   static void append_row(const RowBlock<float>& b, std::size_t r, std::vector<float>* values,
                          std::vector<std::int64_t>* indices, std::vector<std::int64_t>* indptr) {
-    const auto lo = static_cast<std::size_t>(b.offset[r]), hi = static_cast<std::size_t>(b.offset[r + 1]);
+    const auto lo = static_cast<std::size_t>(b.offset[r]);
+    const auto hi = static_cast<std::size_t>(b.offset[r + 1]);
     values->insert(values->end(), b.value.begin() + lo, b.value.begin() + hi);
     indices->insert(indices->end(), b.index.begin() + lo, b.index.begin() + hi);
     indptr->push_back(static_cast<std::int64_t>(values->size()));
   }
 
   bool instance(std::int64_t top) {
+    const RowBlock<float>* block;
     std::size_t r;
-    if (!data_.next(&r)) return false;
-    const RowBlock<float>& b = data_.block();
+    if (!data_.next(&block, &r)) return false;
+    const RowBlock<float>& b = *block;
     append_row(b, r, &values_, &indices_, &indptr_);
     index_[static_cast<std::size_t>(top)] = counter_++;
     if (label_) {
+      const RowBlock<float>* lb;
       std::size_t lr;
-      if (!label_->next(&lr))
+      if (!label_->next(&lb, &lr))
         throw DataError("LibSVMIter: label_libsvm '" + label_->first_path() +
                         "' has fewer rows than data_libsvm '" + data_.first_path() +
                         "' (Data LibSVM's row is smaller than the number of rows in "
                         "label_libsvm)");
-      append_row(label_->block(), lr, &lvalues_, &lindices_, &lindptr_);
+      append_row(*lb, lr, &lvalues_, &lindices_, &lindptr_);
     } else {
       dense_label_.push_back(b.label[r]);
     }
@@ -638,6 +759,19 @@ class LibSVMSource : public BatchSource {
 };
 
 }  // namespace
+
+std::size_t text_cache_limit() {
+  if (const char* env = std::getenv("MXOPT_IO_CACHE_MB")) {
+    char* end = nullptr;
+    const unsigned long long mb = std::strtoull(env, &end, 10);
+    if (end != env && *end == '\0') return static_cast<std::size_t>(mb) << 20;
+  }
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  std::size_t quarter = pages > 0 && page > 0
+                            ? static_cast<std::size_t>(pages) / 4 * static_cast<std::size_t>(page)
+                            : std::size_t{256} << 20;
+  return std::min(quarter, std::size_t{2} << 30);
+}
 
 std::unique_ptr<BatchSource> make_csv_source(const CSVOptions& o) {
   if (o.batch_size <= 0) throw DataError("CSVIter: batch_size must be positive");
