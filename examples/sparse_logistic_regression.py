@@ -149,6 +149,10 @@ def main():
 
     logging.info("Training started ...")
     for epoch in range(args.num_epoch):
+        if epoch:
+            # (rewound here, not after the last epoch: MXNet 1.9.1's LibSVMIter can crash at
+            # exit when it is destroyed while rewinding)
+            train_data.reset()
         tic = time.time()
         nbatch = 0
         metric.reset()
@@ -168,8 +172,6 @@ def main():
         if args.model_prefix:
             mod.prepare(None, all_rows_fn)
             mod.save_checkpoint(args.model_prefix, epoch + 1)
-        train_data.reset()
-        eval_data.reset()
 
 
 if __name__ == "__main__":
