@@ -3,8 +3,9 @@
 # (build/sanitize, preset `sanitize` configured with MXOPT_BUILD_PYTHON=ON by scripts/test.sh):
 # the optimizer kernels and their bindings, the Updater's step plans (their C++ PlanStep),
 # mx.nd load/save and .params files, the fuzz regressions, the safe state format, the
-# bad-input audit, the operator kernels and the executor, the file iterators and CSR arrays. The extension is staged with the Python sources in build/sanitize/pkg and
-# loaded into the venv's python with clang's ASan runtime LD_PRELOADed. detect_leaks=0: CPython
+# bad-input audit, the operator kernels and the executor, the file iterators and CSR arrays.
+# The extension is staged with the Python sources in build/sanitize/pkg and loaded into the
+# venv's python with clang's ASan runtime LD_PRELOADed. detect_leaks=0: CPython
 # keeps objects alive at exit by design. Any ASan/UBSan report aborts the run.
 # Usage: bash scripts/asan_python.sh     (after scripts/test.sh built build/sanitize)
 set -euo pipefail
