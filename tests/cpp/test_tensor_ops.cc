@@ -105,7 +105,9 @@ TEST(Broadcast, ForwardAndGradientsMatchNaiveReference) {
   const std::vector<std::pair<Shape, Shape>> cases = {
       {{3, 4}, {3, 4}}, {{3, 4}, {4}}, {{3, 1}, {1, 4}}, {{2, 3, 4}, {1, 3, 1}},
       {{5, 1, 4, 1}, {3, 1, 2}}, {{1}, {6, 5}}, {{257, 130}, {130}}, {{7, 1, 9}, {7, 5, 1}}};
-  for (const auto& [ls, rs] : cases) {
+  for (const auto& shapes : cases) {
+    const Shape& ls = shapes.first;  // (not a structured binding: lambdas below capture them)
+    const Shape& rs = shapes.second;
     const Shape os = ops::broadcast_shape(ls, rs);
     const std::int64_t n = ops::shape_size(os);
     auto l = random_vec<double>(ops::shape_size(ls), 1, 0.5, 2);
