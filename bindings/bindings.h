@@ -13,6 +13,7 @@ void register_data(pybind11::module_& m);
 void register_random(pybind11::module_& m);
 void register_initializers(pybind11::module_& m);
 void register_ops(pybind11::module_& m);
+void register_nn(pybind11::module_& m);
 
 // The buffer of a float16/float32/float64, C-contiguous, writeable numpy array (TypeError /
 // ValueError naming `name` otherwise). Defined in bind_random.cc.

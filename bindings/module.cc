@@ -26,4 +26,5 @@ PYBIND11_MODULE(_core, m) {
   mxopt::bindings::register_random(m);
   mxopt::bindings::register_initializers(m);
   mxopt::bindings::register_ops(m);
+  mxopt::bindings::register_nn(m);
 }
