@@ -163,14 +163,12 @@ def test_loss_custom_op_needs_no_head_gradient_and_matches_mxnet():
 
 
 def test_outputs_and_auxiliary_states():
-    """Two outputs and an auxiliary state. MXNet 1.9.1 itself cannot bind a custom operator
-    with auxiliary states (simple_bind fails in its storage-type inference: "Storage type
-    inconsistent, Provided = default, inferred storage type = unknown"), so the reference here
-    is the operator's own arithmetic."""
+    """Two outputs and an auxiliary state. MXNet 1.9.1 itself usually cannot bind a custom
+    operator with auxiliary states (simple_bind fails in its storage-type inference: "Storage
+    type inconsistent, Provided = default, inferred storage type = unknown"; not in every
+    process), so the reference here is the operator's own arithmetic."""
     def build(mx):
         return mx.sym.Custom(mx.sym.var("x"), op_type="counter", name="cnt")
-    with pytest.raises(RuntimeError, match="Storage type inconsistent"):
-        _run(mxnet, build, {"x": X}, "write", out_grads=[G, G * 3], aux={"cnt_count": B})
     b = _run(mxopt, build, {"x": X}, "write", out_grads=[G, G * 3], aux={"cnt_count": B}, steps=3)
     assert b[:3] == (["x"], ["cnt_double", "cnt_shifted"], ["cnt_count"])
     np.testing.assert_array_equal(b[3][0], X * 2)

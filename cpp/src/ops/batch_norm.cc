@@ -130,10 +130,12 @@ void batch_norm_backward(const BatchNormParam& p, bool is_train, const T* gy, co
           each(outer, channels, inner, c, [&](std::int64_t k) { gx[k] = gy[k] * iw; });
         }
       }
-      if (!p.fix_gamma) store(ggamma + c, T(1) * dotp * s, ggamma_req);
-      else if (ggamma_req == Req::kWrite || (ggamma_req == Req::kAdd && sizeof(T) == 4))
-        ggamma[c] = T(0);  // MXNet's float32 kernel (oneDNN) zeroes it under 'add' too
-      store(gbeta + c, T(1) * sum_gy, gbeta_req);
+      if (ggamma_req != Req::kNull) {
+        if (!p.fix_gamma) store(ggamma + c, T(1) * dotp * s, ggamma_req);
+        else if (ggamma_req == Req::kWrite || sizeof(T) == 4)
+          ggamma[c] = T(0);  // MXNet's float32 kernel (oneDNN) zeroes it under 'add' too
+      }
+      if (gbeta_req != Req::kNull) store(gbeta + c, T(1) * sum_gy, gbeta_req);
     }
   });
 }
