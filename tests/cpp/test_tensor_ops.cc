@@ -520,6 +520,37 @@ TEST(CsrDot, ValidationNamesTheArray) {
   EXPECT_EQ(msg({0, 1, 2, 3}, idx, 5), "");
 }
 
+// csr_t_dot_rsp_direct splits the columns over threads (at quantiles of the entries) when the
+// rows are sorted and keeps one pass otherwise: every split gives the grouped product's bits.
+TEST(CsrDot, DirectTransposeProductSplitsColumnsOverThreads) {
+  Csr uniform = random_csr(4000, 100000, 60, 47);
+  Csr skewed = random_csr(4000, 5000, 60, 48);  // most entries in the first 64 columns
+  for (auto& x : skewed.indices) x = x % 7 == 0 ? x : x % 64;
+  for (std::int64_t r = 0; r < skewed.rows; ++r)
+    std::sort(skewed.indices.begin() + skewed.indptr[r], skewed.indices.begin() + skewed.indptr[r + 1]);
+  Csr unsorted = uniform;
+  for (std::int64_t r = 0; r < unsorted.rows; ++r)
+    std::reverse(unsorted.indices.begin() + unsorted.indptr[r], unsorted.indices.begin() + unsorted.indptr[r + 1]);
+  const std::int64_t k = 3;
+  for (const Csr* c : {&uniform, &skewed, &unsorted}) {
+    const auto m = c->view();
+    ASSERT_GE(m.nnz * k, 131072);  // above the parallel threshold
+    const auto rhs = random_vec<double>(c->rows * k, 49);
+    const auto groups = ops::csr_column_groups(m);
+    std::vector<double> expected(groups.rows.size() * k);
+    ops::csr_t_dot_rsp(m, groups, rhs.data(), k, expected.data());
+    for (int threads : {1, 2, 3, 4}) {
+      set_threads(threads);
+      std::vector<std::int64_t> rows;
+      std::vector<double> values;
+      ops::csr_t_dot_rsp_direct(m, rhs.data(), k, &rows, &values);
+      EXPECT_EQ(rows, groups.rows) << threads << " threads";
+      EXPECT_TRUE(same_bits(values, expected)) << threads << " threads";
+    }
+    set_threads(2);
+  }
+}
+
 TEST(CsrDot, ResultsDoNotDependOnThreadCount) {
   const Csr c = random_csr(3000, 2000, 12, 44);
   const std::int64_t k = 48;

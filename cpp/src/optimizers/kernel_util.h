@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -379,9 +380,91 @@ inline void prefetch_row(std::size_t offset, std::size_t bytes, P*... arrays) {
 #endif
 }
 
+// Rows narrower than this are updated through contiguous copies (run_rows_gathered).
+inline constexpr std::size_t kNarrowRow = 16;
+inline constexpr std::size_t kGatherElements = 1024;  // per block and array
+
+// f(std::integral_constant<std::size_t, len>) for 1 <= len < kNarrowRow.
+template <std::size_t L = 1, class F>
+inline void with_row_length(std::size_t len, const F& f) {
+  if constexpr (L < kNarrowRow) {
+    if (len == L) return f(std::integral_constant<std::size_t, L>{});
+    with_row_length<L + 1>(len, f);
+  }
+}
+
+// Rows idx[r0..r1) of src (rows of L elements) into contiguous dst, prefetching the rows
+// kRowsAhead ahead (below row k) in src and in `also` (the arrays gathered next).
+template <std::size_t L, class T, class... P>
+inline void gather_rows(const T* __restrict src, T* __restrict dst,
+                        const std::int64_t* __restrict idx, std::size_t r0, std::size_t r1,
+                        std::size_t k, P*... also) {
+  for (std::size_t r = r0; r < r1; ++r) {
+    if (r + kRowsAhead < k)
+      prefetch_row(static_cast<std::size_t>(idx[r + kRowsAhead]) * L, L * sizeof(T), src, also...);
+    std::memcpy(dst + (r - r0) * L, src + static_cast<std::size_t>(idx[r]) * L, L * sizeof(T));
+  }
+}
+// And back (nothing for a read-only array).
+template <std::size_t L, class T, class D>
+inline void scatter_rows(const T* __restrict src, D* __restrict dst,
+                         const std::int64_t* __restrict idx, std::size_t r0, std::size_t r1) {
+  if constexpr (!std::is_const_v<D>)
+    for (std::size_t r = r0; r < r1; ++r)
+      std::memcpy(dst + static_cast<std::size_t>(idx[r]) * L, src + (r - r0) * L, L * sizeof(T));
+}
+
+// Narrow rows (a sparse linear model's (features, classes) weight has rows of 2 to 10 elements)
+// give the element loop nothing to vectorize, and an Adam row then costs the latency of its
+// square root and division. Blocks of rows are copied into contiguous buffers (row copies of a
+// compile-time length), updated there by the dense loop (vectorized for the CPU's ISA; the same
+// IEEE operations per element, so the same bits), and copied back. Blocks are split over
+// threads.
+template <class Op, class C, class... S>
+inline void run_rows_gathered(const Op& op, C* w, const C* gdata, const std::int64_t* idx,
+                              std::size_t k, std::size_t len, S*... s) {
+  const std::size_t block_rows = kGatherElements / len;
+  const std::size_t blocks = (k + block_rows - 1) / block_rows;
+  parallel_rows(blocks, block_rows * len, [&](std::size_t b) {
+    const std::size_t r0 = b * block_rows, r1 = std::min(k, r0 + block_rows);
+    // block buffers, uninitialised: the weight's, then each state's, 64 bytes apart beyond
+    // their size (buffers 4 KiB apart would make a load of one wait for stores to another)
+    alignas(64) unsigned char
+        raw[kGatherElements * (sizeof(C) + (0 + ... + sizeof(S))) + 64 * sizeof...(S)];
+    std::size_t offset = kGatherElements * sizeof(C);
+    auto carve = [&](auto* state) {
+      offset += 64;
+      auto* p = reinterpret_cast<std::remove_const_t<std::remove_pointer_t<decltype(state)>>*>(
+          raw + offset);
+      offset += kGatherElements * sizeof(*state);
+      return p;
+    };
+    C* wb = reinterpret_cast<C*>(raw);
+    (void)carve;  // (no states)
+    [&](auto*... sb) {
+      with_row_length(len, [&](auto L) {  // rows in: copies of a compile-time length
+        gather_rows<decltype(L)::value>(w, wb, idx, r0, r1, k, s...);
+        (gather_rows<decltype(L)::value>(s, sb, idx, r0, r1, 0), ...);  // (prefetched)
+      });
+      const C* gp = gdata + r0 * len;
+      run_range(0, static_cast<std::int64_t>((r1 - r0) * len), [=](std::size_t i) {
+        apply_in_registers(op, wb[i], gp[i], sb[i]...);
+      });
+      with_row_length(len, [&](auto L) {
+        scatter_rows<decltype(L)::value>(wb, w, idx, r0, r1);
+        (scatter_rows<decltype(L)::value>(sb, s, idx, r0, r1), ...);
+      });
+    }(carve(s)...);
+  });
+}
+
 template <class Op, class C, class... S>
 inline void run_rows(const Op& op, C* w, const C* gdata, const std::int64_t* idx,
                      std::size_t k, std::size_t len, S*... s) {
+  if (len < kNarrowRow && k * len >= kGatherElements) {
+    run_rows_gathered(op, w, gdata, idx, k, len, s...);
+    return;
+  }
   const std::size_t ahead_bytes = std::min(kPrefetchBytes, len * sizeof(C));
   parallel_rows(k, len, [&](std::size_t r) {
     if (r + kRowsAhead < k)

@@ -141,15 +141,9 @@ def buf(x: Any, name: str = "weight") -> np.ndarray:
 
 
 def check_rows(indices: np.ndarray, rows: int, name: str = "grad") -> None:
-    """Row indices of a row_sparse array must be sorted, unique and in [0, rows)."""
-    if indices.size == 0:
-        return
-    if indices.min() < 0 or indices.max() >= rows:
-        raise ValueError(f"{name}: row_sparse row index out of range [0, {rows}): "
-                         f"min {int(indices.min())}, max {int(indices.max())}")
-    if np.any(np.diff(indices) <= 0):
-        raise ValueError(f"{name}: row_sparse row indices must be strictly increasing "
-                         "(sorted, no duplicates)")
+    """Row indices of a row_sparse array must be sorted, unique and in [0, rows) (one pass in
+    C++; a ValueError naming ``name`` otherwise)."""
+    _core.check_row_indices(indices, rows, name)
 
 
 def rsp_parts(g: RowSparseNDArray, weight_shape: Tuple[int, ...]) -> Tuple[np.ndarray, np.ndarray]:
