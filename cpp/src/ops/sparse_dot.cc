@@ -215,105 +215,6 @@ void csr_t_dot_rsp(const CsrMatrix<T>& a, const RowGroups& groups, const T* rhs,
   });
 }
 
-namespace {
-// Whether every row's column indices are non-decreasing (LibSVM batches always are).
-template <class T>
-bool rows_sorted(const CsrMatrix<T>& a, bool parallel) {
-  bool sorted = true;
-#ifdef MXOPT_HAVE_OPENMP
-#pragma omp parallel for schedule(static) reduction(&& : sorted) if (parallel)
-#endif
-  for (std::int64_t r = 0; r < a.rows; ++r)
-    sorted = sorted && std::is_sorted(a.indices + a.indptr[r], a.indices + a.indptr[r + 1]);
-  return sorted;
-}
-
-// `parts` ranges of bitmap words, cut at quantiles of a sample of the entries' columns, so that
-// each range holds about as many entries even when the features are skewed.
-std::vector<std::int64_t> word_splits(const std::int64_t* indices, std::int64_t nnz,
-                                      std::int64_t words, int parts) {
-  const std::int64_t n = std::min<std::int64_t>(nnz, 4096);
-  std::vector<std::int64_t> sample(static_cast<std::size_t>(n));
-  const std::int64_t step = n > 0 ? nnz / n : 1;
-  for (std::int64_t i = 0; i < n; ++i) sample[i] = indices[i * step] >> 6;
-  std::sort(sample.begin(), sample.end());
-  std::vector<std::int64_t> split(static_cast<std::size_t>(parts) + 1, words);
-  split[0] = 0;
-  for (int p = 1; p < parts; ++p)
-    split[p] = std::max(split[p - 1], std::min(words, sample[p * n / parts]));
-  return split;
-}
-
-// The entries [lo, hi) of CSR row r whose columns lie in [c0, c1) (the row is sorted).
-inline void row_segment(const std::int64_t* indices, std::int64_t b, std::int64_t e,
-                        std::int64_t c0, std::int64_t c1, std::int64_t* lo, std::int64_t* hi) {
-  *lo = std::lower_bound(indices + b, indices + e, c0) - indices;
-  *hi = std::lower_bound(indices + *lo, indices + e, c1) - indices;
-}
-
-// csr_t_dot_rsp_direct on `parts` threads, each owning a range of the output's columns (whole
-// bitmap words): within it, a thread builds the bitmap, the ranks and the sums for its columns
-// by walking every CSR row's segment of them in row order. So each output row still receives
-// its products in CSR order from 0: the bits do not depend on the threads. False (nothing
-// written) when some row is unsorted.
-template <class T>
-bool csr_t_dot_rsp_split(const CsrMatrix<T>& a, const T* rhs, std::int64_t k, int parts,
-                         std::vector<std::int64_t>* rows, std::vector<T>* values) {
-#ifdef MXOPT_HAVE_OPENMP
-  if (!rows_sorted(a, true)) return false;
-  const std::int64_t words = (a.cols + 63) / 64;
-  const std::vector<std::int64_t> split = word_splits(a.indices, a.nnz, words, parts);
-  std::vector<std::uint64_t> bits(static_cast<std::size_t>(words), 0);
-  std::vector<std::int64_t> word_rank(static_cast<std::size_t>(words));
-  std::vector<std::int64_t> first(static_cast<std::size_t>(parts) + 1, 0);  // rank of a part
-#pragma omp parallel for schedule(static, 1) num_threads(parts)
-  for (int p = 0; p < parts; ++p) {
-    const std::int64_t c0 = split[p] * 64, c1 = split[p + 1] * 64;
-    for (std::int64_t r = 0; r < a.rows; ++r) {
-      std::int64_t lo, hi;
-      row_segment(a.indices, a.indptr[r], a.indptr[r + 1], c0, c1, &lo, &hi);
-      for (std::int64_t e = lo; e < hi; ++e)
-        bits[a.indices[e] >> 6] |= std::uint64_t{1} << (a.indices[e] & 63);
-    }
-    std::int64_t count = 0;
-    for (std::int64_t w = split[p]; w < split[p + 1]; ++w) count += popcount(bits[w]);
-    first[p + 1] = count;
-  }
-  for (int p = 0; p < parts; ++p) first[p + 1] += first[p];
-  rows->resize(static_cast<std::size_t>(first[parts]));
-  values->assign(static_cast<std::size_t>(first[parts] * k), T(0));
-  std::int64_t* cols_out = rows->data();
-  T* out = values->data();
-#pragma omp parallel for schedule(static, 1) num_threads(parts)
-  for (int p = 0; p < parts; ++p) {
-    std::int64_t rank = first[p];
-    for (std::int64_t w = split[p]; w < split[p + 1]; ++w) {
-      word_rank[w] = rank;
-      for (std::uint64_t b = bits[w]; b; b &= b - 1) cols_out[rank++] = w * 64 + __builtin_ctzll(b);
-    }
-    const std::int64_t c0 = split[p] * 64, c1 = split[p + 1] * 64;
-    with_small_k(k, [&](auto K) {
-      for (std::int64_t r = 0; r < a.rows; ++r) {
-        std::int64_t lo, hi;
-        row_segment(a.indices, a.indptr[r], a.indptr[r + 1], c0, c1, &lo, &hi);
-        const T* src = rhs + r * k;
-        for (std::int64_t e = lo; e < hi; ++e) {
-          const std::int64_t c = a.indices[e];
-          const std::uint64_t below = bits[c >> 6] & ((std::uint64_t{1} << (c & 63)) - 1);
-          axpy<decltype(K)::value>(out + (word_rank[c >> 6] + popcount(below)) * k, src,
-                                   a.data[e], k);
-        }
-      }
-    });
-  }
-  return true;
-#else
-  (void)a, (void)rhs, (void)k, (void)parts, (void)rows, (void)values;
-  return false;
-#endif
-}
-}  // namespace
-
 template <class T>
 void csr_t_dot_rsp_direct(const CsrMatrix<T>& a, const T* rhs, std::int64_t k,
                           std::vector<std::int64_t>* rows, std::vector<T>* values) {
@@ -325,12 +226,6 @@ void csr_t_dot_rsp_direct(const CsrMatrix<T>& a, const T* rhs, std::int64_t k,
     csr_t_dot_rsp(a, g, rhs, k, values->data());
     return;
   }
-#ifdef MXOPT_HAVE_OPENMP
-  const int threads = omp_get_max_threads();
-  if (threads > 1 && a.nnz * k >= detail::kParallelElements &&
-      csr_t_dot_rsp_split(a, rhs, k, threads, rows, values))
-    return;
-#endif
   const ColumnBitmap cb(a.indices, a.nnz, a.cols);
   *rows = cb.columns();
   values->assign(static_cast<std::size_t>(cb.unique * k), T(0));
