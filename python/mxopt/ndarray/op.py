@@ -57,8 +57,24 @@ class _Ctx:
         return int(_core.random_current_seed())
 
 
+_PARSED_CACHE_SIZE = 256  # parameter sets kept per operator
+
+
 def imperative(op: OpDef, func_name: str) -> Callable[..., Any]:
     """The ``mx.nd.<func_name>`` function of ``op``."""
+    parsed: Dict[Any, Dict[str, Any]] = {}  # attribute strings -> typed parameters
+
+    def params_of(attrs: Dict[str, str]) -> Dict[str, Any]:
+        # A training loop calls the same operator with the same parameters at every step.
+        key = tuple(attrs.items())
+        p = parsed.get(key)
+        if p is None:
+            p = op.parse_params(attrs)
+            if len(parsed) >= _PARSED_CACHE_SIZE:
+                parsed.clear()
+            parsed[key] = p
+        return dict(p)
+
     def call(*args: Any, out: Any = None, name: Any = None, **kwargs: Any) -> Any:
         given_kw: Dict[str, Any] = {}
         attrs: Dict[str, str] = {}
@@ -70,13 +86,12 @@ def imperative(op: OpDef, func_name: str) -> Callable[..., Any]:
         args = split_positional(op, args, _is_array, attrs, func_name)
         if op.variadic and op.variadic not in attrs:
             attrs[op.variadic] = str(len(args))
-        p = op.parse_params(attrs)
+        p = params_of(attrs)
         arg_names = op.inputs(p)
         names = arg_names + op.aux(p)
-        where = op.describe(attrs)
         if len(args) > len(names):
             raise MXNetError(f"{op.name} takes {len(names)} inputs ({names}) but {len(args)} "
-                             f"were given, in operator {where}")
+                             f"were given, in operator {op.describe(attrs)}")
         values: Dict[str, Any] = {}
         for n, a in zip(names, args):
             if not _is_array(a):
@@ -86,11 +101,12 @@ def imperative(op: OpDef, func_name: str) -> Callable[..., Any]:
         for key, a in given_kw.items():
             if key not in names:
                 raise MXNetError(f"{func_name}: unknown input {key!r} (inputs: {names}), in "
-                                 f"operator {where}")
+                                 f"operator {op.describe(attrs)}")
             values[key] = a
         missing = [n for n in names if n not in values]
         if missing:
-            raise MXNetError(f"{func_name}: missing input(s) {missing}, in operator {where}")
+            raise MXNetError(f"{func_name}: missing input(s) {missing}, in operator "
+                             f"{op.describe(attrs)}")
         ins = [_value(values[n], i in op.sparse_inputs) for i, n in enumerate(arg_names)]
         aux = [_value(values[n], False) for n in names[len(arg_names):]]
         in_shapes = [tuple(v.shape) for v in ins + aux]
