@@ -1,7 +1,7 @@
 """Run the whole benchmark suite: every bench/bench_*.py at 1 and 2 threads, plus the STREAM
 roofline, each in a fresh process (thread counts are fixed at library start-up).
 
-    python bench/run_all.py [--quick] [--only optimizers,initializers,module,io] [--threads 1,2]
+    python bench/run_all.py [--quick] [--only optimizers,initializers,module,io,programs] [--threads 1,2]
 
 Each benchmark prints its ratio tables and writes bench/results/<name>-t<threads>.json.
 """
@@ -23,7 +23,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer sizes (a smoke run)")
     ap.add_argument("--only", default="", help="comma-separated benchmark names (optimizers, "
-                    "optimizer_variants, initializers, module, io)")
+                    "optimizer_variants, initializers, module, io, programs)")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     args = ap.parse_args()
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the benchmark suite against its peers (MXNet 1.9.1, PyTorch 2.13 CPU, numpy).
-# Usage: bash scripts/bench.sh [--quick] [--only optimizers,initializers,module]
+# Usage: bash scripts/bench.sh [--quick] [--only optimizers,initializers,module,io,programs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${MXOPT_BENCH_VENV:-.venv-bench}"
