@@ -28,11 +28,12 @@ import numpy as np
 
 import mxopt as mx
 
-NETWORKS = {  # name -> hidden layers and activation (no convolution: MLP variants only)
-    "mlp": ((128, 64), "relu"),
-    "mlp-tanh": ((128, 64), "tanh"),
-    "mlp-wide": ((512, 256), "relu"),
-    "perceptron": ((), None),
+NETWORKS = {  # name -> hidden layers, activation, BatchNorm after each hidden layer
+    "mlp": ((128, 64), "relu", False),
+    "mlp-bn": ((128, 64), "relu", True),
+    "mlp-tanh": ((128, 64), "tanh", False),
+    "mlp-wide": ((512, 256), "relu", False),
+    "perceptron": ((), None, False),
 }
 INITIALIZERS = ("default", "xavier", "msra", "normal", "uniform", "one", "zero")
 MNIST_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -81,11 +82,15 @@ def build_parser():
 
 
 def mlp_symbol(network, num_classes):
-    """Flatten the (1, 28, 28) images, then the hidden layers of ``network`` and a softmax."""
-    hidden, act = NETWORKS[network]
+    """Flatten the (1, 28, 28) images, then the hidden layers of ``network`` and a softmax.
+    With BatchNorm, its moving mean and variance are auxiliary states: updated by training
+    forward passes, saved in checkpoints as ``aux:`` records, never seen by the optimizer."""
+    hidden, act, batch_norm = NETWORKS[network]
     h = mx.sym.Flatten(data=mx.sym.Variable("data"))
     for i, width in enumerate(hidden, start=1):
-        h = mx.sym.FullyConnected(data=h, name="fc%d" % i, num_hidden=width)
+        h = mx.sym.FullyConnected(data=h, name="fc%d" % i, num_hidden=width, no_bias=batch_norm)
+        if batch_norm:
+            h = mx.sym.BatchNorm(data=h, name="bn%d" % i, fix_gamma=False)
         h = mx.sym.Activation(data=h, name="%s%d" % (act, i), act_type=act)
     h = mx.sym.FullyConnected(data=h, name="fc%d" % (len(hidden) + 1), num_hidden=num_classes)
     return mx.sym.SoftmaxOutput(data=h, name="softmax")
