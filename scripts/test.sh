@@ -41,7 +41,7 @@ CMAKE="$VENV/bin/cmake"
 "$CMAKE" --build --preset sanitize
 "$VENV/bin/ctest" --preset sanitize -j2
 MXOPT_VENV="$VENV" bash scripts/asan_python.sh
-MXOPT_VENV="$VENV" bash scripts/fuzz.sh "${MXOPT_FUZZ_SECONDS:-30}"
+MXOPT_VENV="$VENV" bash scripts/fuzz.sh "${MXOPT_FUZZ_SECONDS:-20}"
 # ThreadSanitizer (scripts/tsan.sh) is opt-in: its clean build alone takes longer than the
 # budget for it (about 7 minutes here; an incremental run, 35 seconds).
 if [ "${MXOPT_RUN_TSAN:-0}" = 1 ]; then
