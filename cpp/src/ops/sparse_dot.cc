@@ -8,10 +8,13 @@
 // row_sparse kernel instead flags every one of the `cols` possible rows in a cols-long array).
 #include "tensor_common.h"
 
+#include "mxopt/optimizers/isa.h"
+
 namespace mxopt::ops {
 
 namespace {
 constexpr std::int64_t kPrefetch = 16;  // entries ahead whose rhs row is prefetched
+constexpr std::int64_t kScatterPrefetch = 32;  // entries ahead whose output row is prefetched
 
 // Set bits of a word. The portable x86-64 baseline has no POPCNT instruction, and there
 // __builtin_popcountll is a call into libgcc once per CSR entry (a tenth of A^T x rhs's time in
@@ -75,6 +78,32 @@ struct ColumnBitmap {
     const std::uint64_t below = bits[c >> 6] & ((std::uint64_t{1} << (c & 63)) - 1);
     return word_rank[c >> 6] + popcount(below);
   }
+  // ranks[e] = rank(indices[e]) for every entry, with the POPCNT instruction where the CPU has
+  // it (every AVX2 CPU does; it takes a third of the portable form's time per entry).
+  std::vector<std::int64_t> ranks(const std::int64_t* indices, std::int64_t nnz) const {
+    std::vector<std::int64_t> out(static_cast<std::size_t>(nnz));
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    if (kernels::isa_level() != kernels::IsaLevel::kBaseline) {
+      ranks_popcnt(bits.data(), word_rank.data(), indices, nnz, out.data());
+      return out;
+    }
+#endif
+    for (std::int64_t e = 0; e < nnz; ++e) out[e] = rank(indices[e]);
+    return out;
+  }
+
+ private:
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+  __attribute__((target("popcnt"), noinline)) static void ranks_popcnt(
+      const std::uint64_t* bits, const std::int64_t* word_rank, const std::int64_t* indices,
+      std::int64_t nnz, std::int64_t* out) {
+    for (std::int64_t e = 0; e < nnz; ++e) {
+      const std::int64_t c = indices[e];
+      const std::uint64_t below = bits[c >> 6] & ((std::uint64_t{1} << (c & 63)) - 1);
+      out[e] = word_rank[c >> 6] + __builtin_popcountll(below);
+    }
+  }
+#endif
 };
 }  // namespace
 
@@ -174,12 +203,9 @@ RowGroups csr_column_groups(const CsrMatrix<T>& a) {
   const std::int64_t unique = cb.unique;
   RowGroups g;
   g.rows = cb.columns();
-  std::vector<std::int64_t> rank(static_cast<std::size_t>(a.nnz));
+  const std::vector<std::int64_t> rank = cb.ranks(a.indices, a.nnz);
   g.starts.assign(static_cast<std::size_t>(unique) + 1, 0);
-  for (std::int64_t e = 0; e < a.nnz; ++e) {
-    rank[e] = cb.rank(a.indices[e]);
-    ++g.starts[rank[e] + 1];
-  }
+  for (std::int64_t e = 0; e < a.nnz; ++e) ++g.starts[rank[e] + 1];
   for (std::int64_t r = 0; r < unique; ++r) g.starts[r + 1] += g.starts[r];
   std::vector<std::int64_t> next(g.starts.begin(), g.starts.end() - 1);
   g.sources.resize(static_cast<std::size_t>(a.nnz));
@@ -230,13 +256,17 @@ void csr_t_dot_rsp_direct(const CsrMatrix<T>& a, const T* rhs, std::int64_t k,
   *rows = cb.columns();
   values->assign(static_cast<std::size_t>(cb.unique * k), T(0));
   T* out = values->data();
-  // Row by row, entry by entry: each output row receives its products in CSR order.
+  const std::vector<std::int64_t> rank = cb.ranks(a.indices, a.nnz);
+  // Row by row, entry by entry: each output row receives its products in CSR order. The output
+  // rows are hit at random, so the row a few entries ahead is prefetched (a fifth of the time).
   with_small_k(k, [&](auto K) {
     for (std::int64_t r = 0; r < a.rows; ++r) {
       const T* src = rhs + r * k;
       const std::int64_t end = a.indptr[r + 1];
-      for (std::int64_t p = a.indptr[r]; p < end; ++p)
-        axpy<decltype(K)::value>(out + cb.rank(a.indices[p]) * k, src, a.data[p], k);
+      for (std::int64_t p = a.indptr[r]; p < end; ++p) {
+        if (p + kScatterPrefetch < a.nnz) __builtin_prefetch(out + rank[p + kScatterPrefetch] * k, 1);
+        axpy<decltype(K)::value>(out + rank[p] * k, src, a.data[p], k);
+      }
     }
   });
 }
