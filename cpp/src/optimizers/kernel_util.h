@@ -193,12 +193,23 @@ inline bool use_threads(std::size_t work, std::size_t threshold = kParallelThres
 #define MXOPT_ISA_DISPATCH 0
 #define MXOPT_LOOP
 #endif
+#if defined(__GNUC__) && !defined(__clang__)
+#define MXOPT_NO_VECTORIZE __attribute__((optimize("no-tree-vectorize")))
+#else
+#define MXOPT_NO_VECTORIZE
+#endif
 
 // f(i) for i in [lo, hi) on the calling thread.
 // Each call runs a private copy of `f`, so that (with by-value captures) the compiler sees no
 // aliasing between the functor's parameters and the arrays it writes, and vectorizes.
 template <class F>
 MXOPT_LOOP void loop_baseline(std::int64_t lo, std::int64_t hi, const F& f) {
+  const F local(f);
+  for (std::int64_t i = lo; i < hi; ++i) local(static_cast<std::size_t>(i));
+}
+// The same without vectorization (float16 compute at the baseline level, see kEveryIsa).
+template <class F>
+MXOPT_LOOP MXOPT_NO_VECTORIZE void loop_scalar(std::int64_t lo, std::int64_t hi, const F& f) {
   const F local(f);
   for (std::int64_t i = lo; i < hi; ++i) local(static_cast<std::size_t>(i));
 }
@@ -215,13 +226,17 @@ MXOPT_TARGET_AVX512 void loop_avx512(std::int64_t lo, std::int64_t hi, const F& 
 }
 #endif
 
-template <class F>
+// kEveryIsa = false (float16 compute, see kEveryIsa below): the AVX-512 level runs the AVX2 clone.
+template <bool kEveryIsa = true, class F>
 inline void run_range(std::int64_t lo, std::int64_t hi, const F& f) {
 #if MXOPT_ISA_DISPATCH
   switch (isa_level()) {
     case IsaLevel::kAVX512:
-      loop_avx512(lo, hi, f);
-      return;
+      if constexpr (kEveryIsa) {
+        loop_avx512(lo, hi, f);
+        return;
+      }
+      [[fallthrough]];
     case IsaLevel::kAVX2:
       loop_avx2(lo, hi, f);
       return;
@@ -229,7 +244,10 @@ inline void run_range(std::int64_t lo, std::int64_t hi, const F& f) {
       break;
   }
 #endif
-  loop_baseline(lo, hi, f);
+  if constexpr (kEveryIsa)
+    loop_baseline(lo, hi, f);
+  else
+    loop_scalar(lo, hi, f);
 }
 
 // fn(lo, hi) over [0, n): one contiguous block per thread above the threshold (blocks aligned
@@ -255,10 +273,17 @@ inline void parallel_ranges(std::size_t n, const F& f) {
 }
 
 // f(i) for i in [0, n), over the blocks of parallel_ranges.
-template <class F>
+template <bool kEveryIsa = true, class F>
 inline void parallel_for(std::size_t n, const F& f) {
-  parallel_ranges(n, [&f](std::int64_t lo, std::int64_t hi) { run_range(lo, hi, f); });
+  parallel_ranges(n, [&f](std::int64_t lo, std::int64_t hi) { run_range<kEveryIsa>(lo, hi, f); });
 }
+
+// Whether the loops of compute type C get a clone for every ISA level. float16 compute (`half`:
+// each operation followed by an integer rounding sequence) makes element loops ten times the
+// code of float32 ones, and the AVX-512 clones of them doubled the library's compile time for
+// a twice-as-wide loop on a dtype MXNet users train with multi_precision; they stop at AVX2.
+template <class C>
+inline constexpr bool kEveryIsa = !std::is_same_v<C, half>;
 
 // f(r) for each of n rows of `row_length` elements (threads split rows).
 template <class F>
@@ -337,7 +362,7 @@ inline void apply_in_registers(const Op& op, C& w, G& g, S&... s) {
 // rewrite the gradient in place, as some MXNet kernels do).
 template <class Op, class C, class G, class... S>
 inline void run_dense(const Op& op, C* w, G* g, std::size_t n, S*... s) {
-  parallel_for(n, [&](std::size_t i) { apply_in_registers(op, w[i], g[i], s[i]...); });
+  parallel_for<kEveryIsa<C>>(n, [&](std::size_t i) { apply_in_registers(op, w[i], g[i], s[i]...); });
 }
 
 // Multi-precision update: the float32 op on the master copy, the half weight set to its
@@ -447,7 +472,7 @@ inline void run_rows_gathered(const Op& op, C* w, const C* gdata, const std::int
         (gather_rows<decltype(L)::value>(s, sb, idx, r0, r1, 0), ...);  // (prefetched)
       });
       const C* gp = gdata + r0 * len;
-      run_range(0, static_cast<std::int64_t>((r1 - r0) * len), [=](std::size_t i) {
+      run_range<kEveryIsa<C>>(0, static_cast<std::int64_t>((r1 - r0) * len), [=](std::size_t i) {
         apply_in_registers(op, wb[i], gp[i], sb[i]...);
       });
       with_row_length(len, [&](auto L) {

@@ -135,7 +135,7 @@ void lamb_single(C* w, const C* g, C* m, C* v, std::size_t n, const LAMBParams& 
   dispatch(clips(p.clip_gradient), [&](auto k) {
     dispatch(p.bias_correction, [&](auto bc) {
       const SingleLambPhase1<C, decltype(k)::value, decltype(bc)::value> op(p);
-      parallel_for(n, [op, u, w, g, m, v](std::size_t i) { u[i] = op(w[i], g[i], m[i], v[i]); });
+      parallel_for<kEveryIsa<C>>(n, [op, u, w, g, m, v](std::size_t i) { u[i] = op(w[i], g[i], m[i], v[i]); });
     });
   });
   using P = promote_t<C>;
@@ -143,7 +143,7 @@ void lamb_single(C* w, const C* g, C* m, C* v, std::size_t n, const LAMBParams& 
   both(n, [&] { r1d = nrm2(sp(w), n); }, [&] { r2d = nrm2(sp(u), n); });
   const C r1 = C(static_cast<P>(r1d)), r2 = C(static_cast<P>(r2d));
   const C lr = trust_lr(C(p.lr), r1, r2, p.lower_bound, p.upper_bound);
-  parallel_for(n, [w, u, lr](std::size_t i) { w[i] = w[i] - lr * u[i]; });
+  parallel_for<kEveryIsa<C>>(n, [w, u, lr](std::size_t i) { w[i] = w[i] - lr * u[i]; });
 }
 
 // ---- multi_lamb_update over a list (also the single-tensor aggregated form) -------------------
@@ -182,7 +182,7 @@ void lamb_sums(const Op& op, const C* w, const WN* wn, const C* m, const C* v, s
       const C* wl = w + lo;
       const C* ml = m + lo;
       const C* vl = v + lo;
-      run_range(0, static_cast<std::int64_t>(len),
+      run_range<kEveryIsa<C>>(0, static_cast<std::int64_t>(len),
                 [op, ub, wl, ml, vl](std::size_t j) { ub[j] = op.dir(wl[j], ml[j], vl[j]); });
     }
     const WN* x = wn + lo;
@@ -253,7 +253,7 @@ void lamb_moments_range(const Op& op, const G* g, C* m, C* v, std::size_t lo, st
     float* vl = v + lo;
     run_range(0, n, [op, gb, ml, vl](std::size_t j) { op.moments(gb[j], ml[j], vl[j]); });
   } else {
-    run_range(static_cast<std::int64_t>(lo), static_cast<std::int64_t>(hi),
+    run_range<kEveryIsa<C>>(static_cast<std::int64_t>(lo), static_cast<std::int64_t>(hi),
               [op, g, m, v](std::size_t j) { op.moments(static_cast<C>(g[j]), m[j], v[j]); });
   }
 }
@@ -369,7 +369,7 @@ void lamb_multi(std::size_t count, C* const* w, const C* const* g, C* const* m, 
                      C* wi = w[i];
                      const C* mi = m[i];
                      const C* vi = v[i];
-                     run_range(static_cast<std::int64_t>(lo), static_cast<std::int64_t>(hi),
+                     run_range<kEveryIsa<C>>(static_cast<std::int64_t>(lo), static_cast<std::int64_t>(hi),
                                [op, lr, wi, mi, vi](std::size_t j) {
                                  wi[j] = wi[j] - lr * C(op.dir(wi[j], mi[j], vi[j]));
                                });

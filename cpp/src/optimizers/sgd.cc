@@ -171,7 +171,7 @@ void sgd_update_rsp(T* weight, std::size_t rows, const RowSparse<T>& grad, const
   // Standard update: weight decay on every row (factor computed in float32), then the
   // gradient rows without decay.
   const C decay(1.0f - p.lr * p.wd);
-  parallel_for(rows * len, [&](std::size_t i) { w[i] = w[i] * decay; });
+  parallel_for<kEveryIsa<C>>(rows * len, [&](std::size_t i) { w[i] = w[i] * decay; });
   SGDParams no_wd = p;
   no_wd.wd = 0.0f;
   dispatch(clips(p), [&](auto k) {
