@@ -135,7 +135,7 @@ def main() -> int:
     a, b = np.empty(n0, np.float32), np.ones(n0, np.float32)
     results["numpy_fill_GBs"] = 4.0 * n0 / common.median_time(lambda: a.fill(1.0)) / 1e9
     results["numpy_copyto_GBs"] = 8.0 * n0 / common.median_time(lambda: np.copyto(a, b)) / 1e9
-    del a, b
+    a = b = None  # free the buffers
     merged: Dict[str, Dict[str, float]] = {}
     for lib in LIBS:
         if lib != "numpy" and common.optional_import(lib) is None:
@@ -155,7 +155,7 @@ def main() -> int:
     print(f"\nthreads={common.threads()}  STREAM fill {fill:.1f} GB/s  numpy fill (1 thread) "
           f"{results['numpy_fill_GBs']:.1f} GB/s  numpy copyto {results['numpy_copyto_GBs']:.1f}"
           f" GB/s  philox kernels: {results.get('philox_simd')}", flush=True)
-    for title, kind, shape in _groups(args.quick):
+    for title, _kind, shape in _groups(args.quick):
         times = merged.get(title, {})
         n = int(np.prod(shape))
         ref = times.get("mxopt philox")

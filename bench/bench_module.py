@@ -100,7 +100,7 @@ def torch_loop(workload: str, x: np.ndarray, y: np.ndarray, epochs: int) -> Dict
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
     n = x.shape[0]
     times = []
-    for epoch in range(epochs + 1):
+    for _ in range(epochs + 1):
         t0 = time.perf_counter()
         perm = torch.randperm(n)
         for i in range(0, n, BATCH):
@@ -126,7 +126,7 @@ def numpy_loop(workload: str, x: np.ndarray, y: np.ndarray, epochs: int) -> Dict
     n = x.shape[0]
     yi = y.astype(np.int64)
     times = []
-    for epoch in range(epochs + 1):
+    for _ in range(epochs + 1):
         t0 = time.perf_counter()
         perm = rng.permutation(n)
         for i in range(0, n, BATCH):

@@ -27,8 +27,6 @@ copy bandwidth. "%roof" = roofline time / measured time. Ratios > 1 mean mxopt i
 from __future__ import annotations
 
 import argparse
-import math
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional

@@ -101,7 +101,7 @@ def main():
 
     # 3. Prediction and scoring.
     n = 0
-    for preds, i_batch, batch in mod.iter_predict(val_dataiter):
+    for preds, _, batch in mod.iter_predict(val_dataiter):
         pred_label = preds[0].asnumpy().argmax(axis=1)
         label = batch.label[0].asnumpy().astype("int32")[:pred_label.shape[0]]
         n += (pred_label == label).sum()

@@ -3,7 +3,7 @@ re-created as a standalone C++/Python library. Use it as ``import mxopt as mx``.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 try:
     from . import _core  # noqa: F401

@@ -1,5 +1,7 @@
 # Type stubs of the compiled core (private: use the mxopt package).
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
 
 class LRScheduler:
     base_lr: float
@@ -84,8 +86,6 @@ class GraphExecutor:
     def seed(self, seed: int) -> None: ...
 
 # ---- optimizer kernels (bind_optimizers.cc): in-place updates of numpy buffers ---------------
-from typing import Optional, Sequence
-import numpy as np
 _A = np.ndarray
 _Clip = Optional[float]
 

@@ -193,7 +193,7 @@ class Executor:
             step = _Step()
             step.op, step.p, step.name = op, p, node.name
             step.ins, step.dyn = [], []
-            for i, (kk, v) in enumerate(zip(in_keys[:n_args], in_vals[:n_args])):
+            for i, v in enumerate(in_vals[:n_args]):
                 if isinstance(v, RowSparseNDArray) and i not in op.sparse_inputs:
                     step.dyn.append((i, lambda v=v: _rsp_dense(v)))
                     step.ins.append(None)

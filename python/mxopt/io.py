@@ -734,5 +734,5 @@ class PrefetchingIter(DataIter):
         return self.current_batch.pad
 
 
-from ._data_iters import (CSVIter, DataFileNotFoundError, LibSVMIter, MNISTIter,  # noqa: E402
+from ._data_iters import (CSVIter, LibSVMIter, MNISTIter,  # noqa: E402
                           batch_array)

@@ -43,7 +43,7 @@ import mxopt as mx
 from .base import MXNetError
 from .context import Context, current_context
 from .ndarray import NDArray, array
-from .ndarray.sparse import BaseSparseNDArray, CSRNDArray, RowSparseNDArray
+from .ndarray.sparse import BaseSparseNDArray, CSRNDArray
 
 _default_ctx: Optional[Context] = None
 

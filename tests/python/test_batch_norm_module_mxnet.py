@@ -9,7 +9,9 @@ the batches here have 32 rows, where its results do not depend on the engine."""
 import numpy as np
 import pytest
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 import mxopt
 
 RNG = np.random.RandomState(3)

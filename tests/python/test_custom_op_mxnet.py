@@ -4,7 +4,9 @@ defined once per library, give the same names, shapes, outputs and gradients in 
 import numpy as np
 import pytest
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 import mxopt
 
 

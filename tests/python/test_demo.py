@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+from mxnet_oracle import needs_mxnet
+
 
 def run_demo(*args):
     proc = subprocess.run([sys.executable, "-m", "mxopt.demo", *args], capture_output=True,
@@ -27,6 +29,7 @@ def test_demo_trains_and_prints_like_the_acceptance_program():
     assert lines.index("fc_weight") < lines.index("fc_bias")
 
 
+@needs_mxnet
 def test_demo_matches_mxnet_when_replayed():
     out, _ = run_demo("--epochs", "2", "--no-progress", "--check-mxnet")
     diff = float(re.search(r"max \|mxopt - MXNet\| over all parameters after training: (\S+)",

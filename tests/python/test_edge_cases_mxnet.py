@@ -5,7 +5,9 @@ representative set of optimizers. The bar is bit-identical weights and states (N
 import os
 import warnings
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 import numpy as np
 import pytest
 

@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 
 from example_runner import log_shape, numbers, run_example
+from mxnet_oracle import require_mxnet
+
+require_mxnet()  # the example also runs under MXNet, in a subprocess
 
 _NUM = re.compile(r"[-+]?\d+\.\d+(e[-+]?\d+)?")
 

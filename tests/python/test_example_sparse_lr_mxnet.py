@@ -6,7 +6,9 @@ import re
 import numpy as np
 import pytest
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 import mxopt
 from example_runner import log_shape, numbers, run_example
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 import mxopt
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,6 +10,7 @@ import sys
 import tempfile
 
 import pytest
+from mxnet_oracle import needs_mxnet
 
 import mxopt as mx
 from mxopt.base import MXNetError
@@ -55,6 +56,7 @@ def test_fuzz_finding_is_rejected_cleanly(name, tmp_path, monkeypatch):
     _reject(name, tmp_path)
 
 
+@needs_mxnet
 def test_symbol_json_with_raw_control_characters_loads_like_mxnet():
     import mxnet
 

@@ -3,11 +3,12 @@
 Random values are compared BIT FOR BIT after the same seed (the default 'mxnet' generator);
 deterministic rules, dumps() strings, dispatch and error messages exactly.
 """
-import json
 import logging
 import warnings
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 import numpy as np
 import pytest
 

@@ -9,7 +9,9 @@ import time
 import numpy as np
 import pytest
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 import mxopt as mx
 
 N_IMAGES = 1003

@@ -7,7 +7,9 @@ import pickle
 import numpy as np
 import pytest
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 import mxopt
 from mxopt.base import MXNetError
 

@@ -4,7 +4,9 @@ import logging
 import pickle
 import random
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 import pytest
 
 import mxopt

@@ -10,7 +10,9 @@ import warnings
 import numpy as np
 import pytest
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 import mxopt
 
 RTOL, ATOL = 1e-5, 2e-6

@@ -7,7 +7,9 @@ import warnings
 import numpy as np
 import pytest
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 import mxopt
 
 RTOL, ATOL = 1e-5, 1e-5
@@ -111,7 +113,8 @@ def acceptance(mx, x, y, epochs, seed=7, speedometer=True):
     """The issue's program, verbatim apart from the data iterator and the seeds."""
     np.random.seed(seed)
     train_iter = mx.io.NDArrayIter(x, y, 128, shuffle=True)
-    data = mx.symbol.Variable('data'); label = mx.symbol.Variable('softmax_label')
+    data = mx.symbol.Variable('data')
+    label = mx.symbol.Variable('softmax_label')
     fc = mx.symbol.FullyConnected(data, name='fc', num_hidden=10)
     loss = mx.symbol.SoftmaxOutput(fc, label, name='softmax')
     mod = mx.mod.Module(loss)

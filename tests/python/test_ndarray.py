@@ -1,7 +1,7 @@
 """mx.nd: NDArray backed by numpy buffers, row-sparse arrays, contexts (checked against MXNet)."""
 import pickle
 
-import mxnet
+from mxnet_oracle import mxnet_or_none as mxnet, needs_mxnet
 import numpy as np
 import pytest
 
@@ -9,6 +9,7 @@ import mxopt as mx
 from mxopt.ndarray import _buffer
 
 
+@needs_mxnet
 def test_array_defaults_to_float32_like_mxnet():
     for src in ([1, 2], np.array([1, 2]), np.array([1.5, 2.0], dtype=np.float64)):
         assert mx.nd.array(src).dtype == mxnet.nd.array(src).dtype == np.float32
@@ -24,6 +25,7 @@ def test_creation_functions():
     assert mx.nd.arange(0, 4).asnumpy().tolist() == [0, 1, 2, 3]
 
 
+@needs_mxnet
 def test_slices_are_views_that_write_through_like_mxnet():
     a = mx.nd.zeros((2, 3))
     row = a[0]
@@ -48,6 +50,7 @@ def test_buffer_is_zero_copy_and_asnumpy_copies():
         _buffer([1, 2])
 
 
+@needs_mxnet
 def test_arithmetic_keeps_dtype_like_mxnet():
     x = np.array([1.5, -2.25, 3.0], dtype=np.float32)
     for dt in ("float16", "float32", "float64"):
@@ -63,6 +66,7 @@ def test_arithmetic_keeps_dtype_like_mxnet():
     assert a.asnumpy().tolist() == [3, 6]
 
 
+@needs_mxnet
 def test_copyto_astype_and_reductions():
     a = mx.nd.array([[1, 2], [3, 4]])
     b = mx.nd.zeros((2, 2))
@@ -76,6 +80,7 @@ def test_copyto_astype_and_reductions():
     assert mx.nd.clip(mx.nd.array([-3, 0.5, 3]), -1, 1).asnumpy().tolist() == [-1, 0.5, 1]
 
 
+@needs_mxnet
 def test_repr_matches_mxnet():
     x = np.array([[1, 2], [3, 4]], dtype=np.float32)
     assert repr(mx.nd.array(x)) == repr(mxnet.nd.array(x))
@@ -88,6 +93,7 @@ def test_pickle_roundtrip():
     assert b.dtype == np.float16 and b.asnumpy().tolist() == [[1, 2], [3, 4]]
 
 
+@needs_mxnet
 def test_row_sparse_array_like_mxnet():
     data, idx = np.arange(6, dtype=np.float32).reshape(2, 3), [0, 2]
     r = mx.nd.sparse.row_sparse_array((data, idx), shape=(4, 3))
@@ -105,6 +111,7 @@ def test_row_sparse_array_like_mxnet():
     assert z.asnumpy().shape == (5, 2) and z.data.shape == (0, 2)
 
 
+@needs_mxnet
 def test_context():
     assert mx.cpu() == mx.cpu(0) and str(mx.cpu()) == str(mxnet.cpu()) == "cpu(0)"
     assert mx.nd.zeros(1).context == mx.cpu()

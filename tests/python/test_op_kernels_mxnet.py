@@ -25,7 +25,9 @@ import sys
 import numpy as np
 import pytest
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 from mxopt import _core as C
 
 DTYPES = [np.float32, np.float64]

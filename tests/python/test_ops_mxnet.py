@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 import mxopt
 
 TOL = dict(rtol=2e-5, atol=2e-6)

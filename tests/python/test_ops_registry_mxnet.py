@@ -6,7 +6,9 @@ gradients and how they accumulate."""
 import numpy as np
 import pytest
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 import mxopt
 
 # (id, builder(mx) -> symbol, {input: shape}, {input: (low, high)} value ranges, exact?)

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-import mxnet
+from mxnet_oracle import mxnet_or_none as mxnet, needs_mxnet
 import numpy as np
 import pytest
 
@@ -98,6 +98,7 @@ def test_set_optimizer_isa_validates_and_clamps(restore_isa):
 # fail on float64 weights.
 @pytest.mark.parametrize("dtype,mp", [DTYPES[0], DTYPES[2]], ids=["float32", "float16-mp"])
 @pytest.mark.parametrize("name,kw", CASES, ids=CASE_IDS)
+@needs_mxnet
 def test_large_tensors_match_mxnet(name, kw, dtype, mp):
     """Under whatever level is active (the subprocess test below forces each one)."""
     ref = _train(mxnet, name, kw, dtype, mp)
@@ -127,6 +128,7 @@ def test_every_level_gives_the_same_bits(name, kw, dtype, mp, restore_isa):
 
 
 @pytest.mark.parametrize("level", LEVELS)
+@needs_mxnet
 def test_differential_subset_under_forced_level(level):
     here = os.path.dirname(os.path.abspath(__file__))
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

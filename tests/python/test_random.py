@@ -1,6 +1,5 @@
 """mx.random: API checks, distributions of both generators (fixed seeds, so deterministic),
 thread-count and instruction-set independence (subprocesses)."""
-import hashlib
 import os
 import subprocess
 import sys

@@ -5,7 +5,9 @@ import warnings
 import numpy as np
 import pytest
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 import mxopt
 
 

@@ -1,7 +1,6 @@
 """Differential tests: mx.test_utils against MXNet 1.9.1's (tolerances, comparisons, random
 arrays from numpy's seeded generator, symbol checks) and the download helper on an unreachable
 server."""
-import logging
 import os
 import socket
 import threading
@@ -10,7 +9,9 @@ import http.server
 import numpy as np
 import pytest
 
-import mxnet
+from mxnet_oracle import require_mxnet
+
+mxnet = require_mxnet()
 import mxnet.test_utils as mtu
 import mxopt as mx
 import mxopt.test_utils as otu

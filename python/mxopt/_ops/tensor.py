@@ -385,7 +385,7 @@ register(OpDef("make_loss", [], ["data"], same_shape_infer, forward=_copy_forwar
 
 # ---- Concat ----------------------------------------------------------------------------------------------
 def _concat_infer(p: Dict[str, Any], ins: List[Shape], outs: List[Shape]) -> None:
-    n, dim = p["num_args"], p["dim"]
+    dim = p["dim"]
     known_in = [s for s in ins if s]
     if not known_in:
         return

@@ -92,7 +92,8 @@ class KVStoreBase:
         old = KVStoreBase.kv_registry.get(name)
         if old is not None:
             warnings.warn("WARNING: New kvstore %s.%s is overriding existing kvstore %s.%s"
-                          % (klass.__module__, klass.__name__, old.__module__, old.__name__))
+                          % (klass.__module__, klass.__name__, old.__module__, old.__name__),
+                          stacklevel=2)
         KVStoreBase.kv_registry[name] = klass
         return klass
 

@@ -490,7 +490,7 @@ class KVStore(KVStoreBase):
                             warnings.warn("Warning: non-default weights detected during kvstore "
                                           "pull. This call has been ignored. Please make sure to "
                                           "use kv.row_sparse_pull() or module.prepare() with "
-                                          "row_ids.")
+                                          "row_ids.", stacklevel=2)
                         continue
                 elif not isinstance(o, NDArray):
                     raise MXNetError("pull of key %s: out must be an NDArray, got %s"

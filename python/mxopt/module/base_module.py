@@ -36,7 +36,7 @@ def _check_input_names(symbol: Any, names: List[str], typename: str, throw: bool
                % (typename, str(names), name, "\n\t".join(candidates)))
         if throw:
             raise ValueError(msg)
-        warnings.warn(msg)
+        warnings.warn(msg, stacklevel=2)
 
 
 def _check_names_match(data_names: List[str], data_shapes: List[DataDesc], name: str,
@@ -47,7 +47,7 @@ def _check_names_match(data_names: List[str], data_shapes: List[DataDesc], name:
             name, name, str(data_shapes), str(data_names))
         if throw:
             raise ValueError(msg)
-        warnings.warn(msg)
+        warnings.warn(msg, stacklevel=2)
 
 
 def _desc(x: Any, what: str) -> DataDesc:
@@ -141,7 +141,8 @@ class BaseModule:
         return eval_metric.get_name_value()
 
     def iter_predict(self, eval_data: DataIter, num_batch: Optional[int] = None,
-                     reset: bool = True, sparse_row_id_fn: Any = None) -> Iterator[Tuple[List[NDArray], int, DataBatch]]:
+                     reset: bool = True, sparse_row_id_fn: Any = None,
+                     ) -> Iterator[Tuple[List[NDArray], int, DataBatch]]:
         """Yield ``(outputs without padding, nbatch, batch)`` for each batch."""
         assert self.binded and self.params_initialized
         if reset:
@@ -362,7 +363,7 @@ class BaseModule:
     def prepare(self, data_batch: Any, sparse_row_id_fn: Any = None) -> None:
         """Prepare for a batch (nothing to do here); warns when ``sparse_row_id_fn`` is given."""
         if sparse_row_id_fn is not None:
-            warnings.warn(UserWarning("sparse_row_id_fn is not invoked for BaseModule."))
+            warnings.warn(UserWarning("sparse_row_id_fn is not invoked for BaseModule."), stacklevel=2)
 
     def install_monitor(self, mon: Any) -> None:
         raise NotImplementedError()

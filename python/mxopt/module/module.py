@@ -733,7 +733,7 @@ class Module(BaseModule):
             return
         if not self._kvstore or not self._update_on_kvstore:
             warnings.warn(UserWarning("Parameters are not updated in the KVStore. "
-                                      "No need to call sparse_row_id_fn."))
+                                      "No need to call sparse_row_id_fn."), stacklevel=2)
             return
         row_ids = sparse_row_id_fn(data_batch)
         assert isinstance(row_ids, dict), "Expected dict output from sparse_row_id_fn"
@@ -743,7 +743,7 @@ class Module(BaseModule):
             param_val = group.param_arrays[param_idx]
             if not isinstance(param_val[0], RowSparseNDArray):
                 warnings.warn(UserWarning("%s.stype is not 'row_sparse'. No need to "
-                                          "perform row_sparse_pull." % param_name))
+                                          "perform row_sparse_pull." % param_name), stacklevel=2)
                 continue
             # the executors' weights store every row; the rows the batch needs are refreshed
             self._pull_rows(param_name, row_id, list(param_val))

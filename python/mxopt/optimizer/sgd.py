@@ -100,7 +100,7 @@ def _mp_state(opt: Optimizer, index: Any, weight: Any, name: str) -> Any:
     if A.dtype(weight) == A.FLOAT16 and not opt.multi_precision:
         warnings.warn("Accumulating with float16 in optimizer can lead to poor accuracy or "
                       "slow convergence. Consider using multi_precision=True option of the "
-                      f"{name} optimizer")
+                      f"{name} optimizer", stacklevel=2)
     return opt.create_state(index, weight)
 
 
@@ -404,7 +404,7 @@ class LBSGD(Optimizer):
         if A.dtype(weight) == A.FLOAT16 and not self.multi_precision:
             warnings.warn("Accumulating with float16 in optimizer can lead to poor accuracy or "
                           "slow convergence. Consider using multi_precision=True option of the "
-                          "SGD optimizer")
+                          "SGD optimizer", stacklevel=2)
         if self.momentum != 0.0:
             momentum = A.zeros_like(weight, stype=A.stype(weight))
         return momentum
