@@ -6,6 +6,7 @@
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>  // scale_for(shape): a list of ints
 
 #include "bindings.h"
 #include "mxopt/initializer.h"

@@ -2507,8 +2507,8 @@ void bind_multi_layerwise(py::module_& m) {
       "momentum state), in place.",
       py::arg("weights"), py::arg("grads"), py::arg("moms"), py::arg("use_lars"),
       py::arg("lrs"), py::arg("wds"), py::arg("rescale_grad") = 1.0f,
-      py::arg("clip_gradient") = k::kNoClip, py::arg("momentum") = 0.0f, py::arg("eta"),
-      py::arg("eps"));
+      py::arg("clip_gradient") = k::kNoClip, py::arg("momentum") = 0.0f, py::arg("eta") = 0.001f,
+      py::arg("eps") = 0.0f);  // MXNet LARS defaults
 
   def_multi(
       m, "multi_mp_lars_update",
@@ -2534,7 +2534,7 @@ void bind_multi_layerwise(py::module_& m) {
       py::arg("weights"), py::arg("grads"), py::arg("moms"), py::arg("weights32"),
       py::arg("use_lars"), py::arg("lrs"), py::arg("wds"),
       py::arg("rescale_grad") = 1.0f, py::arg("clip_gradient") = k::kNoClip,
-      py::arg("momentum") = 0.0f, py::arg("eta"), py::arg("eps"));
+      py::arg("momentum") = 0.0f, py::arg("eta") = 0.001f, py::arg("eps") = 0.0f);
 }
 
 void bind_multi(py::module_& m) {

@@ -29,6 +29,9 @@ PY="$VENV/bin/python"
 "$PY" -m pip install -q --no-build-isolation -Cbuild-dir=build/test \
   -Ccmake.define.MXOPT_BUILD_TESTS=ON .
 
+# The compiled core's type stubs match the extension (mypy's stubtest; scripts/stubs.sh
+# regenerates them after a binding changes).
+(cd tests && "$PY" -m mypy.stubtest mxopt._core --allowlist stubtest_allowlist.txt)
 # Python tests run against the installed package, from outside the source tree.
 (cd tests && "$PY" -m pytest -q -p no:cacheprovider python)
 
