@@ -26,14 +26,31 @@ PY="$VENV/bin/python"
 # Lint first: it takes a second and fails fast (configuration in pyproject.toml).
 "$VENV/bin/ruff" check python tests bench examples scripts
 # One Release build serves both the Python package and the C++ tests (build/test).
-"$PY" -m pip install -q --no-build-isolation -Cbuild-dir=build/test \
-  -Ccmake.define.MXOPT_BUILD_TESTS=ON .
+# It is built as a wheel (build/wheelhouse), which the numpy 2 environment below installs too.
+rm -rf build/wheelhouse
+"$PY" -m pip wheel -q --no-deps --no-build-isolation -Cbuild-dir=build/test \
+  -Ccmake.define.MXOPT_BUILD_TESTS=ON -w build/wheelhouse .
+"$PY" -m pip install -q --force-reinstall --no-deps build/wheelhouse/mxopt-*.whl
 
 # The compiled core's type stubs match the extension (mypy's stubtest; scripts/stubs.sh
 # regenerates them after a binding changes).
 (cd tests && "$PY" -m mypy.stubtest mxopt._core --allowlist stubtest_allowlist.txt)
 # Python tests run against the installed package, from outside the source tree.
 (cd tests && "$PY" -m pytest -q -p no:cacheprovider python)
+
+# numpy 2: the newest numpy 2.x in a second environment runs every test that does not need
+# MXNet (MXNet 1.9.1 needs numpy < 1.24) against the same wheel, and a fixed trace of results
+# (every optimizer and dtype, initializers, schedulers, a Module.fit run) must be bit-identical
+# to numpy 1.23.5's.
+NP2="$VENV-numpy2"
+[ -x "$NP2/bin/python" ] || python3 -m venv "$NP2"
+"$NP2/bin/python" -m pip install -q --upgrade pip
+"$NP2/bin/python" -m pip install -q --upgrade "numpy>=2" pytest scipy hypothesis matplotlib
+"$NP2/bin/python" -m pip install -q --force-reinstall --no-deps build/wheelhouse/mxopt-*.whl
+(cd tests && MXOPT_REQUIRE_MXNET=0 "$NP2/bin/python" -m pytest -q -p no:cacheprovider python)
+"$PY" tests/numpy_trace/trace_results.py build/trace-numpy1.json
+"$NP2/bin/python" tests/numpy_trace/trace_results.py build/trace-numpy2.json
+"$PY" tests/numpy_trace/compare.py build/trace-numpy1.json build/trace-numpy2.json
 
 # C++ tests (GoogleTest + the C++ example against the installed CMake package).
 EIGEN_PREFIX="$("$PY" -c 'import cmeel, os; print(os.path.join(os.path.dirname(os.path.dirname(cmeel.__file__)), "cmeel.prefix"))')"

@@ -149,14 +149,14 @@ def plot(sched: Any, num_updates: int, ax: Optional[Any] = None) -> Any:
     fresh scheduler (or a copy) if you want to keep the original. Needs matplotlib
     (``pip install mxopt[plot]``).
     """
+    if not isinstance(num_updates, int) or num_updates < 1:
+        raise ValueError(f"num_updates must be a positive int, got {num_updates!r}")
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError(
             "mx.lr_scheduler.plot needs matplotlib: pip install 'mxopt[plot]' "
             "(or pip install matplotlib)") from exc
-    if not isinstance(num_updates, int) or num_updates < 1:
-        raise ValueError(f"num_updates must be a positive int, got {num_updates!r}")
     xs = list(range(1, num_updates + 1))
     ys = [sched(n) for n in xs]
     if ax is None:

@@ -34,6 +34,8 @@ def _reject(name, tmp_path):
             return
         assert mx.sym.load_json(sym.tojson()).tojson() == sym.tojson()
     elif name.startswith(("update_", "states_", "ndload_")):
+        pytest.importorskip("atheris", reason="the atheris targets replay these (scripts/test.sh "
+                                              "installs atheris)")
         sys.path.insert(0, os.path.join(HERE, "..", "fuzz"))
         try:
             import fuzz_python

@@ -94,7 +94,7 @@ def test_get_warmup_lr_asserts_range():
 
 
 def test_plot_draws_curve():
-    import matplotlib  # a test requirement
+    matplotlib = pytest.importorskip("matplotlib", reason="mxopt[plot] is not installed")
 
     matplotlib.use("Agg")
     ax = S.plot(S.CosineScheduler(max_update=50, base_lr=1.0), 60)

@@ -527,7 +527,7 @@ def test_every_multi_kernel_runs_positionally_with_the_keyword_results():
     assert covered == set(_core.multi_params)
 
 
-def test_positional_needs_a_known_kernel_and_known_parameters():
+def test_positional_needs_a_known_kernel_and_known_parameters(monkeypatch):
     from mxopt.optimizer.base import positional
     k = _core.multi_adamw_update
     # omitted parameters get the kernel's defaults (lr before beta1, here)
@@ -536,9 +536,18 @@ def test_positional_needs_a_known_kernel_and_known_parameters():
                                                                  False)
     assert positional(k, dict(beta3=0.5)) is None                  # not a parameter
     assert positional(lambda *a, **kw: None, {}) is None            # not a _core kernel
-    # a required parameter after wds (LARS's eta, eps) must be given
-    assert positional(_core.multi_lars_update, dict(eta=0.1)) is None
+    # LARS's eta and eps default to MXNet's 0.001 and 0
+    assert positional(_core.multi_lars_update, dict(eta=0.1)) == (1.0, -1.0, 0.0, 0.1, 0.0)
     assert positional(_core.multi_lars_update, dict(eta=0.1, eps=0.0, momentum=0.9)) == \
         (1.0, -1.0, 0.9, 0.1, 0.0)
+    # a parameter without a default must be given
+    from mxopt.optimizer import base
+
+    def fake_kernel(*args):
+        return None
+
+    monkeypatch.setitem(base._TAILS, fake_kernel, [("rescale_grad", 1.0), ("eta",)])
+    assert positional(fake_kernel, dict(rescale_grad=2.0)) is None
+    assert positional(fake_kernel, dict(eta=0.5)) == (1.0, 0.5)
     names = [p[0] for p in _core.multi_params["multi_adam_update"]]
     assert names[:6] == ["weights", "grads", "means", "vars", "lrs", "wds"]

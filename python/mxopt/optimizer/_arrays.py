@@ -52,6 +52,26 @@ class BiasCorrectionError(ZeroDivisionError, ValueError):
     this is also a ValueError with a message naming the parameter."""
 
 
+def py(x: Any) -> Any:
+    """A numpy scalar as the Python number it becomes under numpy 1 when it meets a Python
+    number (float64 arithmetic); numpy 2 (NEP 50) would keep float32. Hyper-parameters given
+    as numpy scalars go through this wherever Python arithmetic mixes them with Python numbers,
+    so results do not depend on the numpy version (tests/numpy_trace)."""
+    if isinstance(x, np.floating):
+        return float(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def mul(a: Any, b: Any) -> Any:
+    """``a * b`` with numpy 1's scalar promotion under any numpy: a numpy scalar times a Python
+    number in float64, two numpy scalars in their common dtype."""
+    if isinstance(a, np.generic) != isinstance(b, np.generic):
+        return py(a) * py(b)
+    return a * b
+
+
 def bias_div(num: float, coef: float, fn: str, beta_name: str, beta: Any, t: int) -> float:
     """``num / coef`` for a bias correction ``coef = 1 - beta**t``, with a clear error at 0."""
     if coef == 0:

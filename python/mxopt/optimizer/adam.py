@@ -47,9 +47,9 @@ class Adam(Optimizer):
 
     def _corrected(self, lr: float, t: int) -> float:
         """lr with the bias correction of update count t."""
-        coef1 = 1. - self.beta1 ** t
-        coef2 = 1. - self.beta2 ** t
-        return lr * A.bias_div(math.sqrt(coef2), coef1, "adam", "beta1", self.beta1, t)
+        coef1 = 1. - A.py(self.beta1) ** t
+        coef2 = 1. - A.py(self.beta2) ** t
+        return A.py(lr) * A.bias_div(math.sqrt(coef2), coef1, "adam", "beta1", self.beta1, t)
 
     def _bias_lr(self, lr: float, t: int) -> float:
         """The kernel's lr for an index whose ``_get_lr`` is lr, at update count t (a step
@@ -143,7 +143,7 @@ class Adamax(Optimizer):
         lr = self._get_lr(index)
         wd = self._get_wd(index)
         t = self._index_update_count[index]
-        lr = A.bias_div(lr, 1. - self.beta1 ** t, "adamax", "beta1", self.beta1, t)
+        lr = A.bias_div(A.py(lr), 1. - A.py(self.beta1) ** t, "adamax", "beta1", self.beta1, t)
         m_t, u_t = state
         w = A.buf(weight)
         _core.adamax_update(w, A.dense(grad, w.shape), A.buf(m_t, "mean"), A.buf(u_t, "u"),
@@ -247,9 +247,9 @@ class _DecoupledAdamBase(Optimizer):
         """lr with the bias correction of update count t (if correct_bias)."""
         if not self.correct_bias:
             return lr
-        coef1 = 1. - self.beta1 ** t
-        coef2 = 1. - self.beta2 ** t
-        return A.bias_div(lr * math.sqrt(coef2), coef1, type(self).__name__.lower(), "beta1",
+        coef1 = 1. - A.py(self.beta1) ** t
+        coef2 = 1. - A.py(self.beta2) ** t
+        return A.bias_div(A.py(lr) * math.sqrt(coef2), coef1, type(self).__name__.lower(), "beta1",
                           self.beta1, t)
 
     def _rates(self, indices: List[Any]) -> Tuple[List[float], List[float]]:

@@ -189,11 +189,11 @@ class Optimizer:
         lrs = [lr for _ in indices]
         for i, index in enumerate(indices):
             if index in self.param_dict:
-                lrs[i] *= self.param_dict[index].lr_mult
+                lrs[i] = A.mul(lrs[i], self.param_dict[index].lr_mult)
             elif index in self.lr_mult:
-                lrs[i] *= self.lr_mult[index]
+                lrs[i] = A.mul(lrs[i], self.lr_mult[index])
             elif index in self.idx2name:
-                lrs[i] *= self.lr_mult.get(self.idx2name[index], 1.0)
+                lrs[i] = A.mul(lrs[i], self.lr_mult.get(self.idx2name[index], 1.0))
         return lrs
 
     def _get_lr(self, index: Any) -> float:
@@ -203,11 +203,11 @@ class Optimizer:
         wds = [self.wd for _ in indices]
         for i, index in enumerate(indices):
             if index in self.param_dict:
-                wds[i] *= self.param_dict[index].wd_mult
+                wds[i] = A.mul(wds[i], self.param_dict[index].wd_mult)
             elif index in self.wd_mult:
-                wds[i] *= self.wd_mult[index]
+                wds[i] = A.mul(wds[i], self.wd_mult[index])
             elif index in self.idx2name:
-                wds[i] *= self.wd_mult.get(self.idx2name[index], 1.0)
+                wds[i] = A.mul(wds[i], self.wd_mult.get(self.idx2name[index], 1.0))
         return wds
 
     def _get_wd(self, index: Any) -> float:

@@ -41,7 +41,7 @@ class SGLD(Optimizer):
         w = A.buf(weight)
         g = A.dense(grad, w.shape)
         A.check_like("sgld_update", w, grad=g)  # before drawing noise
-        kw = dict(neg_half_lr=A.sc(- lr / 2, "-lr/2"), wd=A.sc(wd, "wd"),
+        kw = dict(neg_half_lr=A.sc(- A.py(lr) / 2, "-lr/2"), wd=A.sc(wd, "wd"),
                   rescale_grad=A.sc(self.rescale_grad, "rescale_grad"),
                   clip_gradient=A.pclip(self.clip_gradient))
         noise = _gaussian(w.shape, w.dtype, math.sqrt(lr))
