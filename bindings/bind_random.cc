@@ -33,16 +33,23 @@ random::Buffer writable_float_buffer(py::array& out, const char* name) {
 
 namespace {
 
-// MXNet's generator takes its parameters as MXNet does: str(value) parsed to float32.
-float mxnet_float(const py::handle& v) {
-  return random::parse_mxnet_float(py::str(v).cast<std::string>());
+// MXNet's generator takes its parameters as MXNet does: str(value) parsed to float32 (a value
+// beyond float32's range is refused, as MXNet refuses it).
+float mxnet_float(const py::handle& v, const char* name) {
+  const std::string text = py::str(v).cast<std::string>();
+  try {
+    return random::parse_mxnet_float(text);
+  } catch (const std::invalid_argument& e) {
+    throw py::value_error(std::string(e.what()) + " (parameter " + name + ")");
+  }
 }
 
 void sample(bool uniform, const py::object& a, const py::object& b, py::array out) {
   random::Buffer buf = writable_float_buffer(out, "out");
   random::Generator& g = random::global();
   if (auto* m = dynamic_cast<random::MXNetGenerator*>(&g)) {
-    const float fa = mxnet_float(a), fb = mxnet_float(b);
+    const float fa = mxnet_float(a, uniform ? "low" : "loc");
+    const float fb = mxnet_float(b, uniform ? "high" : "scale");
     py::gil_scoped_release release;
     if (uniform) {
       m->uniform_f32(fa, fb, buf);

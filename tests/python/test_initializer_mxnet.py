@@ -51,6 +51,19 @@ def test_random_streams_bit_identical(seed, dtype):
         assert bits(a) == bits(b), (shape, loc, scale)
 
 
+def test_parameters_beyond_float32_are_refused_like_mxnet():
+    """MXNet parses low/high as float32 fields: beyond float32's range it refuses them."""
+    for high in (1e39, 3.5e38):
+        with pytest.raises(mxnet.base.MXNetError, match="Out of range value for high"):
+            mxnet.nd.random.uniform(0, high, shape=(2,))
+        with pytest.raises(ValueError, match="Out of range value"):
+            mxopt.random.uniform(0, high, shape=(2,))
+    seed_both(3)
+    a = mxnet.nd.random.uniform(0, 3.4e38, shape=(5,))
+    b = mxopt.random.uniform(0, 3.4e38, shape=(5,))
+    assert bits(a) == bits(b)
+
+
 def test_random_out_argument_and_default_shape():
     seed_both(9)
     ma, oa = mxnet.nd.zeros((4, 5)), mxopt.nd.zeros((4, 5))

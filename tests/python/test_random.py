@@ -65,6 +65,11 @@ def test_bad_arguments_leave_out_untouched():
         mx.random.uniform(mx.nd.zeros((2,)), 1, shape=(2,))
     with pytest.raises(ValueError, match="does not match out.shape"):
         mx.random.uniform(shape=(3,), out=out)
+    mx.random.seed(0)  # MXNet's generator parses its parameters as float32 fields
+    with pytest.raises(ValueError, match=r"Out of range value, value='1e\+39' \(parameter high\)"):
+        mx.random.uniform(0, 1e39, out=out)
+    with pytest.raises(ValueError, match=r"parameter scale"):
+        mx.random.normal(0, 1e39, out=out)
     ro = np.zeros(4, np.float32)
     ro.setflags(write=False)
     with pytest.raises(ValueError, match="writeable"):

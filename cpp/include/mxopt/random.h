@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "mxopt/dtype.h"
+#include "mxopt/mxnet_params.h"
 
 namespace mxopt::random {
 
@@ -128,16 +129,12 @@ Generator& global();
 // Replace the global generator: kind "mxnet" or "philox" (std::invalid_argument otherwise).
 void seed_global(std::uint64_t seed, const std::string& kind = "mxnet");
 
-// ---- MXNet's parameter round trip ----------------------------------------------------------
-// MXNet's Python frontend sends operator parameters as str(value) and its C++ side parses them
-// with dmlc-core's fast float parser, which is not always correctly rounded (e.g. "1.91" ->
-// 1.9100001f). parse_mxnet_float reproduces that parser; python_repr reproduces Python's
-// repr(float); mxnet_param(x) == parse_mxnet_float(python_repr(x)).
-float parse_mxnet_float(const std::string& text);
-// The same parser for double parameters (MXNet's scalar fills, e.g. arr[:] = 1.91 on a float64
-// NDArray stores 1.9100000000000001).
-double parse_mxnet_double(const std::string& text);
-std::string python_repr(double x);
-float mxnet_param(double x);
+// ---- MXNet's parameter round trip (mxopt/mxnet_params.h) ----------------------------------
+// The generators' low/high/loc/scale reach MXNet's kernels as parse_mxnet_float(python_repr(x));
+// a value beyond float32's range throws std::invalid_argument, as MXNet refuses it.
+using mxopt::parse_mxnet_double;
+using mxopt::parse_mxnet_float;
+using mxopt::python_repr;
+inline float mxnet_param(double x) { return mxopt::mxnet_float(x); }
 
 }  // namespace mxopt::random

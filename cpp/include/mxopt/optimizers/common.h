@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <string>
 
+#include "mxopt/mxnet_params.h"
+
 namespace mxopt {
 
 // IEEE binary16 storage (bit-compatible with numpy.float16 and Eigen::half). Convert with
@@ -24,19 +26,8 @@ struct float16 {
 };
 static_assert(sizeof(float16) == 2, "float16 must be 2 bytes");
 
-// MXNet receives every operator hyper-parameter as the Python string str(value) and parses it
-// with dmlc-core's fast parser, which is NOT correctly rounded (about 1 value in 12 lands one
-// float32 ulp away from the nearest float). Bit-exact parity needs the same conversions:
-//   python_repr(x)        Python's repr() of a double (shortest round-trip, repr's layout);
-//   parse_mxnet_float(s)  dmlc::stof (float32 operator fields: lr, wd, momentum, ...);
-//   parse_mxnet_double(s) dmlc::stod (double fields: the scalar of NDArray-scalar arithmetic);
-// The parsers accept inf/nan and throw std::invalid_argument with MXNet's messages ("Invalid
-// Parameter format ..." / "Some trailing characters could not be parsed ...").
-std::string python_repr(double x);
-float parse_mxnet_float(const std::string& text);
-double parse_mxnet_double(const std::string& text);
-inline float mxnet_float(double x) { return parse_mxnet_float(python_repr(x)); }
-inline double mxnet_double(double x) { return parse_mxnet_double(python_repr(x)); }
+// MXNet's hyper-parameter round trip (python_repr, parse_mxnet_float, mxnet_float, ...):
+// mxopt/mxnet_params.h, included above.
 
 namespace kernels {
 

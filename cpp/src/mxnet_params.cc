@@ -1,4 +1,5 @@
-// MXNet's hyper-parameter conversions: Python repr() + dmlc-core's ParseFloat (see common.h).
+// MXNet's hyper-parameter conversions: Python repr() + dmlc-core's ParseFloat (see
+// mxopt/mxnet_params.h). The optimizers, the random generators and the bindings all use these.
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -7,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "mxopt/optimizers/common.h"
+#include "mxopt/mxnet_params.h"
 
 namespace mxopt {
 namespace {
