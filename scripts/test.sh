@@ -52,6 +52,10 @@ NP2="$VENV-numpy2"
 "$NP2/bin/python" tests/numpy_trace/trace_results.py build/trace-numpy2.json
 "$PY" tests/numpy_trace/compare.py build/trace-numpy1.json build/trace-numpy2.json
 
+# The same wheel, repaired into a manylinux wheel (dist/), installs into a fresh environment
+# from binaries alone and runs the demo with no compiler on PATH.
+bash scripts/wheel.sh --check build/wheelhouse/mxopt-*.whl
+
 # C++ tests (GoogleTest + the C++ example against the installed CMake package).
 EIGEN_PREFIX="$("$PY" -c 'import cmeel, os; print(os.path.join(os.path.dirname(os.path.dirname(cmeel.__file__)), "cmeel.prefix"))')"
 CMAKE="$VENV/bin/cmake"
