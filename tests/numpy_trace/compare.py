@@ -8,7 +8,11 @@ import sys
 
 
 def main() -> int:
-    a, b = (json.load(open(p)) for p in sys.argv[1:3])
+    traces = []
+    for path in sys.argv[1:3]:
+        with open(path) as f:
+            traces.append(json.load(f))
+    a, b = traces
     ra, rb = a["results"], b["results"]
     bad = sorted(k for k in set(ra) | set(rb) if ra.get(k) != rb.get(k))
     for k in bad:

@@ -264,7 +264,8 @@ void csr_t_dot_rsp_direct(const CsrMatrix<T>& a, const T* rhs, std::int64_t k,
       const T* src = rhs + r * k;
       const std::int64_t end = a.indptr[r + 1];
       for (std::int64_t p = a.indptr[r]; p < end; ++p) {
-        if (p + kScatterPrefetch < a.nnz) __builtin_prefetch(out + rank[p + kScatterPrefetch] * k, 1);
+        if (p + kScatterPrefetch < a.nnz)
+          __builtin_prefetch(out + rank[p + kScatterPrefetch] * k, 1);
         axpy<decltype(K)::value>(out + rank[p] * k, src, a.data[p], k);
       }
     }

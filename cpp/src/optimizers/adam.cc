@@ -150,7 +150,7 @@ void nadam_update(T* weight, const T* grad, T* mean, T* var, std::size_t n,
   run_dense(NadamOp<compute_t<T>>(p), cp(weight), cp(grad), n, cp(mean), cp(var));
 }
 
-// ---- multi-tensor forms: the per-tensor kernels on slices (see multi.h) ----------------------// ---- multi-tensor forms: the per-tensor kernels on slices (see multi.h) ----------------------
+// ---- multi-tensor forms: the per-tensor kernels on slices (see multi.h) ----------------------
 template <class T>
 void multi_adam_update(std::size_t count, T* const* weights, const T* const* grads,
                        T* const* means, T* const* vars, const std::size_t* sizes,

@@ -362,7 +362,8 @@ inline void apply_in_registers(const Op& op, C& w, G& g, S&... s) {
 // rewrite the gradient in place, as some MXNet kernels do).
 template <class Op, class C, class G, class... S>
 inline void run_dense(const Op& op, C* w, G* g, std::size_t n, S*... s) {
-  parallel_for<kEveryIsa<C>>(n, [&](std::size_t i) { apply_in_registers(op, w[i], g[i], s[i]...); });
+  parallel_for<kEveryIsa<C>>(n,
+                             [&](std::size_t i) { apply_in_registers(op, w[i], g[i], s[i]...); });
 }
 
 // Multi-precision update: the float32 op on the master copy, the half weight set to its

@@ -135,7 +135,8 @@ void lamb_single(C* w, const C* g, C* m, C* v, std::size_t n, const LAMBParams& 
   dispatch(clips(p.clip_gradient), [&](auto k) {
     dispatch(p.bias_correction, [&](auto bc) {
       const SingleLambPhase1<C, decltype(k)::value, decltype(bc)::value> op(p);
-      parallel_for<kEveryIsa<C>>(n, [op, u, w, g, m, v](std::size_t i) { u[i] = op(w[i], g[i], m[i], v[i]); });
+      parallel_for<kEveryIsa<C>>(
+          n, [op, u, w, g, m, v](std::size_t i) { u[i] = op(w[i], g[i], m[i], v[i]); });
     });
   });
   using P = promote_t<C>;
@@ -369,10 +370,11 @@ void lamb_multi(std::size_t count, C* const* w, const C* const* g, C* const* m, 
                      C* wi = w[i];
                      const C* mi = m[i];
                      const C* vi = v[i];
-                     run_range<kEveryIsa<C>>(static_cast<std::int64_t>(lo), static_cast<std::int64_t>(hi),
-                               [op, lr, wi, mi, vi](std::size_t j) {
-                                 wi[j] = wi[j] - lr * C(op.dir(wi[j], mi[j], vi[j]));
-                               });
+                     run_range<kEveryIsa<C>>(static_cast<std::int64_t>(lo),
+                                             static_cast<std::int64_t>(hi),
+                                             [op, lr, wi, mi, vi](std::size_t j) {
+                                               wi[j] = wi[j] - lr * C(op.dir(wi[j], mi[j], vi[j]));
+                                             });
                    });
 }
 

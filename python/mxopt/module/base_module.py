@@ -363,7 +363,8 @@ class BaseModule:
     def prepare(self, data_batch: Any, sparse_row_id_fn: Any = None) -> None:
         """Prepare for a batch (nothing to do here); warns when ``sparse_row_id_fn`` is given."""
         if sparse_row_id_fn is not None:
-            warnings.warn(UserWarning("sparse_row_id_fn is not invoked for BaseModule."), stacklevel=2)
+            warnings.warn(UserWarning("sparse_row_id_fn is not invoked for BaseModule."),
+                          stacklevel=2)
 
     def install_monitor(self, mon: Any) -> None:
         raise NotImplementedError()

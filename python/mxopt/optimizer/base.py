@@ -102,7 +102,8 @@ class Optimizer:
         if name in Optimizer.opt_registry:
             old = Optimizer.opt_registry[name]
             warnings.warn(f"WARNING: New optimizer {klass.__module__}.{klass.__name__} is "
-                          f"overriding existing optimizer {old.__module__}.{old.__name__}", stacklevel=2)
+                          f"overriding existing optimizer {old.__module__}.{old.__name__}",
+                          stacklevel=2)
         Optimizer.opt_registry[name] = klass
         return klass
 
